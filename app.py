@@ -1,0 +1,35 @@
+"""kefu: wiring only. Routes live in chalicelib/api, the protocol in chalicelib/ws, jobs in
+chalicelib/jobs; WebSocket handlers must be declared on ``app`` (Chalice does not wrap them on a
+Blueprint), so they are one-line hand-offs."""
+
+from chalicelib import runtime  # noqa: I001  (first: it marks the container's start)
+
+from chalice import Chalice, ConvertToMiddleware
+
+from chalicelib.api import auth_guard, system
+from chalicelib.observability import logger
+from chalicelib.ws import handlers as ws
+
+app = Chalice(app_name="kefu")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+
+for blueprint_module in (auth_guard, system):
+    app.register_blueprint(blueprint_module.bp)
+
+
+@app.on_ws_connect()
+def ws_connect(event):
+    return ws.handle_connect(event)
+
+
+@app.on_ws_message()
+def ws_message(event):
+    return ws.handle_message(event)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event):
+    return ws.handle_disconnect(event)
+
+
+runtime.mark_ready()

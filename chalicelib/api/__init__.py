@@ -1,0 +1,1 @@
+"""Chalice blueprints, one per domain: parse input, call a service, shape the response."""

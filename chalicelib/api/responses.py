@@ -1,0 +1,94 @@
+"""Request parsing and the one mapping from domain errors to REST responses."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import BadRequest, InvalidJson, KefuError, TooLarge, ValidationFailed
+from chalicelib.observability import logger
+
+MAX_BODY_BYTES = 64 * 1024
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def error_response(error: KefuError) -> Response:
+    return json_response(error.to_dict(), status=error.status)
+
+
+def validation_message(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
+    """The JSON body validated by ``model``; 400/413/422 for what a client got wrong."""
+    raw = bp.current_request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise TooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidJson("request body is not valid JSON") from e
+    if not isinstance(data, dict):
+        raise ValidationFailed("request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ValidationFailed(validation_message(e)) from e
+
+
+def query_params(bp: Blueprint) -> dict[str, str]:
+    return dict(bp.current_request.query_params or {})
+
+
+def int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise BadRequest(f"{name} must be an integer") from e
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name} must be between {low} and {high}")
+    return value
+
+
+def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors into ``{"error", "message"}`` responses; log the unexpected ones."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except KefuError as e:
+            return error_response(e)
+        except Exception:
+            logger.exception("unhandled error")
+            return json_response({"error": "internal_error",
+                                  "message": "An internal error occurred."}, status=500)
+
+    return wrapper
+
+
+def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``bp.route`` with the error mapping applied, so no view forgets it."""
+
+    def decorate(view: Callable[..., Any]) -> Any:
+        return bp.route(path, **options)(handles_errors(view))
+
+    return decorate

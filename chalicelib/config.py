@@ -1,0 +1,104 @@
+"""Every setting kefu reads from the environment, in one typed object.
+
+Table names are fixed when the models are imported (PynamoDB reads ``Meta.table_name`` at class
+creation), so the environment must be set before ``chalicelib.models`` is imported: Lambda sets it
+from ``.chalice/config.json``; tests and the local stack set it first thing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+
+TABLE_KEYS = (
+    "connections",
+    "visitors",
+    "agents",
+    "sessions",
+    "messages",
+    "message_keys",
+    "assignments",
+    "counters",
+    "reports",
+)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _opt(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+@dataclass(frozen=True)
+class Config:
+    app_name: str
+    stage: str
+    region: str
+    table_prefix: str
+    dynamodb_endpoint: str | None
+    ws_management_endpoint: str | None
+    websocket_url: str | None
+    jwt_secret: str | None
+    jwt_secret_parameter: str | None
+    visitor_token_ttl_seconds: int
+    agent_token_ttl_seconds: int
+    connection_ttl_seconds: int
+    heartbeat_window_seconds: float
+    presence_grace_seconds: float
+    assignment_ttl_seconds: int
+    message_retention_days: int
+    default_agent_capacity: int
+    candidate_page_size: int
+    table_names: dict[str, str] = field(default_factory=dict)
+
+    def table_name(self, key: str) -> str:
+        return self.table_names[key]
+
+
+def _load() -> Config:
+    stage = os.environ.get("KEFU_STAGE", "dev")
+    prefix = os.environ.get("KEFU_TABLE_PREFIX", f"kefu-{stage}")
+    names = {key: os.environ.get(f"KEFU_TABLE_{key.upper()}", f"{prefix}-{key.replace('_', '-')}")
+             for key in TABLE_KEYS}
+    return Config(
+        app_name=os.environ.get("KEFU_APP_NAME", "kefu"),
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=prefix,
+        dynamodb_endpoint=_opt("AWS_ENDPOINT_URL_DYNAMODB"),
+        ws_management_endpoint=_opt("KEFU_WS_MANAGEMENT_ENDPOINT"),
+        websocket_url=_opt("KEFU_WEBSOCKET_URL"),
+        jwt_secret=_opt("KEFU_JWT_SECRET"),
+        jwt_secret_parameter=_opt("KEFU_JWT_SECRET_PARAMETER"),
+        visitor_token_ttl_seconds=_int("KEFU_VISITOR_TOKEN_TTL", 30 * 24 * 3600),
+        agent_token_ttl_seconds=_int("KEFU_AGENT_TOKEN_TTL", 12 * 3600),
+        connection_ttl_seconds=_int("KEFU_CONNECTION_TTL", 3 * 3600),
+        heartbeat_window_seconds=_float("KEFU_HEARTBEAT_WINDOW", 90.0),
+        presence_grace_seconds=_float("KEFU_PRESENCE_GRACE", 120.0),
+        assignment_ttl_seconds=_int("KEFU_ASSIGNMENT_TTL", 30 * 60),
+        message_retention_days=_int("KEFU_MESSAGE_RETENTION_DAYS", 365),
+        default_agent_capacity=_int("KEFU_DEFAULT_CAPACITY", 5),
+        candidate_page_size=_int("KEFU_CANDIDATE_PAGE_SIZE", 5),
+        table_names=names,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_config() -> Config:
+    """The process-wide settings, read once."""
+    return _load()
+
+
+def reload_config() -> Config:
+    """Re-read the environment (tests and the local stack change it between runs)."""
+    get_config.cache_clear()
+    return get_config()

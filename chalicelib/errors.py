@@ -1,0 +1,76 @@
+"""Domain errors. Services raise these; api/ and ws/ map them to responses in one place each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KefuError(Exception):
+    """Base of every error a client can cause; ``code`` is stable, ``status`` is the REST status."""
+
+    code = "error"
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        body.update(self.details)
+        return body
+
+
+class BadRequest(KefuError):
+    code = "bad_request"
+    status = 400
+
+
+class InvalidJson(KefuError):
+    code = "invalid_json"
+    status = 400
+
+
+class ValidationFailed(KefuError):
+    code = "validation_error"
+    status = 422
+
+
+class Unauthorized(KefuError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(KefuError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(KefuError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(KefuError):
+    code = "conflict"
+    status = 409
+
+
+class CapacityFull(Conflict):
+    code = "capacity_full"
+
+
+class TooLarge(KefuError):
+    code = "too_large"
+    status = 413
+
+
+class UnknownAction(KefuError):
+    code = "unknown_action"
+    status = 400
+
+
+class RateLimited(KefuError):
+    code = "rate_limited"
+    status = 429

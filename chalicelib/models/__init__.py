@@ -1,0 +1,41 @@
+"""PynamoDB models: the only code that knows table layout, and the one source of truth for tables.
+
+``ALL_MODELS`` drives local/test table creation (``create_all_tables``) and the CloudFormation
+resources (``infra/generate.py``); ``tests/unit/test_table_drift.py`` fails when they disagree.
+"""
+
+from __future__ import annotations
+
+from chalicelib.models.agent import AgentModel
+from chalicelib.models.assignment import AssignmentModel
+from chalicelib.models.connection import ConnectionModel
+from chalicelib.models.counter import CounterModel
+from chalicelib.models.message import MessageKeyModel, MessageModel
+from chalicelib.models.report import ReportModel
+from chalicelib.models.session import SessionModel
+from chalicelib.models.visitor import VisitorModel
+
+ALL_MODELS = (
+    ConnectionModel,
+    VisitorModel,
+    AgentModel,
+    SessionModel,
+    MessageModel,
+    MessageKeyModel,
+    AssignmentModel,
+    CounterModel,
+    ReportModel,
+)
+
+__all__ = [
+    "ALL_MODELS",
+    "AgentModel",
+    "AssignmentModel",
+    "ConnectionModel",
+    "CounterModel",
+    "MessageKeyModel",
+    "MessageModel",
+    "ReportModel",
+    "SessionModel",
+    "VisitorModel",
+]

@@ -1,0 +1,56 @@
+"""Messages and their idempotency keys.
+
+``MessageModel``: PK session_id, SK message_id (sorts by time), so history is one Query per page.
+``expires_at`` is the retention TTL.
+
+``MessageKeyModel``: PK ``{sender_id}#{client_msg_id}``. Written in the same transaction as the
+message with ``attribute_not_exists``, so a retried send (even a concurrent one) stores one message
+and every retry can find it again.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.models.base import KefuModel, table_meta
+
+
+class MessageModel(KefuModel):
+    """One chat message."""
+
+    Meta = table_meta("messages", ttl_attribute="expires_at")
+
+    session_id = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)
+    sender_type = UnicodeAttribute()  # "visitor" | "agent" | "system"
+    sender_id = UnicodeAttribute()
+    sender_name = UnicodeAttribute(null=True)
+    text = UnicodeAttribute()
+    client_msg_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    read_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute()
+
+    def to_public(self) -> dict:
+        body = {
+            "id": self.message_id,
+            "session_id": self.session_id,
+            "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
+            "text": self.text,
+            "created_at": self.created_at,
+            "client_msg_id": self.client_msg_id,
+        }
+        if self.read_at:
+            body["read_at"] = self.read_at
+        return body
+
+
+class MessageKeyModel(KefuModel):
+    """The idempotency record of one (sender, client_msg_id)."""
+
+    Meta = table_meta("message_keys", ttl_attribute="expires_at")
+
+    dedup_key = UnicodeAttribute(hash_key=True)
+    session_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    expires_at = NumberAttribute()

@@ -1,0 +1,16 @@
+"""Visitors (customers). PK visitor_id; they sign up anonymously and hold a visitor token."""
+
+from pynamodb.attributes import UnicodeAttribute
+
+from chalicelib.models.base import KefuModel, table_meta
+
+
+class VisitorModel(KefuModel):
+    """A customer who chats from the widget."""
+
+    Meta = table_meta("visitors")
+
+    visitor_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()

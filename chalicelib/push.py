@@ -1,0 +1,118 @@
+"""The ``@connections`` client: post to one connection, fan out to users, clean up gone sockets.
+
+Any function may push, not only WebSocket handlers: the management endpoint comes from
+``KEFU_WS_MANAGEMENT_ENDPOINT`` (set for every function by the merged CloudFormation template in AWS,
+and by the local stack), so REST handlers and scheduled jobs push exactly like ``on_ws_*`` handlers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DeleteError
+
+from chalicelib.config import get_config
+from chalicelib.models import ConnectionModel
+from chalicelib.observability import logger
+
+
+class PushStats:
+    """Counters of what this container pushed; thread-safe, read by operations endpoints."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts = {"posted": 0, "gone": 0, "failed": 0}
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+stats = PushStats()
+
+
+@functools.lru_cache(maxsize=4)
+def _client(endpoint: str) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint,
+        region_name=get_config().region,
+        config=BotoConfig(retries={"max_attempts": 2, "mode": "standard"},
+                          connect_timeout=2, read_timeout=5, max_pool_connections=50),
+    )
+
+
+_learned_endpoint: str | None = None
+
+
+def learn_endpoint(domain_name: str, stage: str) -> None:
+    """Fallback for a deployment without the env var: learn it from a WebSocket event."""
+    global _learned_endpoint
+    if _learned_endpoint is None and domain_name:
+        _learned_endpoint = f"https://{domain_name}/{stage}"
+
+
+def management_endpoint() -> str | None:
+    return get_config().ws_management_endpoint or _learned_endpoint
+
+
+def management_client() -> Any:
+    endpoint = management_endpoint()
+    if endpoint is None:
+        raise RuntimeError("KEFU_WS_MANAGEMENT_ENDPOINT is not set and no WebSocket event was seen")
+    return _client(endpoint)
+
+
+def _is_gone(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code == "GoneException" or status == 410
+
+
+def forget_connection(connection_id: str) -> None:
+    try:
+        ConnectionModel(connection_id).delete()
+    except DeleteError:
+        logger.warning("could not delete gone connection", connection_id=connection_id)
+
+
+def post(connection_id: str, payload: dict[str, Any]) -> bool:
+    """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
+    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        management_client().post_to_connection(ConnectionId=connection_id, Data=data)
+    except ClientError as e:
+        if _is_gone(e):
+            stats.add("gone")
+            logger.info("connection gone", connection_id=connection_id)
+            forget_connection(connection_id)
+        else:
+            stats.add("failed")
+            logger.warning("post failed", connection_id=connection_id,
+                           error=e.response.get("Error", {}).get("Code"))
+        return False
+    stats.add("posted")
+    return True
+
+
+def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
+                  exclude_connection: str | None = None) -> int:
+    """Fan out to every live connection of each user (all tabs); returns how many got it."""
+    delivered = 0
+    for user_id in dict.fromkeys(u for u in user_ids if u):
+        for connection in ConnectionModel.for_user(user_id):
+            if connection.connection_id == exclude_connection:
+                continue
+            delivered += post(connection.connection_id, payload)
+    return delivered

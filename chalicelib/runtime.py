@@ -1,0 +1,20 @@
+"""Facts about this container: when it started and how long the cold start (import) took."""
+
+from __future__ import annotations
+
+import time
+
+CONTAINER_STARTED_AT = time.time()
+_import_started = time.perf_counter()
+_ready_after: float | None = None
+
+
+def mark_ready() -> None:
+    """Called by app.py once wiring is done; the elapsed time is this container's cold start."""
+    global _ready_after
+    if _ready_after is None:
+        _ready_after = time.perf_counter() - _import_started
+
+
+def cold_start_seconds() -> float | None:
+    return _ready_after

@@ -1,0 +1,1 @@
+"""Domain logic. No Chalice here: callable from REST, WebSocket and jobs alike."""

@@ -1,0 +1,1 @@
+"""The WebSocket protocol: frame models and the action dispatcher."""

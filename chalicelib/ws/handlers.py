@@ -1,0 +1,143 @@
+"""$connect / $default / $disconnect: authenticate, parse, dispatch, answer over @connections.
+
+Replies go through ``push.post`` (API Gateway does not return a handler's value to the client
+without route responses), so a reply and a fan-out take the same path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+from pydantic import ValidationError
+
+from chalicelib import clock, push
+from chalicelib.api.responses import validation_message
+from chalicelib.errors import (
+    Forbidden,
+    InvalidJson,
+    KefuError,
+    TooLarge,
+    Unauthorized,
+    UnknownAction,
+    ValidationFailed,
+)
+from chalicelib.observability import logger
+from chalicelib.services import connections, tokens
+from chalicelib.services.tokens import Principal
+from chalicelib.ws.frames import FRAME_MODELS, Frame
+
+MAX_FRAME_BYTES = 128 * 1024
+
+Handler = Callable[[Principal, str, Any], dict[str, Any] | None]
+
+
+def _request_context(event: Any) -> dict[str, Any]:
+    return event.to_dict().get("requestContext", {})
+
+
+def _token_of(event: Any) -> str | None:
+    raw = event.to_dict()
+    params = raw.get("queryStringParameters") or {}
+    return params.get("token")
+
+
+def handle_connect(event: Any) -> Response | dict[str, Any]:
+    """Authenticate with ``?token=``; a missing or bad token closes the handshake with 403."""
+    context = _request_context(event)
+    push.learn_endpoint(context.get("domainName", ""), context.get("stage", ""))
+    try:
+        principal = tokens.verify(_token_of(event))
+    except Unauthorized as e:
+        logger.info("connect rejected", reason=e.message)
+        return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
+    identity = context.get("identity") or {}
+    connections.register(event.connection_id, principal, identity.get("sourceIp"),
+                         identity.get("userAgent"))
+    from chalicelib.ws import actions
+
+    actions.on_connected(principal, event.connection_id)
+    logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
+                user_type=principal.typ)
+    return {"statusCode": 200}
+
+
+def handle_disconnect(event: Any) -> dict[str, Any]:
+    record = connections.unregister(event.connection_id)
+    if record is not None:
+        from chalicelib.ws import actions
+
+        actions.on_disconnected(connections.principal_of(record))
+    logger.info("disconnected", connection_id=event.connection_id)
+    return {"statusCode": 200}
+
+
+def error_frame(error: KefuError, action: str | None = None,
+                client_msg_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if action:
+        frame["action"] = action
+    if client_msg_id:
+        frame["client_msg_id"] = client_msg_id
+    return frame
+
+
+def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Frame]:
+    raw = body if isinstance(body, bytes) else (body or "").encode()
+    if len(raw) > MAX_FRAME_BYTES:
+        raise TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidJson("frame is not valid JSON") from e
+    if not isinstance(data, dict):
+        raise InvalidJson("frame must be a JSON object")
+    action = data.get("action")
+    model = FRAME_MODELS.get(action) if isinstance(action, str) else None
+    if model is None:
+        raise UnknownAction(f"unknown action: {action!r}")
+    try:
+        return data, model.model_validate(data)
+    except ValidationError as e:
+        raise ValidationFailed(validation_message(e)) from e
+
+
+def handle_message(event: Any) -> dict[str, Any]:
+    """Route one client frame; every failure becomes an error frame and the socket stays open."""
+    from chalicelib.ws import actions
+
+    connection_id = event.connection_id
+    data: dict[str, Any] = {}
+    try:
+        try:
+            data, frame = parse_frame(event.body)
+        except KefuError:
+            if not isinstance(data, dict):
+                data = {}
+            raise
+        connection = connections.get(connection_id)
+        if connection is None:
+            raise Forbidden("this connection is not registered: reconnect")
+        principal = connections.principal_of(connection)
+        actions.on_activity(principal, connection_id)
+        reply = actions.dispatch(principal, connection_id, frame)
+    except KefuError as e:
+        action = data.get("action") if isinstance(data.get("action"), str) else None
+        client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+        push.post(connection_id, error_frame(e, action, client_msg_id))
+        return {"statusCode": 200}
+    except Exception:
+        logger.exception("unhandled error in frame", connection_id=connection_id)
+        push.post(connection_id, {"type": "error", "code": "internal_error",
+                                  "message": "An internal error occurred.",
+                                  "action": data.get("action")})
+        return {"statusCode": 200}
+    if reply is not None:
+        push.post(connection_id, reply)
+    return {"statusCode": 200}
+
+
+def pong(connection_id: str) -> dict[str, Any]:
+    return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
