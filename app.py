@@ -6,14 +6,15 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib.api import auth_guard, system
+from chalicelib.api import agents, auth, auth_guard, kefu, sessions, system, visitors
+from chalicelib.jobs import schedules
 from chalicelib.observability import logger
 from chalicelib.ws import handlers as ws
 
 app = Chalice(app_name="kefu")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 
-for blueprint_module in (auth_guard, system):
+for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):
     app.register_blueprint(blueprint_module.bp)
 
 

@@ -19,15 +19,19 @@ os.environ.update(
         "KEFU_STAGE": "test",
         "KEFU_TABLE_PREFIX": "kefu-test",
         "KEFU_JWT_SECRET": secrets.token_urlsafe(32),
-        "KEFU_PRESENCE_GRACE": os.environ.get("KEFU_PRESENCE_GRACE", "2"),
-        "KEFU_HEARTBEAT_WINDOW": os.environ.get("KEFU_HEARTBEAT_WINDOW", "3"),
+        "KEFU_PRESENCE_GRACE": os.environ.get("KEFU_PRESENCE_GRACE", "30"),
+        "KEFU_HEARTBEAT_WINDOW": os.environ.get("KEFU_HEARTBEAT_WINDOW", "30"),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_NAMESPACE": "KefuTest",
     }
 )
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)
 
+import logging  # noqa: E402
+
 from moto.server import ThreadedMotoServer  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 _moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 _moto.start()

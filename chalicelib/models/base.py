@@ -35,3 +35,19 @@ def is_condition_failure(error: Exception) -> bool:
     """True when a PynamoDB write failed only because its condition did not hold."""
     cause = getattr(error, "cause_response_code", None)
     return cause == "ConditionalCheckFailedException"
+
+
+def transaction(client_request_token: str | None = None):
+    """A ``TransactWrite`` on the configured endpoint (all kefu tables share one account)."""
+    from pynamodb.connection import Connection
+    from pynamodb.transactions import TransactWrite
+
+    config = get_config()
+    connection = Connection(region=config.region, host=config.dynamodb_endpoint)
+    return TransactWrite(connection=connection, client_request_token=client_request_token)
+
+
+def cancellation_codes(error: Exception) -> list[str | None]:
+    """Per-action reason codes of a cancelled transaction (None where the action was fine)."""
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    return [getattr(r, "code", None) if r is not None else None for r in reasons]

@@ -1,10 +1,12 @@
-"""Named atomic counters (PK name), e.g. the queue's ticket and length counters."""
+"""Named atomic counters and unique claims (PK name): the queue's ticket and length counters,
+username claims, a visitor's one open session."""
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
 QUEUE_COUNTER = "queue"
+FRONT_COUNTER = "queue-front"
 
 
 class CounterModel(KefuModel):
@@ -15,3 +17,4 @@ class CounterModel(KefuModel):
     name = UnicodeAttribute(hash_key=True)
     issued = NumberAttribute(default=0)
     length = NumberAttribute(default=0)
+    ref = UnicodeAttribute(null=True)  # what a claim points at (e.g. the open session id)

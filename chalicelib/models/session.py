@@ -92,6 +92,7 @@ class SessionModel(KefuModel):
     visitor_read_up_to = UnicodeAttribute(null=True)
     agent_read_up_to = UnicodeAttribute(null=True)
     transfer_count = NumberAttribute(default=0)
+    visitor_left_at = NumberAttribute(null=True)  # epoch seconds the visitor's last socket closed
 
     by_visitor = SessionsByVisitor()
     by_agent = SessionsByAgent()

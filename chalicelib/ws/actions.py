@@ -1,31 +1,80 @@
-"""What each client action does: thin calls into the services."""
+"""What each client action does: thin calls into the services, and the reply frame."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import clock
+from chalicelib.errors import Forbidden
+from chalicelib.services import assignment, chat, connections
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
 
 def on_connected(principal: Principal, connection_id: str) -> None:
-    """A socket opened (presence)."""
+    """A socket opened: an agent is alive again; a visitor is back (stays in the queue)."""
+    if principal.is_agent:
+        assignment.agent_heartbeat(principal.user_id)
+    else:
+        chat.visitor_returned(principal.user_id)
 
 
 def on_disconnected(principal: Principal) -> None:
-    """A socket closed (presence)."""
+    """A socket closed; when it was the user's last live one, presence changes."""
+    if connections.live_connections(principal.user_id):
+        return
+    if principal.is_agent:
+        assignment.agent_disconnected(principal.user_id)
+    else:
+        chat.visitor_left(principal.user_id)
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame: refresh the heartbeat."""
-    from chalicelib.services import connections
-
+    """Any frame is a heartbeat for the socket (and, for agents, for their availability)."""
     connections.touch(connection_id)
+    if principal.is_agent:
+        assignment.agent_heartbeat(principal.user_id)
+
+
+def _sessions_frame(principal: Principal) -> dict[str, Any]:
+    if principal.typ == "visitor":
+        sessions = chat.list_sessions(principal, limit=20)
+    else:
+        sessions = chat.list_sessions(principal, status="active", limit=100)
+    return {"type": "sessions", "sessions": [s.to_public() for s in sessions]}
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
-    from chalicelib.ws.handlers import pong
-
-    if isinstance(frame, frames.Ping):
-        return pong(connection_id)
-    return None
+    """Run one validated frame; returns the reply for the sender (None when there is none)."""
+    match frame:
+        case frames.Ping():
+            return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
+        case frames.StartSession():
+            state = chat.start_session(principal, frame.topic)
+            return None if state.announced else state.frame()
+        case frames.SendMessage():
+            message, _ = chat.send_message(principal, frame.session_id, frame.client_msg_id,
+                                           frame.text, exclude_connection=connection_id)
+            return {"type": "message.ack", "client_msg_id": frame.client_msg_id,
+                    "message": message.to_public()}
+        case frames.Typing():
+            chat.typing(principal, frame.session_id, frame.is_typing)
+            return None
+        case frames.MarkRead():
+            result = chat.mark_read(principal, frame.session_id, frame.up_to)
+            return {"type": "read.ack", **result}
+        case frames.GetHistory():
+            return {"type": "history", **chat.history(principal, frame.session_id, frame.before,
+                                                     frame.limit)}
+        case frames.EndSession():
+            chat.end_session(principal, frame.session_id)  # session.ended reaches every socket of both
+            return None
+        case frames.RateSession():
+            session = chat.rate_session(principal, frame.session_id, frame.rating, frame.comment)
+            return {"type": "session.rated", "session_id": session.session_id,
+                    "rating": frame.rating, "comment": frame.comment}
+        case frames.GetSession():
+            return chat.state_for(principal, frame.session_id).frame()
+        case frames.ListSessions():
+            return _sessions_frame(principal)
+    raise Forbidden("action not allowed")

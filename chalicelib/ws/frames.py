@@ -75,3 +75,15 @@ FRAME_MODELS: dict[str, type[Frame]] = {
     "end_session": EndSession,
     "rate_session": RateSession,
 }
+
+
+class GetSession(Frame):
+    action: Literal["get_session"]
+    session_id: SessionId
+
+
+class ListSessions(Frame):
+    action: Literal["list_sessions"]
+
+
+FRAME_MODELS.update({"get_session": GetSession, "list_sessions": ListSessions})

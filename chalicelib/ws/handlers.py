@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Response
 from pydantic import ValidationError
 
-from chalicelib import clock, push
+from chalicelib import push
 from chalicelib.api.responses import validation_message
 from chalicelib.errors import (
     Forbidden,
@@ -139,5 +139,4 @@ def handle_message(event: Any) -> dict[str, Any]:
     return {"statusCode": 200}
 
 
-def pong(connection_id: str) -> dict[str, Any]:
-    return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
+

@@ -1,0 +1,86 @@
+"""/api/sessions: REST mirrors of the chat protocol for the agent SPA (and the widget)."""
+
+
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal
+from chalicelib.api.responses import int_param, json_response, parse_body, query_params, route
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import assignment, chat
+
+bp = Blueprint(__name__)
+
+STATUSES = ("queued", "active", "ended", "abandoned")
+
+
+class PostMessageBody(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    client_msg_id: str = Field(min_length=1, max_length=128)
+
+
+class TransferBody(BaseModel):
+    agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+def _session_view(state: chat.SessionState) -> dict:
+    body = state.session.to_public()
+    body["position"] = state.position
+    return body
+
+
+@route(bp, "/api/sessions", methods=["GET"], authorizer=any_auth)
+def list_sessions():
+    principal = current_principal(bp)
+    params = query_params(bp)
+    status = params.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationFailed(f"status must be one of {STATUSES}")
+    limit = int_param(params, "limit", 50, 1, 100)
+    sessions = chat.list_sessions(principal, status=status, agent_id=params.get("agent_id"), limit=limit)
+    return json_response({"sessions": [s.to_public() for s in sessions]})
+
+
+@route(bp, "/api/sessions/{session_id}", methods=["GET"], authorizer=any_auth)
+def get_session(session_id: str):
+    return json_response(_session_view(chat.state_for(current_principal(bp), session_id)))
+
+
+@route(bp, "/api/sessions/{session_id}/messages", methods=["GET"], authorizer=any_auth)
+def get_messages(session_id: str):
+    params = query_params(bp)
+    limit = int_param(params, "limit", 50, 1, 100)
+    return json_response(chat.history(current_principal(bp), session_id, params.get("before"), limit))
+
+
+@route(bp, "/api/sessions/{session_id}/messages", methods=["POST"], authorizer=any_auth)
+def post_message(session_id: str):
+    body = parse_body(bp, PostMessageBody)
+    message, is_new = chat.send_message(current_principal(bp), session_id, body.client_msg_id, body.text)
+    return json_response({"message": message.to_public(), "duplicate": not is_new},
+                         status=201 if is_new else 200)
+
+
+@route(bp, "/api/sessions/{session_id}/accept", methods=["POST"], authorizer=agent_auth)
+def accept(session_id: str):
+    principal = current_principal(bp)
+    outcome = assignment.accept_session(session_id, principal.user_id)
+    return json_response(outcome.session.to_public())
+
+
+@route(bp, "/api/sessions/{session_id}/transfer", methods=["POST"], authorizer=agent_auth)
+def transfer(session_id: str):
+    principal = current_principal(bp)
+    body = parse_body(bp, TransferBody)
+    chat.session_for(principal, session_id)
+    outcome = assignment.transfer(session_id, body.agent_id, principal.user_id)
+    return json_response(outcome.session.to_public())
+
+
+@route(bp, "/api/sessions/{session_id}/end", methods=["POST"], authorizer=any_auth)
+def end(session_id: str):
+    session = chat.end_session(current_principal(bp), session_id)
+    return json_response(session.to_public())
+
+

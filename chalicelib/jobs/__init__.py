@@ -1,0 +1,1 @@
+"""Scheduled work: bounded and idempotent (EventBridge may deliver an invocation twice)."""

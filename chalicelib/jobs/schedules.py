@@ -1,0 +1,22 @@
+"""The schedules. Each is a thin binding to a service call, so it can be run by hand too."""
+
+from chalice import Blueprint, Rate
+
+from chalicelib.observability import logger
+from chalicelib.services import assignment, housekeeping
+
+bp = Blueprint(__name__)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="assignment_sweep")
+def assignment_sweep(event):
+    """Expire idle assignments, apply presence, drop abandoned customers, fix counts, dispatch."""
+    return assignment.cleanup().to_dict()
+
+
+@bp.schedule(Rate(10, unit=Rate.MINUTES), name="connection_sweep")
+def connection_sweep(event):
+    """Remove connection records whose $disconnect never came."""
+    removed = housekeeping.purge_dead_connections()
+    logger.info("connection sweep", removed=removed)
+    return {"removed": removed}

@@ -1,0 +1,113 @@
+"""Agents: accounts, login, profile. Availability and capacity belong to ``assignment``."""
+
+from __future__ import annotations
+
+import uuid
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from chalicelib import clock
+from chalicelib.config import get_config
+from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from chalicelib.models import AgentModel, CounterModel
+from chalicelib.models.agent import load_key
+from chalicelib.models.base import transaction
+from chalicelib.services import passwords, tokens
+from chalicelib.services.tokens import Principal
+
+ROLES = ("agent", "admin")
+STATUSES = ("online", "away", "offline")
+
+
+def _username_claim(username: str) -> str:
+    return f"username#{username.lower()}"
+
+
+def create_agent(username: str, password: str, display_name: str | None = None,
+                 role: str = "agent", max_concurrent: int | None = None) -> AgentModel:
+    """A new agent; usernames are unique (case-insensitive), enforced by a claim item written in
+    the same transaction, since a GSI cannot be checked atomically."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {ROLES}")
+    capacity = get_config().default_agent_capacity if max_concurrent is None else max_concurrent
+    if capacity < 0:
+        raise ValidationFailed("max_concurrent must not be negative")
+    agent_id = f"a_{uuid.uuid4().hex}"
+    agent = AgentModel(
+        agent_id,
+        username=username,
+        password_hash=passwords.hash_password(password),
+        display_name=display_name or username,
+        role=role,
+        status="offline",
+        max_concurrent=capacity,
+        active_count=0,
+        load_key=load_key(0, capacity, None, agent_id),
+        created_at=clock.iso(),
+    )
+    claim = CounterModel(_username_claim(username))
+    try:
+        with transaction() as tx:
+            tx.save(claim, condition=CounterModel.name.does_not_exist())
+            tx.save(agent, condition=AgentModel.agent_id.does_not_exist())
+    except TransactWriteError as e:
+        raise Conflict(f"username {username!r} is taken") from e
+    return agent
+
+
+def get_agent(agent_id: str, consistent: bool = True) -> AgentModel:
+    try:
+        return AgentModel.get(agent_id, consistent_read=consistent)
+    except DoesNotExist as e:
+        raise NotFound(f"no agent {agent_id}") from e
+
+
+def find_by_username(username: str) -> AgentModel | None:
+    for agent in AgentModel.by_username.query(username, limit=1):
+        return agent
+    return None
+
+
+def authenticate(username: str, password: str) -> dict:
+    """Token and profile for valid credentials; the same 401 whichever part was wrong."""
+    agent = find_by_username(username)
+    if agent is None:
+        passwords.verify_password(password, passwords.DUMMY_HASH)
+        raise Unauthorized("invalid username or password")
+    if not passwords.verify_password(password, agent.password_hash):
+        raise Unauthorized("invalid username or password")
+    token, expires_at = tokens.issue(Principal(agent.agent_id, "agent", agent.role, agent.display_name))
+    return {"token": token, "expires_at": clock.iso_from_epoch(expires_at), "agent": agent.to_public()}
+
+
+def list_agents() -> list[AgentModel]:
+    """Every agent, by username (one Query on the directory index)."""
+    return list(AgentModel.in_directory.query("agents"))
+
+
+def update_profile(agent_id: str, display_name: str | None = None, role: str | None = None,
+                   password: str | None = None) -> AgentModel:
+    """Change what does not affect assignment (capacity and status go through ``assignment``)."""
+    agent = get_agent(agent_id)
+    actions = [AgentModel.updated_at.set(clock.iso())]
+    if display_name is not None:
+        actions.append(AgentModel.display_name.set(display_name))
+    if role is not None:
+        if role not in ROLES:
+            raise ValidationFailed(f"role must be one of {ROLES}")
+        actions.append(AgentModel.role.set(role))
+    if password is not None:
+        actions.append(AgentModel.password_hash.set(passwords.hash_password(password)))
+    agent.update(actions=actions, condition=AgentModel.agent_id.exists())
+    return agent
+
+
+def ensure_admin(username: str, password: str) -> bool:
+    """Create the admin agent unless an agent of that name exists; True when created."""
+    if find_by_username(username) is not None:
+        return False
+    try:
+        create_agent(username, password, display_name="Administrator", role="admin")
+    except Conflict:
+        return False
+    return True

@@ -1,0 +1,66 @@
+"""Server frames about sessions, pushed to every connection of the people concerned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import push
+from chalicelib.models import SessionModel
+
+
+def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
+    return {"id": agent_id, "name": name} if agent_id else None
+
+
+def session_queued(session: SessionModel, position: int) -> None:
+    push.send_to_users([session.visitor_id], {
+        "type": "session.queued", "session_id": session.session_id, "position": position,
+    })
+
+
+def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
+    frame = {
+        "type": "session.assigned",
+        "session_id": session.session_id,
+        "agent": agent_ref(agent_id, agent_name),
+        "customer": {"id": session.visitor_id, "name": session.visitor_name},
+        "topic": session.topic,
+    }
+    push.send_to_users([session.visitor_id, agent_id], frame)
+
+
+def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],
+                        to_agent: tuple[str, str | None]) -> None:
+    frame = {
+        "type": "session.transferred",
+        "session_id": session.session_id,
+        "from_agent": agent_ref(*from_agent),
+        "agent": agent_ref(*to_agent),
+        "customer": {"id": session.visitor_id, "name": session.visitor_name},
+    }
+    push.send_to_users([session.visitor_id, from_agent[0], to_agent[0]], frame)
+
+
+def session_requeued(session: SessionModel, former_agent_id: str, position: int) -> None:
+    push.send_to_users([former_agent_id], {
+        "type": "session.released", "session_id": session.session_id, "reason": "agent_offline",
+    })
+    session_queued(session, position)
+
+
+def session_ended(session: SessionModel, ended_by: str, reason: str,
+                  agent_id: str | None = None) -> None:
+    frame = {"type": "session.ended", "session_id": session.session_id, "ended_by": ended_by,
+             "reason": reason}
+    push.send_to_users([session.visitor_id, agent_id or session.agent_id], frame)
+
+
+def to_participants(session: SessionModel, frame: dict[str, Any],
+                    exclude_connection: str | None = None) -> int:
+    return push.send_to_users([session.visitor_id, session.agent_id], frame,
+                              exclude_connection=exclude_connection)
+
+
+def to_users(user_ids: list[str | None], frame: dict[str, Any],
+             exclude_connection: str | None = None) -> int:
+    return push.send_to_users([u for u in user_ids if u], frame, exclude_connection=exclude_connection)

@@ -1,0 +1,34 @@
+"""Visitors: anonymous sign-up that yields a visitor token."""
+
+from __future__ import annotations
+
+import uuid
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib import clock
+from chalicelib.errors import NotFound
+from chalicelib.models import VisitorModel
+from chalicelib.services import tokens
+from chalicelib.services.tokens import Principal
+
+
+def sign_up(name: str | None, email: str | None) -> dict:
+    """Create a visitor and a token that resumes them on every reconnect."""
+    visitor = VisitorModel(f"v_{uuid.uuid4().hex}", name=name or None, email=email or None,
+                           created_at=clock.iso())
+    visitor.save(condition=VisitorModel.visitor_id.does_not_exist())
+    token, expires_at = tokens.issue(Principal(visitor.visitor_id, "visitor", "visitor", visitor.name))
+    return {
+        "visitor_id": visitor.visitor_id,
+        "name": visitor.name,
+        "token": token,
+        "expires_at": clock.iso_from_epoch(expires_at),
+    }
+
+
+def get_visitor(visitor_id: str) -> VisitorModel:
+    try:
+        return VisitorModel.get(visitor_id)
+    except DoesNotExist as e:
+        raise NotFound(f"no visitor {visitor_id}") from e
