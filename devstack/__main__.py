@@ -1,0 +1,95 @@
+"""``python -m devstack`` (``make run``): start the local stack, print where it is, run until
+Ctrl-C or SIGTERM, then stop cleanly (sockets closed, snapshot saved).
+
+Ports: ``KEFU_HTTP_PORT`` (8000), ``KEFU_WS_PORT`` (8001), ``KEFU_WS_MGMT_PORT`` (8002); data:
+``KEFU_DATA_DIR`` (``.data/``); ``--fresh`` or ``KEFU_FRESH=1`` starts with empty tables;
+``KEFU_SCHEDULES=0`` keeps the scheduled jobs from running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from devstack import environment
+from devstack.stack import Stack
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _banner(stack: Stack) -> str:
+    admin = stack.admin
+    if admin is None:
+        admin_line = "  admin        - (not seeded)"
+    elif admin.password is None:
+        admin_line = f"  admin        {admin.username} ({admin.problem})"
+    else:
+        created = " (created now)" if admin.created else ""
+        admin_line = f"  admin        {admin.username} / {admin.password}{created}"
+    snapshot = f"{stack.snapshot_path} ({stack.loaded_items} items loaded)" if stack.snapshot_path else "-"
+    return "\n".join([
+        "",
+        "kefu local stack is up",
+        f"  REST         {stack.rest_url}",
+        f"  WebSocket    {stack.ws_url}?token=<token>",
+        f"  @connections {stack.management_endpoint}",
+        f"  DynamoDB     {stack.dynamodb_endpoint}",
+        admin_line,
+        f"  snapshot     {snapshot}",
+        "Ctrl-C stops it.",
+        "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="start with empty tables")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("KEFU_DEVSTACK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("websockets", "botocore", "werkzeug", "pynamodb"):  # moto logs every request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    stack = Stack(
+        http_port=_port("KEFU_HTTP_PORT", 8000),
+        ws_port=_port("KEFU_WS_PORT", 8001),
+        mgmt_port=_port("KEFU_WS_MGMT_PORT", 8002),
+        data_dir=Path(os.environ.get("KEFU_DATA_DIR") or environment.DEFAULT_DATA_DIR),
+        fresh=args.fresh or environment.is_true("KEFU_FRESH", False),
+        schedules=environment.is_true("KEFU_SCHEDULES", True),
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        stack.start()
+    except OSError as e:
+        print(f"could not start the local stack: {e}\n(is another one running? the ports are set with "
+              "KEFU_HTTP_PORT, KEFU_WS_PORT and KEFU_WS_MGMT_PORT)", file=sys.stderr)
+        return 1
+    try:
+        print(_banner(stack), flush=True)
+        while not stopping.wait(timeout=0.2):
+            pass
+    finally:
+        print("stopping...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

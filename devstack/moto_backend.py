@@ -1,0 +1,127 @@
+"""moto's server with each request applied atomically.
+
+moto's in-memory backend is not thread-safe: a Query iterating a table while another thread puts
+an item fails with "dictionary changed size during iteration" (a 500 DynamoDB never gives). Real
+DynamoDB applies every request atomically, so the embedded backend serialises request handling
+behind one lock. Clients still race for real: their requests interleave in any order.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+
+def install_item_level_rollback() -> None:
+    """Make moto's TransactWriteItems cost what DynamoDB's does: proportional to its items.
+
+    moto backs up every table a transaction touches with ``copy.deepcopy`` (O(table size) per
+    transaction, which made a few hundred sessions slow the suite to a crawl). Under the server's
+    global lock nothing else runs during a transaction, so a snapshot of just the touched items
+    restores exactly the same state on cancellation.
+    """
+    import copy as _copy
+
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    if getattr(dynamodb_models, "_kefu_item_rollback", False):
+        return
+
+    class _NoTableCopy:
+        """``copy`` as moto's module sees it: tables are not copied (we snapshot items instead)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(_copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else _copy.deepcopy(value, memo)
+
+    backend_class = dynamodb_models.DynamoDBBackend
+    moto_transact = backend_class.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        snapshots = []
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            if "Key" in op:
+                key = op["Key"]
+            else:
+                attrs = op.get("Item", {})
+                key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr)
+                       if name and name in attrs}
+            try:
+                current = self.get_item(op["TableName"], key)
+            except Exception:  # noqa: BLE001 - an invalid key fails the same way inside moto
+                continue
+            snapshots.append((op["TableName"], key, _copy.deepcopy(current)))
+        try:
+            moto_transact(self, transact_items)
+        except Exception:
+            for table_name, key, before in reversed(snapshots):
+                if before is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.tables[table_name].put_item(before.to_json()["Attributes"])
+            raise
+
+    dynamodb_models.copy = _NoTableCopy()
+    backend_class.transact_write_items = transact_write_items
+    dynamodb_models._kefu_item_rollback = True
+
+
+class _Serialized:
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self._lock:
+            # Drain the body inside the lock: moto builds the response lazily on iteration.
+            return [b"".join(self._app(environ, start_response))]
+
+
+class _Handler(MotoRequestHandler):
+    # Responses are written in pieces; without TCP_NODELAY each exchange waits for delayed ACKs.
+    disable_nagle_algorithm = True
+
+
+class AtomicMotoServer(ThreadedMotoServer):
+    """``ThreadedMotoServer`` whose requests each run alone against the backend."""
+
+    def _server_entry(self) -> None:
+        install_item_level_rollback()
+        app = _Serialized(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, True,
+                                   request_handler=_Handler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def main() -> None:
+    """``python -m devstack.moto_backend PORT``: serve until killed (tests run it in its own process
+    so the backend does not share a GIL with the code racing against it)."""
+    import signal
+    import sys
+
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
+                              verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    sys.stdout.write(f"{host}:{port}\n")
+    sys.stdout.flush()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The REST API: the Chalice app behind chalice.local's gateway, in a threaded HTTP server.
+
+Chalice keeps ``app.current_request`` on the app object, which concurrent requests would trample;
+``chalice local`` swaps the app's class for one that keeps it per thread, and so do we. Errors the
+local gateway raises on its own (no token, denied token, unknown route) are rewritten as our
+deployed API Gateway rewrites them (see ``gateway_responses``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGatewayException,
+)
+
+from devstack import gateway_responses
+
+log = logging.getLogger(__name__)
+
+
+def make_thread_safe(app: Chalice) -> None:
+    """What ``chalice.local.create_local_server`` does: per-thread ``current_request``. Idempotent,
+    because the app object lives as long as the process and a test session may start two stacks."""
+    if isinstance(app, LocalChalice):
+        return
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+
+
+def chalice_config(project_dir: Path, stage: str) -> Config:
+    """Lambda timeout and memory from ``.chalice/config.json``, for the contexts Chalice builds."""
+    path = project_dir / ".chalice" / "config.json"
+    from_disk: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return Config(chalice_stage=stage, function_name="api_handler", config_from_disk=from_disk)
+
+
+class KefuRequestHandler(ChaliceRequestHandler):
+    """chalice.local's handler with our gateway responses, logging instead of stderr noise."""
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        headers = dict(error.headers)
+        custom = gateway_responses.match(error.CODE, headers, error.body)
+        if custom is None:
+            super()._send_error_response(error)
+            return
+        headers["Content-Type"] = "application/json"
+        self._send_http_response(custom.status, headers, custom.body())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("rest %s", format % args)
+
+
+class RestServer:
+    """The app on ``http://host:port``, one thread per request."""
+
+    def __init__(self, app: Chalice, config: Config, host: str, port: int) -> None:
+        make_thread_safe(app)
+        self._server = LocalDevServer(app, config, host, port, handler_cls=KefuRequestHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server.server_address[1])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.server.serve_forever,
+                                        name="devstack-rest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server.server.server_close()

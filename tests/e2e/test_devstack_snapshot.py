@@ -1,0 +1,89 @@
+"""Snapshots bring every attribute type back as it was, and are replaced atomically."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.dynamodb import Snapshotter, load_snapshot, save_snapshot
+from tests.conftest import dynamodb_client
+
+ITEM: dict[str, Any] = {
+    "pk": {"S": "item-1"},
+    "n": {"N": "42.5"},
+    "blob": {"B": b"\x00\xffbinary"},
+    "blobs": {"BS": [b"\x01", b"\x02"]},
+    "nested": {"M": {"list": {"L": [{"B": b"\x03"}, {"S": "x"}, {"NULL": True}]}, "ok": {"BOOL": True}}},
+    "tags": {"SS": ["a", "b"]},
+}
+
+
+@pytest.fixture
+def scratch_table() -> Iterator[str]:
+    client = dynamodb_client()
+    name = f"devstack-snapshot-{uuid.uuid4().hex[:8]}"
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    yield name
+    client.delete_table(TableName=name)
+
+
+def test_items_survive_a_save_and_load(scratch_table: str, tmp_path: Path) -> None:
+    client = dynamodb_client()
+    client.put_item(TableName=scratch_table, Item=ITEM)
+    path = tmp_path / "snapshot.json"
+
+    assert save_snapshot(client, {"scratch": scratch_table}, path) == 1
+    client.delete_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}})
+    assert load_snapshot(client, {"scratch": scratch_table}, path) == 1
+
+    restored = client.get_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}})["Item"]
+    assert restored["blob"] == ITEM["blob"]
+    assert sorted(restored["blobs"]["BS"]) == ITEM["blobs"]["BS"]
+    assert restored["nested"] == ITEM["nested"]
+    assert restored["n"] == ITEM["n"]
+    assert sorted(restored["tags"]["SS"]) == ["a", "b"]
+
+
+def test_a_save_replaces_the_file_and_leaves_no_temporary(scratch_table: str, tmp_path: Path) -> None:
+    client = dynamodb_client()
+    path = tmp_path / "snapshot.json"
+    path.write_text("old")
+
+    save_snapshot(client, {"scratch": scratch_table}, path)
+
+    assert json.loads(path.read_text())["tables"]["scratch"]["items"] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["snapshot.json"]
+
+
+def test_tables_the_app_no_longer_has_are_skipped(scratch_table: str, tmp_path: Path) -> None:
+    client = dynamodb_client()
+    client.put_item(TableName=scratch_table, Item={"pk": {"S": "x"}})
+    path = tmp_path / "snapshot.json"
+    save_snapshot(client, {"gone": scratch_table}, path)
+
+    assert load_snapshot(client, {"scratch": scratch_table}, path) == 0
+
+
+def test_snapshots_are_taken_periodically_and_on_stop(scratch_table: str, tmp_path: Path) -> None:
+    client = dynamodb_client()
+    path = tmp_path / "snapshot.json"
+    snapshotter = Snapshotter(client, {"scratch": scratch_table}, path, interval=0.1)
+    snapshotter.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.exists()
+        client.put_item(TableName=scratch_table, Item={"pk": {"S": "late"}})
+    finally:
+        snapshotter.stop()
+
+    assert json.loads(path.read_text())["tables"]["scratch"]["items"] == [{"pk": {"S": "late"}}]
