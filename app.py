@@ -12,6 +12,7 @@ from chalicelib.observability import logger
 from chalicelib.ws import handlers as ws
 
 app = Chalice(app_name="kefu")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 
 for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):

@@ -1,0 +1,1 @@
+"""Deployment packaging: the CloudFormation merged into ``chalice package`` output, and the policies."""

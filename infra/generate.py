@@ -1,0 +1,379 @@
+"""The CloudFormation kefu merges into ``chalice package`` output, and the IAM policy files.
+
+Everything here is derived from the PynamoDB models (``all_table_specs``), ``.chalice/config.json``
+and the template Chalice generated, so tables, policies and the packaged template cannot disagree.
+The committed artifacts (``infra/tables.json``, ``.chalice/policy-<stage>.json``) are written by this
+module; ``tests/unit/test_table_drift.py`` fails when they no longer match the models.
+
+    python -m infra.generate --tables --policies        # rewrite the committed artifacts
+    python -m infra.generate --stage dev --chalice-template build/base/sam.json --out merge.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib.config import TABLE_KEYS
+from chalicelib.models.tables import all_table_specs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+TABLES_FILE = REPO_ROOT / "infra" / "tables.json"
+
+# Logical ids and types of Chalice 1.34's SAM output (checked with `chalice package`).
+REST_API = "RestAPI"
+WEBSOCKET_API = "WebsocketAPI"
+FUNCTION_TYPE = "AWS::Serverless::Function"
+WEBSOCKET_STAGE_TYPE = "AWS::ApiGatewayV2::Stage"
+
+# Item-level actions only: TransactWriteItems/TransactGetItems are authorised per item action, and
+# no request path may Scan.
+DYNAMODB_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+CONNECTION_METHODS = ("POST", "GET", "DELETE")  # post, inspect, close a socket via @connections
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+# Tables of these stages go with the stack; any other stage keeps its data when the stack is deleted.
+DISPOSABLE_STAGES = frozenset({"dev", "test"})
+
+# What API Gateway answers before kefu's code runs; the local stack emulates the same mapping.
+GATEWAY_RESPONSES: dict[str, tuple[int, dict[str, str]]] = {
+    "UNAUTHORIZED": (401, {"error": "unauthorized", "message": "missing token"}),
+    "ACCESS_DENIED": (401, {"error": "invalid_token",
+                            "message": "token is invalid, expired or not accepted here"}),
+    "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "not_found", "message": "no such route"}),
+}
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What one Chalice stage fixes for infrastructure: its table names, secret and API stage."""
+
+    app_name: str
+    stage: str
+    table_names: dict[str, str]
+    jwt_secret_parameter: str
+    api_gateway_stage: str
+
+
+def table_names(env: Mapping[str, str]) -> dict[str, str]:
+    """Config key -> table name, by the rule ``chalicelib.config`` applies to the Lambda environment.
+
+    Mirrored rather than imported because ``config`` reads ``os.environ`` once per process; a test
+    checks that both give the same names.
+    """
+    stage = env.get("KEFU_STAGE", "dev")
+    prefix = env.get("KEFU_TABLE_PREFIX", f"kefu-{stage}")
+    return {key: env.get(f"KEFU_TABLE_{key.upper()}", f"{prefix}-{key.replace('_', '-')}")
+            for key in TABLE_KEYS}
+
+
+def load_chalice_config(config_path: Path = CHALICE_CONFIG) -> Json:
+    return json.loads(config_path.read_text())
+
+
+def configured_stages(config_path: Path = CHALICE_CONFIG) -> list[str]:
+    return sorted(load_chalice_config(config_path)["stages"])
+
+
+def stage_settings(stage: str, config_path: Path = CHALICE_CONFIG) -> StageSettings:
+    """The settings of ``stage`` as its Lambda functions will see them (global env, then stage env)."""
+    config = load_chalice_config(config_path)
+    if stage not in config.get("stages", {}):
+        raise ValueError(f"stage {stage!r} is not in {config_path}")
+    stage_config = config["stages"][stage]
+    env = {**config.get("environment_variables", {}), **stage_config.get("environment_variables", {})}
+    parameter = env.get("KEFU_JWT_SECRET_PARAMETER", "")
+    if not parameter.startswith("/"):
+        raise ValueError(f"stage {stage!r}: KEFU_JWT_SECRET_PARAMETER must name an SSM parameter "
+                         f"(/kefu/{stage}/jwt-secret), got {parameter!r}")
+    return StageSettings(
+        app_name=config["app_name"],
+        stage=stage,
+        table_names=table_names(env),
+        jwt_secret_parameter=parameter,
+        api_gateway_stage=stage_config.get("api_gateway_stage", config.get("api_gateway_stage", "api")),
+    )
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def tables_document() -> dict[str, Json]:
+    """Config key -> CreateTable spec without its stage-specific name: what ``infra/tables.json`` holds."""
+    return {key: {k: v for k, v in spec.items() if k != "TableName"}
+            for key, spec in sorted(all_table_specs().items())}
+
+
+def _indexes_by_name(spec: Json) -> dict[str, Json]:
+    return {index["IndexName"]: index for index in spec.get("GlobalSecondaryIndexes", [])}
+
+
+def table_drift(expected: Mapping[str, Json], actual: Mapping[str, Json]) -> list[str]:
+    """Readable differences between two ``tables_document``-shaped mappings (empty when equal)."""
+    problems = [f"{key}: table missing" for key in sorted(set(expected) - set(actual))]
+    problems += [f"{key}: table not declared by any model" for key in sorted(set(actual) - set(expected))]
+    for key in sorted(set(expected) & set(actual)):
+        want, got = expected[key], actual[key]
+        for field in sorted((set(want) | set(got)) - {"GlobalSecondaryIndexes"}):
+            if want.get(field) != got.get(field):
+                problems.append(f"{key}: {field} is {got.get(field)!r}, models say {want.get(field)!r}")
+        want_indexes, got_indexes = _indexes_by_name(want), _indexes_by_name(got)
+        for name in sorted(set(want_indexes) | set(got_indexes)):
+            if name not in got_indexes:
+                problems.append(f"{key}: index {name} missing")
+            elif name not in want_indexes:
+                problems.append(f"{key}: index {name} not declared by the model")
+            elif want_indexes[name] != got_indexes[name]:
+                problems.append(f"{key}: index {name} is {got_indexes[name]!r}, "
+                                f"model says {want_indexes[name]!r}")
+    return problems
+
+
+def table_logical_id(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_")) + "Table"
+
+
+def table_resources(settings: StageSettings) -> dict[str, Json]:
+    """One on-demand table per model, named for the stage, with TTL and point-in-time recovery."""
+    policy = "Delete" if settings.stage in DISPOSABLE_STAGES else "Retain"
+    resources = {}
+    for key, spec in tables_document().items():
+        resources[table_logical_id(key)] = {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "TableName": settings.table_names[key],
+                **spec,
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            },
+        }
+    return resources
+
+
+# -- IAM ---------------------------------------------------------------------------------------
+
+ArnFn = Callable[[str, str], Any]
+
+
+def _file_arn(service: str, resource: str) -> str:
+    """A plain IAM ARN for the policy file: any Region and account (the file cannot know them)."""
+    return f"arn:aws:{service}:*:*:{resource}"
+
+
+def _template_arn(service: str, resource: str) -> Json:
+    """An ARN pinned by CloudFormation to the stack's partition, Region and account."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_prefix: str) -> Json:
+    tables = tables_document()
+    table_arns: list[Any] = []
+    for key in TABLE_KEYS:
+        name = settings.table_names[key]
+        table_arns.append(arn("dynamodb", f"table/{name}"))
+        if tables[key].get("GlobalSecondaryIndexes"):
+            table_arns.append(arn("dynamodb", f"table/{name}/index/*"))
+    parameter = settings.jwt_secret_parameter.lstrip("/")
+    log_group = f"log-group:/aws/lambda/{function_prefix}*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Tables", "Effect": "Allow", "Action": list(DYNAMODB_ACTIONS), "Resource": table_arns},
+            {
+                "Sid": "WebSocketConnections",
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": [
+                    arn("execute-api", f"{websocket_api}/{settings.api_gateway_stage}/{method}/@connections/*")
+                    for method in CONNECTION_METHODS
+                ],
+            },
+            {"Sid": "JwtSecret", "Effect": "Allow", "Action": "ssm:GetParameter",
+             "Resource": arn("ssm", f"parameter/{parameter}")},
+            {
+                # Needed only when the parameter uses a customer managed key (aws/ssm grants itself);
+                # the conditions limit it to decrypting this one parameter through SSM.
+                "Sid": "JwtSecretKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": arn("kms", "key/*"),
+                "Condition": {"StringLike": {
+                    "kms:ViaService": "ssm.*.amazonaws.com",
+                    "kms:EncryptionContext:PARAMETER_ARN": arn("ssm", f"parameter/{parameter}"),
+                }},
+            },
+            {"Sid": "Logs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
+             "Resource": [arn("logs", log_group), arn("logs", f"{log_group}:log-stream:*")]},
+        ],
+    }
+
+
+def policy_document(settings: StageSettings) -> Json:
+    """The committed ``.chalice/policy-<stage>.json``: plain IAM, so ``chalice deploy`` accepts it too.
+
+    It cannot know the WebSocket API id, so ``@connections`` is narrowed to the stage and methods;
+    log groups follow Chalice's function names (``<app>-<stage>-<handler>``).
+    """
+    return _policy(settings, _file_arn, "*", f"{settings.app_name}-{settings.stage}-")
+
+
+def template_policy_document(settings: StageSettings) -> Json:
+    """The same statements for the packaged roles, pinned to this stack's WebSocket API, Region,
+    account and function names (CloudFormation names functions ``<stack>-<LogicalId>-<suffix>``)."""
+    return _policy(settings, _template_arn, f"${{{WEBSOCKET_API}}}", "${AWS::StackName}-")
+
+
+# -- the merge fragment ------------------------------------------------------------------------
+
+
+def resources_of_type(template: Json, resource_type: str) -> list[str]:
+    return sorted(k for k, v in template.get("Resources", {}).items() if v.get("Type") == resource_type)
+
+
+def function_roles(template: Json) -> dict[str, str]:
+    """Function logical id -> the logical id of the role Chalice made for it (when it made one)."""
+    resources = template.get("Resources", {})
+    roles = {}
+    for function in resources_of_type(template, FUNCTION_TYPE):
+        role = resources[function].get("Properties", {}).get("Role")
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            role_id = role["Fn::GetAtt"][0]
+            if resources.get(role_id, {}).get("Type") == "AWS::IAM::Role":
+                roles[function] = role_id
+    return roles
+
+
+def websocket_stage(template: Json) -> str:
+    """The stage name Chalice gave the WebSocket API (it reuses ``api_gateway_stage``)."""
+    resources = template.get("Resources", {})
+    for stage_id in resources_of_type(template, WEBSOCKET_STAGE_TYPE):
+        properties = resources[stage_id]["Properties"]
+        if properties.get("ApiId") == {"Ref": WEBSOCKET_API}:
+            return str(properties["StageName"])
+    raise ValueError(f"no {WEBSOCKET_STAGE_TYPE} for {WEBSOCKET_API} in the Chalice template")
+
+
+def websocket_environment(stage: str) -> dict[str, Json]:
+    """The variables that let any function (REST, jobs, not only ``on_ws_*``) push to sockets."""
+    host = f"${{{WEBSOCKET_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+    return {
+        "KEFU_WS_MANAGEMENT_ENDPOINT": {"Fn::Sub": f"https://{host}/{stage}"},
+        "KEFU_WEBSOCKET_URL": {"Fn::Sub": f"wss://{host}/{stage}"},
+    }
+
+
+def gateway_responses() -> Json:
+    """SAM ``GatewayResponses`` for the REST API.
+
+    Set on the ``AWS::Serverless::Api`` rather than as ``AWS::ApiGateway::GatewayResponse``
+    resources: SAM writes them into the OpenAPI body, whose hash names the deployment, so they are
+    deployed with the API and survive every later body import (separate resources are neither).
+    """
+    return {
+        response_type: {"StatusCode": str(status),
+                        "ResponseTemplates": {"application/json": json.dumps(body)}}
+        for response_type, (status, body) in GATEWAY_RESPONSES.items()
+    }
+
+
+def _require(template: Json, logical_id: str, resource_type: str) -> None:
+    found = template.get("Resources", {}).get(logical_id, {}).get("Type")
+    if found != resource_type:
+        raise ValueError(f"expected {logical_id} of type {resource_type} in the Chalice template, "
+                         f"found {found!r}: did Chalice change its logical ids?")
+
+
+def build_fragment(settings: StageSettings, chalice_template: Json) -> Json:
+    """The template to pass to ``chalice package --merge-template`` for ``chalice_template``.
+
+    Chalice deep-merges dictionaries by key and replaces lists, so the fragment adds environment
+    variables next to Chalice's own, and replaces each role's policy list with the pinned policy.
+    """
+    _require(chalice_template, REST_API, "AWS::Serverless::Api")
+    _require(chalice_template, WEBSOCKET_API, "AWS::ApiGatewayV2::Api")
+    resources: Json = dict(table_resources(settings))
+    resources[REST_API] = {"Properties": {"GatewayResponses": gateway_responses()}}
+    environment = websocket_environment(websocket_stage(chalice_template))
+    for function in resources_of_type(chalice_template, FUNCTION_TYPE):
+        resources[function] = {"Properties": {"Environment": {"Variables": environment}}}
+    policy = template_policy_document(settings)
+    for role in sorted(set(function_roles(chalice_template).values())):
+        policies = chalice_template["Resources"][role]["Properties"].get("Policies", [])
+        name = policies[0]["PolicyName"] if policies else f"{role}Policy"
+        resources[role] = {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": policy}]}}
+    return {"Resources": resources}
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def policy_path(stage: str, config_path: Path = CHALICE_CONFIG) -> Path:
+    """Where Chalice reads the stage's policy (``iam_policy_file``, relative to ``.chalice/``)."""
+    stage_config = load_chalice_config(config_path)["stages"][stage]
+    return config_path.parent / stage_config.get("iam_policy_file", f"policy-{stage}.json")
+
+
+def write_committed(tables: bool, policies: bool, config_path: Path = CHALICE_CONFIG) -> list[Path]:
+    """Rewrite the committed artifacts; returns the files written."""
+    written = []
+    if tables:
+        write_json(TABLES_FILE, tables_document())
+        written.append(TABLES_FILE)
+    if policies:
+        for stage in configured_stages(config_path):
+            path = policy_path(stage, config_path)
+            write_json(path, policy_document(stage_settings(stage, config_path)))
+            written.append(path)
+    return written
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", action="store_true", help="rewrite infra/tables.json")
+    parser.add_argument("--policies", action="store_true",
+                        help="rewrite .chalice/policy-<stage>.json for every stage")
+    parser.add_argument("--stage", help="write the merge fragment for this stage")
+    parser.add_argument("--chalice-template", type=Path,
+                        help="sam.json from `chalice package` without a merge template")
+    parser.add_argument("--out", type=Path, help="where to write the merge fragment")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    if not (args.tables or args.policies or args.stage):
+        parser.error("nothing to do: give --tables, --policies or --stage")
+    for path in write_committed(args.tables, args.policies):
+        print(f"wrote {path.relative_to(REPO_ROOT)}")
+    if args.stage:
+        if not (args.chalice_template and args.out):
+            parser.error("--stage needs --chalice-template and --out")
+        fragment = build_fragment(stage_settings(args.stage),
+                                  json.loads(args.chalice_template.read_text()))
+        write_json(args.out, fragment)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

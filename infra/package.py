@@ -1,0 +1,135 @@
+"""``make package``: the deployable SAM template of one stage, merged and linted.
+
+    python -m infra.package [--stage dev]
+
+1. ``chalice package`` without a merge template, into a scratch directory, only to learn which
+   functions and roles this version of the app has (nothing here hardcodes that list);
+2. ``infra.generate.build_fragment`` for them, written to ``build/<stage>-merge.json``;
+3. ``chalice package --merge-template`` into ``build/<stage>/`` (``sam.json`` + ``deployment.zip``);
+4. a check that the merge kept Chalice's environment variables, then ``cfn-lint``: errors fail.
+
+Chalice builds Linux wheels for requirements.txt itself (``pip download --platform``) and caches
+the result in ``.chalice/deployments/``, so only the first run needs the package index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from infra import generate
+
+BUILD_DIR = generate.REPO_ROOT / "build"
+Json = dict[str, Any]
+DEFAULT_REGION = "us-east-1"  # chalice needs one to package; the template itself is Region-free
+
+
+class PackagingError(RuntimeError):
+    """``chalice package`` failed, or its output is not what kefu needs."""
+
+
+def _chalice_command() -> list[str]:
+    """The chalice CLI of this interpreter's environment (the venv's), not whatever is on PATH."""
+    local = Path(sys.executable).parent / "chalice"
+    if local.exists():
+        return [str(local)]
+    found = shutil.which("chalice")
+    if found is None:
+        raise PackagingError("the chalice CLI is not installed (make install)")
+    return [found]
+
+
+def chalice_package(stage: str, out_dir: Path, project_dir: Path,
+                    merge_template: Path | None = None) -> Json:
+    """Run ``chalice package`` into ``out_dir`` (replaced) and return the template it wrote."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    command = [*_chalice_command(), "--project-dir", str(project_dir), "package", "--stage", stage]
+    if merge_template is not None:
+        command += ["--merge-template", str(merge_template)]
+    command.append(str(out_dir))
+    env = {**os.environ}
+    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", DEFAULT_REGION))
+    result = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True,
+                            check=False)
+    template_path = out_dir / "sam.json"
+    if result.returncode != 0 or not template_path.exists():
+        raise PackagingError(f"chalice package failed ({result.returncode}):\n"
+                             f"{result.stdout}{result.stderr}".strip())
+    return json.loads(template_path.read_text())
+
+
+def environment_problems(base: Json, merged: Json, fragment: Json) -> list[str]:
+    """Functions whose merged environment lost a Chalice variable or lacks one the fragment adds."""
+    problems = []
+    for function in generate.resources_of_type(base, generate.FUNCTION_TYPE):
+        merged_function = merged["Resources"].get(function, {})
+        have = merged_function.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        chalice_vars = base["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+        added = fragment["Resources"].get(function, {}).get("Properties", {}).get(
+            "Environment", {}).get("Variables", {})
+        for name, value in {**chalice_vars, **added}.items():
+            if have.get(name) != value:
+                problems.append(f"{function}: {name} is {have.get(name)!r}, expected {value!r}")
+    return problems
+
+
+def package(stage: str, build_dir: Path = BUILD_DIR,
+            project_dir: Path = generate.REPO_ROOT) -> Path:
+    """Package ``stage`` into ``build_dir/<stage>/``; returns the merged ``sam.json``."""
+    settings = generate.stage_settings(stage, project_dir / ".chalice" / "config.json")
+    with tempfile.TemporaryDirectory(prefix="kefu-package-") as scratch:
+        base = chalice_package(stage, Path(scratch) / stage, project_dir)
+    fragment = generate.build_fragment(settings, base)
+    fragment_path = build_dir / f"{stage}-merge.json"
+    generate.write_json(fragment_path, fragment)
+    out_dir = build_dir / stage
+    merged = chalice_package(stage, out_dir, project_dir, merge_template=fragment_path)
+    problems = environment_problems(base, merged, fragment)
+    if problems:
+        raise PackagingError("the merge lost environment variables:\n" + "\n".join(problems))
+    return out_dir / "sam.json"
+
+
+def lint(template_path: Path, region: str | None = None) -> list[Any]:
+    """cfn-lint matches for the template (SAM is transformed first), every severity."""
+    from cfnlint.api import lint_file
+    from cfnlint.config import ManualArgs
+
+    regions = [region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION]
+    return lint_file(template_path, config=ManualArgs(regions=regions))
+
+
+def lint_errors(matches: Iterable[Any]) -> list[Any]:
+    return [m for m in matches if m.rule.severity == "error"]
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.package",
+                                     description="Package one stage into build/<stage>/ and lint it.")
+    parser.add_argument("--stage", default="dev", choices=generate.configured_stages())
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        template_path = package(args.stage, args.build_dir)
+    except PackagingError as e:
+        print(e, file=sys.stderr)
+        return 1
+    matches = lint(template_path)
+    for match in matches:
+        print(f"cfn-lint {match.rule.severity}: {match}", file=sys.stderr)
+    if lint_errors(matches):
+        return 1
+    print(f"packaged {args.stage}: {template_path} and {template_path.parent / 'deployment.zip'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
