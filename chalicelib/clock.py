@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -33,6 +34,16 @@ def epoch_of(text: str) -> float:
     return parse_iso(text).timestamp()
 
 
+_last_ns = 0
+_id_lock = threading.Lock()
+
+
 def sortable_id() -> str:
-    """An id that sorts by creation time: 13 digits of epoch milliseconds, then 12 random hex."""
-    return f"{int(time.time() * 1000):013d}{os.urandom(6).hex()}"
+    """An id that sorts by creation time: 19 digits of epoch nanoseconds, strictly increasing
+    within this process (so ids made in one millisecond keep their order), then 8 random hex
+    so ids from different containers never collide."""
+    global _last_ns
+    with _id_lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        stamp = _last_ns
+    return f"{stamp:019d}{os.urandom(4).hex()}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.config import get_config
@@ -92,6 +92,10 @@ def post(connection_id: str, payload: dict[str, Any]) -> bool:
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         management_client().post_to_connection(ConnectionId=connection_id, Data=data)
+    except BotoCoreError as e:
+        stats.add("failed")
+        logger.warning("post failed", connection_id=connection_id, error=type(e).__name__)
+        return False
     except ClientError as e:
         if _is_gone(e):
             stats.add("gone")

@@ -27,16 +27,28 @@ os.environ.update(
 )
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)
 
-import logging  # noqa: E402
+import atexit  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
-from moto.server import ThreadedMotoServer  # noqa: E402
 
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
+def _start_moto() -> tuple[subprocess.Popen, str]:
+    """The moto server in its own process (see devstack/moto_backend.py for why it is atomic)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.moto_backend", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    address = process.stdout.readline().strip()
+    if not address:
+        raise RuntimeError("moto server did not start")
+    atexit.register(process.terminate)
+    return process, f"http://{address}"
 
-_moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-_moto.start()
-_host, _port = _moto.get_host_and_port()
-MOTO_ENDPOINT = f"http://{_host}:{_port}"
+
+_moto_process, MOTO_ENDPOINT = _start_moto()
 os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = MOTO_ENDPOINT
 # Pushes from code under test go to the local gateway when a stack runs; until then nowhere.
 os.environ.setdefault("KEFU_WS_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")

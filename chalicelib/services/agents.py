@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import load_key
-from chalicelib.models.base import transaction
+from chalicelib.models.base import Transaction
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
 
@@ -46,12 +46,12 @@ def create_agent(username: str, password: str, display_name: str | None = None,
         created_at=clock.iso(),
     )
     claim = CounterModel(_username_claim(username))
-    try:
-        with transaction() as tx:
-            tx.save(claim, condition=CounterModel.name.does_not_exist())
-            tx.save(agent, condition=AgentModel.agent_id.does_not_exist())
-    except TransactWriteError as e:
-        raise Conflict(f"username {username!r} is taken") from e
+    tx = Transaction()
+    tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+    tx.put("agent", agent, condition=AgentModel.agent_id.does_not_exist())
+    failed = tx.commit()
+    if failed:
+        raise Conflict(f"username {username!r} is taken")
     return agent
 
 

@@ -20,10 +20,11 @@ customers arriving at the same instant are told unique, consecutive positions.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -31,14 +32,13 @@ from chalicelib.errors import CapacityFull, Conflict, NotFound, ValidationFailed
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.assignment import SWEEP_SHARDS, sweep_shard_of
-from chalicelib.models.base import cancellation_codes, is_condition_failure, transaction
+from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_failure
 from chalicelib.models.counter import FRONT_COUNTER, QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import notify
 
 MAX_DISPATCH_PER_CALL = 100
-CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 @dataclass
@@ -157,14 +157,25 @@ def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
 # --- assigning --------------------------------------------------------------------------------
 
 
-def _assign_transaction(session: SessionModel, agent: AgentModel, *, manual: bool) -> str | None:
+def _assign_transaction(session: SessionModel, agent: AgentModel, *, manual: bool,
+                        additive: bool = False) -> str | None:
     """Assign ``session`` to ``agent`` in one transaction; returns None or what failed
-    (``agent``, ``customer``, ``session``)."""
+    (``agent``, ``customer``, ``session``).
+
+    Exact mode writes the count, ``load_key`` and ``pool`` computed from the agent as read,
+    conditioned on the count being unchanged: two calls in all when uncontended. Additive mode
+    (after losing that race) only needs room: ``ADD 1`` under ``active_count < max_concurrent``,
+    then ``fix_agent_index`` brings the index attributes up to date.
+    """
     now = clock.iso()
-    new_active = int(agent.active_count) + 1
-    condition = _unchanged(agent) & (AgentModel.active_count < AgentModel.max_concurrent)
+    condition = AgentModel.active_count < AgentModel.max_concurrent
+    if additive:
+        agent_actions = [AgentModel.active_count.add(1), AgentModel.last_assigned_at.set(now)]
+    else:
+        condition &= _unchanged(agent)
+        agent_actions = _count_actions(agent, int(agent.active_count) + 1, assigned_at=now)
     if not manual:
-        condition &= (AgentModel.status == "online") & AgentModel.pool.exists() & (
+        condition &= (AgentModel.status == "online") & AgentModel.disconnected_at.does_not_exist() & (
             AgentModel.heartbeat_at >= heartbeat_cutoff()
         )
     expires_at = int(clock.epoch() + get_config().assignment_ttl_seconds)
@@ -178,51 +189,96 @@ def _assign_transaction(session: SessionModel, agent: AgentModel, *, manual: boo
         sweep_shard=sweep_shard_of(session.visitor_id),
     )
     was_queued = session.queue_ticket is not None
-    try:
-        with transaction() as tx:
-            tx.update(agent, actions=_count_actions(agent, new_active, assigned_at=now), condition=condition)
-            tx.save(assignment, condition=AssignmentModel.customer_id.does_not_exist())
-            tx.update(
-                session,
-                actions=[
-                    SessionModel.status.set("active"),
-                    SessionModel.agent_id.set(agent.agent_id),
-                    SessionModel.agent_name.set(agent.display_name),
-                    SessionModel.assigned_at.set(now),
-                    SessionModel.queue_pool.remove(),
-                ],
-                condition=(SessionModel.status == "queued")
-                & (SessionModel.queue_ticket.does_not_exist() if not was_queued
-                   else SessionModel.queue_ticket == session.queue_ticket),
-            )
-            if was_queued:
-                tx.update(CounterModel(QUEUE_COUNTER), actions=[CounterModel.length.add(-1)])
-    except TransactWriteError as e:
-        codes = cancellation_codes(e)
-        for index, what in enumerate(("agent", "customer", "session")):
-            if index < len(codes) and codes[index] == CONDITION_FAILED:
+    tx = Transaction()
+    tx.update("agent", agent, actions=agent_actions, condition=condition)
+    tx.put("customer", assignment, condition=AssignmentModel.customer_id.does_not_exist())
+    tx.update(
+        "session",
+        session,
+        actions=[
+            SessionModel.status.set("active"),
+            SessionModel.agent_id.set(agent.agent_id),
+            SessionModel.agent_name.set(agent.display_name),
+            SessionModel.assigned_at.set(now),
+            SessionModel.queue_pool.remove(),
+        ],
+        condition=(SessionModel.status == "queued")
+        & (SessionModel.queue_ticket.does_not_exist() if not was_queued
+           else SessionModel.queue_ticket == session.queue_ticket),
+    )
+    if was_queued:
+        tx.update("queue", CounterModel(QUEUE_COUNTER), actions=[CounterModel.length.add(-1)])
+    failed = tx.commit()
+    if failed:
+        for what in ("session", "customer"):
+            if failed.get(what) == CONDITION_FAILED:
                 return what
-        raise
+        return "agent"  # the agent's condition, or a TransactionConflict: worth another try
     session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
     session.assigned_at, session.queue_pool = now, None
+    if additive:
+        fix_agent_index(agent.agent_id)
     return None
 
 
-def _try_agents(session: SessionModel, agents: list[AgentModel], *, manual: bool = False) -> AssignOutcome | None:
-    """Offer ``session`` to each agent in turn; a lost race re-reads that agent once."""
-    for candidate in agents:
-        agent = candidate
-        for _ in range(3):
-            failed = _assign_transaction(session, agent, manual=manual)
-            if failed is None:
-                logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
-                            customer_id=session.visitor_id)
-                return AssignOutcome(session, agent.agent_id, agent.display_name, session.assigned_at)
-            if failed != "agent":
-                raise _SessionTaken(failed)
-            agent = _get_agent(agent.agent_id)
-            if not (is_available(agent) or (manual and int(agent.active_count) < int(agent.max_concurrent))):
-                break
+def fix_agent_index(agent_id: str) -> None:
+    """Rewrite ``load_key``/``pool`` from the agent's current counts (after an additive write).
+    Conditioned on those counts, so a stale fix never lands; the writer that changed them
+    afterwards runs its own fix."""
+    for _ in range(3):
+        agent = _get_agent(agent_id)
+        desired_key = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
+                               agent.agent_id)
+        in_pool = is_available(agent)
+        if agent.load_key == desired_key and (agent.pool is not None) == in_pool:
+            return
+        try:
+            agent.update(actions=_count_actions(agent, int(agent.active_count)),
+                         condition=_unchanged(agent) & (AgentModel.status == agent.status))
+        except UpdateError as e:
+            if is_condition_failure(e):
+                continue
+            raise
+        return
+
+
+def _commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool) -> AssignOutcome | None:
+    """One attempt on one agent; exact first, and additive once the exact read lost a race."""
+    failed = _assign_transaction(session, agent, manual=manual, additive=additive)
+    if failed == "agent" and not additive:
+        failed = _assign_transaction(session, agent, manual=manual, additive=True)
+    if failed is None:
+        logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
+                    customer_id=session.visitor_id)
+        return AssignOutcome(session, agent.agent_id, agent.display_name, session.assigned_at)
+    if failed != "agent":
+        raise _SessionTaken(failed)
+    return None
+
+
+def _offer(session: SessionModel, rounds: int = 30) -> AssignOutcome | None:
+    """Give ``session`` to the best available agent.
+
+    Uncontended this is one Query and one transaction. A candidate that lost a race is retried
+    additively (it may still have room); if it is full, the index is read again, since every
+    other entry of a list read before the race is as stale. After a lost race the pick is random
+    among the equally loaded best, so concurrent assigners spread out instead of colliding.
+    It gives up only when the index has nobody with room (or after ``rounds`` lost races), so a
+    customer is queued only while every agent is really full.
+    """
+    contended = False
+    for _ in range(rounds):
+        found = candidates()
+        if not found:
+            return None
+        agent = found[0]
+        if contended:
+            best_ratio = found[0].load_key.split("#", 1)[0]
+            agent = random.choice([a for a in found if a.load_key.split("#", 1)[0] == best_ratio])
+        outcome = _commit(session, agent, manual=False, additive=contended)
+        if outcome is not None:
+            return outcome
+        contended = True
     return None
 
 
@@ -236,18 +292,13 @@ class _SessionTaken(Exception):
 
 def assign_session(session: SessionModel) -> AssignOutcome | None:
     """Give a waiting session to the best available agent, or None when nobody has room."""
-    for _ in range(3):
-        found = candidates()
-        if not found:
-            return None
-        try:
-            outcome = _try_agents(session, found)
-        except _SessionTaken:
-            return None
-        if outcome is not None:
-            notify.session_assigned(session, outcome.agent_id, outcome.agent_name)
-            return outcome
-    return None
+    try:
+        outcome = _offer(session)
+    except _SessionTaken:
+        return None
+    if outcome is not None:
+        notify.session_assigned(session, outcome.agent_id, outcome.agent_name)
+    return outcome
 
 
 FRONT_TICKET_BASE = -(10**15)
@@ -323,30 +374,33 @@ def place_new_session(session: SessionModel) -> AssignOutcome:
     fresh = _reload(session.session_id)
     if fresh.status == "active":
         return AssignOutcome(fresh, fresh.agent_id, fresh.agent_name, fresh.assigned_at)
-    return AssignOutcome(fresh, position=position_of(fresh) or position)
+    return AssignOutcome(fresh, position=position)
 
 
 def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
-    """Assign the oldest waiting sessions while agents have room; each moves exactly once."""
+    """Assign the oldest waiting sessions while agents have room; each moves exactly once.
+
+    Called after every write that can open a slot or add a waiter. When another caller takes
+    the head first, this one stops: that caller keeps dispatching from there, so one of the two
+    always sees both writes, and many concurrent callers do not all fight over every head.
+    """
     moved = 0
-    for _ in range(max_moves * 3):
-        if moved >= max_moves:
-            break
+    while moved < max_moves:
         head = waiting_sessions(limit=1)
         if not head:
             break
         session = head[0]
-        found = candidates()
-        if not found:
-            break
         try:
-            outcome = _try_agents(session, found)
+            outcome = _offer(session)
         except _SessionTaken as taken:
             if taken.what == "customer":
                 _repair_orphan_waiting(session)
-            continue
+                continue
+            if _reload(session.session_id).status == "active":
+                break  # another dispatcher took it and carries on
+            continue  # it left the queue (ended): look at the new head
         if outcome is None:
-            continue
+            break  # nobody has room
         moved += 1
         notify.session_assigned(session, outcome.agent_id, outcome.agent_name)
     if moved:
@@ -383,7 +437,7 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
     if int(agent.active_count) >= int(agent.max_concurrent):
         raise CapacityFull("you are at your capacity")
     try:
-        outcome = _try_agents(session, [agent], manual=True)
+        outcome = _commit(session, agent, manual=True, additive=False)
     except _SessionTaken as e:
         raise Conflict("session was taken by someone else" if e.what == "session"
                        else "this customer already has an agent") from e
@@ -391,6 +445,7 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
         raise CapacityFull("you are at your capacity")
     notify.session_assigned(session, outcome.agent_id, outcome.agent_name)
     announce_positions()
+    dispatch_queue()  # a dispatcher that lost this head to us stopped; carry on for it
     return outcome
 
 
@@ -408,36 +463,45 @@ def get_assignment(customer_id: str) -> AssignmentModel | None:
 def _release_transaction(assignment: AssignmentModel, session_actions: list | None,
                          session_condition: Any = None) -> bool:
     """Delete the assignment, decrement its agent and update the session, all or nothing.
-    Returns False when the assignment was already gone (someone else released it)."""
+    Returns False when the assignment was already gone (someone else released it).
+
+    Exact first (count, ``load_key`` and ``pool`` from one read); after losing a race on the
+    agent, additive (``ADD -1`` while above zero) and ``fix_agent_index``.
+    """
+    additive = False
     for _ in range(10):
         agent = _get_agent(assignment.agent_id)
-        active = int(agent.active_count)
-        new_active = max(0, active - 1)
-        try:
-            with transaction() as tx:
-                tx.delete(
-                    assignment,
-                    condition=(AssignmentModel.agent_id == assignment.agent_id)
-                    & (AssignmentModel.session_id == assignment.session_id),
-                )
-                tx.update(agent, actions=_count_actions(agent, new_active), condition=_unchanged(agent))
-                if session_actions:
-                    condition = (SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active")
-                    if session_condition is not None:
-                        condition &= session_condition
-                    tx.update(SessionModel(assignment.session_id), actions=session_actions,
-                              condition=condition)
-        except TransactWriteError as e:
-            codes = cancellation_codes(e)
-            if codes and codes[0] == CONDITION_FAILED:
-                return False
-            if len(codes) > 2 and codes[2] == CONDITION_FAILED:
-                # The session moved on by another path; still free the slot exactly once.
-                session_actions = None
-                continue
-            if len(codes) > 1 and codes[1] in (CONDITION_FAILED, "TransactionConflict"):
-                continue
-            raise
+        if additive:
+            agent_actions = [AgentModel.active_count.add(-1)]
+            agent_condition = AgentModel.active_count > 0
+        else:
+            agent_actions = _count_actions(agent, max(0, int(agent.active_count) - 1))
+            agent_condition = _unchanged(agent)
+        tx = Transaction()
+        tx.delete("assignment", assignment,
+                  condition=(AssignmentModel.agent_id == assignment.agent_id)
+                  & (AssignmentModel.session_id == assignment.session_id))
+        tx.update("agent", agent, actions=agent_actions, condition=agent_condition)
+        if session_actions:
+            condition = (SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active")
+            if session_condition is not None:
+                condition &= session_condition
+            tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
+                      condition=condition)
+        failed = tx.commit()
+        if failed.get("assignment") == CONDITION_FAILED:
+            return False
+        if failed.get("session") == CONDITION_FAILED:
+            # The session moved on by another path; still free the slot exactly once.
+            session_actions = None
+            continue
+        if failed.get("agent") == CONDITION_FAILED:
+            additive = not additive  # contended: ADD; a count already at zero: exact again
+            continue
+        if failed:
+            continue  # TransactionConflict: try again
+        if additive:
+            fix_agent_index(assignment.agent_id)
         return True
     raise Conflict("agent counters are too busy; try again")
 
@@ -501,20 +565,23 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended") -> 
 def _finish_unassigned(session: SessionModel, ended_by: str, reason: str,
                        status: str = "ended") -> bool:
     """End a session that is still waiting (never assigned); leaves the queue exactly once."""
-    try:
-        with transaction() as tx:
-            condition = (SessionModel.status == "queued")
-            if session.queue_ticket is not None:
-                condition &= SessionModel.queue_ticket == session.queue_ticket
-            else:
-                condition &= SessionModel.queue_ticket.does_not_exist()
-            tx.update(session, actions=_end_actions(ended_by, reason, status), condition=condition)
-            if session.queue_ticket is not None:
-                tx.update(CounterModel(QUEUE_COUNTER), actions=[CounterModel.length.add(-1)])
-    except TransactWriteError as e:
-        if cancellation_codes(e)[:1] == [CONDITION_FAILED]:
+    condition = (SessionModel.status == "queued")
+    if session.queue_ticket is not None:
+        condition &= SessionModel.queue_ticket == session.queue_ticket
+    else:
+        condition &= SessionModel.queue_ticket.does_not_exist()
+    for _ in range(5):
+        tx = Transaction()
+        tx.update("session", session, actions=_end_actions(ended_by, reason, status), condition=condition)
+        if session.queue_ticket is not None:
+            tx.update("queue", CounterModel(QUEUE_COUNTER), actions=[CounterModel.length.add(-1)])
+        failed = tx.commit()
+        if failed.get("session") == CONDITION_FAILED:
             return False
-        raise
+        if not failed:
+            break
+    else:
+        raise Conflict("the queue is too busy; try again")
     fresh = _reload(session.session_id)
     _release_open_session_claim(fresh)
     notify.session_ended(fresh, ended_by, reason)
@@ -563,39 +630,39 @@ def transfer(session_id: str, to_agent_id: str | None, by_user: str) -> AssignOu
 def _transfer_transaction(session: SessionModel, assignment: AssignmentModel, target: AgentModel) -> str:
     source = _get_agent(assignment.agent_id)
     now = clock.iso()
-    try:
-        with transaction() as tx:
-            tx.update(source, actions=_count_actions(source, max(0, int(source.active_count) - 1)),
-                      condition=_unchanged(source))
-            tx.update(
-                target,
-                actions=_count_actions(target, int(target.active_count) + 1, assigned_at=now),
-                condition=_unchanged(target) & (AgentModel.active_count < AgentModel.max_concurrent)
-                & (AgentModel.status == "online") & (AgentModel.heartbeat_at >= heartbeat_cutoff()),
-            )
-            tx.update(
-                assignment,
-                actions=[AssignmentModel.agent_id.set(target.agent_id),
-                         AssignmentModel.agent_name.set(target.display_name),
-                         AssignmentModel.assigned_at.set(now)],
-                condition=(AssignmentModel.agent_id == source.agent_id)
-                & (AssignmentModel.session_id == session.session_id),
-            )
-            tx.update(
-                session,
-                actions=[SessionModel.agent_id.set(target.agent_id),
-                         SessionModel.agent_name.set(target.display_name),
-                         SessionModel.transfer_count.add(1)],
-                condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active"),
-            )
-    except TransactWriteError as e:
-        codes = cancellation_codes(e)
-        if any(c == CONDITION_FAILED for c in codes[2:4]):
-            return "moved"
-        if any(c in (CONDITION_FAILED, "TransactionConflict") for c in codes[:2]):
-            return "retry"
-        raise
-    return "done"
+    tx = Transaction()
+    tx.update("source", source, actions=_count_actions(source, max(0, int(source.active_count) - 1)),
+              condition=_unchanged(source))
+    tx.update(
+        "target",
+        target,
+        actions=_count_actions(target, int(target.active_count) + 1, assigned_at=now),
+        condition=_unchanged(target) & (AgentModel.active_count < AgentModel.max_concurrent)
+        & (AgentModel.status == "online") & (AgentModel.heartbeat_at >= heartbeat_cutoff()),
+    )
+    tx.update(
+        "assignment",
+        assignment,
+        actions=[AssignmentModel.agent_id.set(target.agent_id),
+                 AssignmentModel.agent_name.set(target.display_name),
+                 AssignmentModel.assigned_at.set(now)],
+        condition=(AssignmentModel.agent_id == source.agent_id)
+        & (AssignmentModel.session_id == session.session_id),
+    )
+    tx.update(
+        "session",
+        session,
+        actions=[SessionModel.agent_id.set(target.agent_id),
+                 SessionModel.agent_name.set(target.display_name),
+                 SessionModel.transfer_count.add(1)],
+        condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active"),
+    )
+    failed = tx.commit()
+    if not failed:
+        return "done"
+    if failed.get("assignment") == CONDITION_FAILED or failed.get("session") == CONDITION_FAILED:
+        return "moved"
+    return "retry"
 
 
 # --- status, capacity and presence --------------------------------------------------------------
@@ -658,8 +725,13 @@ def agent_heartbeat(agent_id: str) -> None:
         if is_condition_failure(e):
             return
         raise
-    if agent.pool is None and is_available(agent):
+    if not is_available(agent):
+        return
+    if agent.pool is None:
         refresh_pool(agent_id)
+    if queue_length() > 0:
+        # Available with customers waiting: either newly back in the pool, or back from a silence
+        # during which dispatchers skipped this agent as stale.
         dispatch_queue()
 
 
@@ -674,7 +746,10 @@ def agent_disconnected(agent_id: str) -> None:
     def build(agent: AgentModel) -> list:
         return [AgentModel.disconnected_at.set(now), AgentModel.pool.remove()]
 
-    _update_agent(agent_id, build)
+    try:
+        _update_agent(agent_id, build)
+    except NotFound:
+        logger.info("disconnect of an agent that no longer exists", agent_id=agent_id)
 
 
 def requeue_agent_sessions(agent_id: str) -> int:

@@ -10,13 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import CounterModel, MessageKeyModel, MessageModel, SessionModel
-from chalicelib.models.base import cancellation_codes, is_condition_failure, transaction
+from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_failure
 from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.observability import logger
 from chalicelib.services import assignment, notify
@@ -116,13 +116,13 @@ def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | No
         transfer_count=0,
     )
     claim = CounterModel(_open_claim_key(visitor_id), ref=session.session_id)
-    try:
-        with transaction() as tx:
-            tx.save(claim, condition=CounterModel.name.does_not_exist())
-            tx.save(session, condition=SessionModel.session_id.does_not_exist())
-    except TransactWriteError as e:
-        if cancellation_codes(e)[:1] != ["ConditionalCheckFailed"]:
-            raise
+    tx = Transaction()
+    tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+    tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
+    failed = tx.commit()
+    if failed:
+        if "claim" not in failed:
+            return start_session_for(visitor_id, visitor_name, topic)  # id collision or conflict: retry
         existing = open_session_of(visitor_id)
         if existing is None:
             _drop_stale_claim(visitor_id)
@@ -270,23 +270,22 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     session_actions = [SessionModel.message_count.add(1), SessionModel.last_message_at.set(now)]
     if party == "agent":
         session_actions.append(SessionModel.first_response_at.set(SessionModel.first_response_at | now))
-    try:
-        with transaction() as tx:
-            tx.save(key, condition=MessageKeyModel.dedup_key.does_not_exist())
-            tx.save(message, condition=MessageModel.message_id.does_not_exist())
-            tx.update(SessionModel(session_id), actions=session_actions,
-                      condition=SessionModel.status.is_in(*OPEN_STATUSES))
-    except TransactWriteError as e:
-        codes = cancellation_codes(e)
-        if codes[:1] == ["ConditionalCheckFailed"]:
-            existing = _existing_message(principal.user_id, client_msg_id, session_id)
-            if existing is not None:
-                return existing, False
-        if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
-            raise Conflict("session has ended") from e
-        if "TransactionConflict" in codes:
-            return send_message(principal, session_id, client_msg_id, text, exclude_connection)
-        raise
+    tx = Transaction()
+    tx.put("key", key, condition=MessageKeyModel.dedup_key.does_not_exist())
+    tx.put("message", message, condition=MessageModel.message_id.does_not_exist())
+    tx.update("session", SessionModel(session_id), actions=session_actions,
+              condition=SessionModel.status.is_in(*OPEN_STATUSES))
+    failed = tx.commit()
+    if failed.get("key") == CONDITION_FAILED:
+        existing = _existing_message(principal.user_id, client_msg_id, session_id)
+        if existing is not None:
+            return existing, False
+    if failed.get("session") == CONDITION_FAILED:
+        raise Conflict("session has ended")
+    if failed:
+        # A concurrent writer on the same items (TransactionConflict) or the key's first writer
+        # still in flight: try again; the idempotency key makes this safe.
+        return send_message(principal, session_id, client_msg_id, text, exclude_connection)
     if session.status == "active":
         assignment.touch_assignment(session.visitor_id, session_id)
     notify.to_participants(session, {"type": "message.new", "message": message.to_public()},

@@ -1,0 +1,216 @@
+"""Assignment under real concurrency: threads racing against the moto server over HTTP."""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from chalicelib.models import AgentModel, AssignmentModel, MessageModel, SessionModel
+from chalicelib.services import agents, assignment, chat
+from chalicelib.services.tokens import Principal
+
+
+def _online_agent(name: str, capacity: int) -> str:
+    agent = agents.create_agent(name, "password123", name.title(), max_concurrent=capacity)
+    assignment.agent_heartbeat(agent.agent_id)
+    assignment.set_status(agent.agent_id, "online")
+    return agent.agent_id
+
+
+@pytest.fixture
+def pinging():
+    """Agents' consoles ping while a test runs, as the real SPA does, so they stay available."""
+    agent_ids: list[str] = []
+    stop = threading.Event()
+
+    def ping_loop() -> None:
+        while not stop.wait(3):
+            for agent_id in list(agent_ids):
+                assignment.agent_heartbeat(agent_id)
+
+    thread = threading.Thread(target=ping_loop, daemon=True)
+    thread.start()
+    yield agent_ids
+    stop.set()
+    thread.join()
+
+
+def _visitor(i: int) -> Principal:
+    return Principal(user_id=f"v_race_{i:04d}", typ="visitor", role="visitor", name=f"Visitor {i}")
+
+
+def _assert_counts_match_assignments(agent_ids: list[str]) -> None:
+    for agent_id in agent_ids:
+        agent = AgentModel.get(agent_id, consistent_read=True)
+        held = [a for a in AssignmentModel.by_agent.query(agent_id)]
+        assert int(agent.active_count) == len(held), agent_id
+        assert int(agent.active_count) <= int(agent.max_concurrent), agent_id
+
+
+def _start_all(visitors: list[Principal]) -> dict[str, chat.SessionState]:
+    barrier = threading.Barrier(len(visitors))
+
+    def start(principal: Principal) -> tuple[str, chat.SessionState]:
+        barrier.wait()
+        return principal.user_id, chat.start_session(principal, "race")
+
+    with ThreadPoolExecutor(max_workers=len(visitors)) as pool:
+        return dict(pool.map(start, visitors))
+
+
+def test_200_simultaneous_customers_fill_10_agents_exactly_and_queue_the_rest_fifo(tables, pinging):
+    agent_ids = [_online_agent(f"agent{i:02d}", 5) for i in range(10)]
+    pinging.extend(agent_ids)
+    visitors = [_visitor(i) for i in range(200)]
+
+    states = _start_all(visitors)
+
+    sessions = {vid: SessionModel.get(s.session.session_id, consistent_read=True) for vid, s in states.items()}
+    active = [s for s in sessions.values() if s.status == "active"]
+    queued = [s for s in sessions.values() if s.status == "queued"]
+    assert len(active) == 50
+    assert len(queued) == 150
+    _assert_counts_match_assignments(agent_ids)
+    assert sorted(len(list(AssignmentModel.by_agent.query(a))) for a in agent_ids) == [5] * 10
+
+    # Every customer has at most one agent, and every active session is backed by its assignment.
+    for session in active:
+        held = AssignmentModel.get(session.visitor_id, consistent_read=True)
+        assert (held.agent_id, held.session_id) == (session.agent_id, session.session_id)
+
+    # Positions told to the customers still waiting are unique, and the queue is in ticket order.
+    told = [states[s.visitor_id].position for s in queued]
+    assert len(set(told)) == len(told)
+    view = assignment.queue_view()
+    assert [row["position"] for row in view] == list(range(1, 151))
+    tickets = [SessionModel.get(row["session_id"]).queue_ticket for row in view]
+    assert tickets == sorted(tickets)
+    by_ticket = sorted(queued, key=lambda s: s.queue_ticket)
+    told_in_ticket_order = [states[s.visitor_id].position for s in by_ticket]
+    assert told_in_ticket_order == sorted(told_in_ticket_order)
+    assert assignment.queue_length() == 150
+
+    # Release and end in random order, ten at a time in parallel, until everyone was served.
+    rng = random.Random(7)
+    served: set[str] = {s.session_id for s in active}
+    queue_order = [s.session_id for s in by_ticket]
+    finished: set[str] = set()
+    while len(finished) < 200:
+        current_active = [s for s in SessionModel.by_status.query("active")]
+        batch = rng.sample(current_active, min(10, len(current_active)))
+
+        def finish(session: SessionModel) -> None:
+            if rng.random() < 0.5:
+                assignment.release_customer(session.visitor_id, ended_by="test")
+            else:
+                chat.end_session(_principal_of(session), session.session_id)
+
+        with ThreadPoolExecutor(max_workers=len(batch)) as pool:
+            list(pool.map(finish, batch))
+        finished.update(s.session_id for s in batch)
+
+        _assert_counts_match_assignments(agent_ids)
+        now_active = {s.session_id for s in SessionModel.by_status.query("active")}
+        served |= now_active
+        # FIFO: whoever got an agent from the queue, everyone queued before them did too.
+        served_from_queue = [sid for sid in queue_order if sid in served]
+        assert served_from_queue == queue_order[: len(served_from_queue)]
+        waiting = assignment.queue_view()
+        assert [row["position"] for row in waiting] == list(range(1, len(waiting) + 1))
+        assert assignment.queue_length() == len(waiting)
+
+    assert len(served) == 200
+    for agent_id in agent_ids:
+        assert int(AgentModel.get(agent_id, consistent_read=True).active_count) == 0
+
+
+def _principal_of(session: SessionModel) -> Principal:
+    return Principal(user_id=session.visitor_id, typ="visitor", role="visitor", name=session.visitor_name)
+
+
+def test_sixty_customers_racing_for_one_agent_never_exceed_capacity(tables):
+    agent_id = _online_agent("solo", 5)
+    states = _start_all([_visitor(i) for i in range(60)])
+    assigned = [s for s in states.values() if s.session.status == "active"]
+    assert len(assigned) == 5
+    assert all(s.session.agent_id == agent_id for s in assigned)
+    agent = AgentModel.get(agent_id, consistent_read=True)
+    assert int(agent.active_count) == 5
+    assert agent.pool is None  # full agents leave the available index
+
+
+def test_concurrent_releases_of_one_customer_release_exactly_once(tables):
+    agent_id = _online_agent("rel", 3)
+    principal = _visitor(1)
+    chat.start_session(principal)
+    barrier = threading.Barrier(12)
+
+    def release() -> str:
+        barrier.wait()
+        try:
+            assignment.release_customer(principal.user_id, ended_by="test")
+        except Exception as e:  # noqa: BLE001 - the losers must see NotFound
+            return type(e).__name__
+        return "released"
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda _: release(), range(12)))
+    assert results.count("released") == 1
+    assert set(results) == {"released", "NotFound"}
+    assert int(AgentModel.get(agent_id, consistent_read=True).active_count) == 0
+
+
+def test_one_visitor_starting_many_times_at_once_gets_one_session(tables):
+    _online_agent("dup", 5)
+    principal = _visitor(9)
+    barrier = threading.Barrier(10)
+
+    def start() -> str:
+        barrier.wait()
+        return chat.start_session(principal).session.session_id
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = set(pool.map(lambda _: start(), range(10)))
+    assert len(ids) == 1
+    assert len(list(SessionModel.by_visitor.query(principal.user_id))) == 1
+
+
+def test_twenty_concurrent_retries_of_one_client_msg_id_store_one_message(tables):
+    _online_agent("msg", 5)
+    principal = _visitor(3)
+    session_id = chat.start_session(principal).session.session_id
+    barrier = threading.Barrier(20)
+
+    def send() -> str:
+        barrier.wait()
+        message, _ = chat.send_message(principal, session_id, "same-id", "hello once")
+        return message.message_id
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = set(pool.map(lambda _: send(), range(20)))
+    assert len(ids) == 1
+    stored = list(MessageModel.query(session_id))
+    assert len(stored) == 1
+    assert int(SessionModel.get(session_id).message_count) == 1
+
+
+@pytest.mark.parametrize("slots", [3])
+def test_slots_opening_together_each_take_a_different_waiting_customer(tables, slots):
+    agent_id = _online_agent("burst", slots)
+    first = [_visitor(i) for i in range(slots)]
+    for principal in first:
+        chat.start_session(principal)
+    waiting = [_visitor(100 + i) for i in range(5)]
+    for principal in waiting:
+        assert chat.start_session(principal).session.status == "queued"
+
+    with ThreadPoolExecutor(max_workers=slots) as pool:
+        list(pool.map(lambda p: assignment.release_customer(p.user_id, ended_by="t"), first))
+
+    active = list(SessionModel.by_status.query("active"))
+    assert sorted(s.visitor_id for s in active) == sorted(p.user_id for p in waiting[:slots])
+    assert int(AgentModel.get(agent_id, consistent_read=True).active_count) == slots
+    assert [row["customer_id"] for row in assignment.queue_view()] == [p.user_id for p in waiting[slots:]]
