@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError
@@ -44,6 +43,8 @@ stats = PushStats()
 
 @functools.lru_cache(maxsize=4)
 def _client(endpoint: str) -> Any:
+    import boto3  # lazy: most cold starts never push
+
     return boto3.client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint,

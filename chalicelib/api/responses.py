@@ -5,16 +5,18 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import BadRequest, InvalidJson, KefuError, TooLarge, ValidationFailed
 from chalicelib.observability import logger
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
 MAX_BODY_BYTES = 64 * 1024
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -27,6 +29,7 @@ def error_response(error: KefuError) -> Response:
 
 
 def validation_message(error: ValidationError) -> str:
+    """A readable summary of what failed validation, for the ``message`` of a 422."""
     parts = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "body"
@@ -45,6 +48,8 @@ def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
         raise InvalidJson("request body is not valid JSON") from e
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object")
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as e:

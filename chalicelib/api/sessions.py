@@ -3,7 +3,6 @@
 
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
 
 from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal
 from chalicelib.api.responses import int_param, json_response, parse_body, query_params, route
@@ -15,13 +14,8 @@ bp = Blueprint(__name__)
 STATUSES = ("queued", "active", "ended", "abandoned")
 
 
-class PostMessageBody(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-    client_msg_id: str = Field(min_length=1, max_length=128)
 
 
-class TransferBody(BaseModel):
-    agent_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 def _session_view(state: chat.SessionState) -> dict:
@@ -56,6 +50,8 @@ def get_messages(session_id: str):
 
 @route(bp, "/api/sessions/{session_id}/messages", methods=["POST"], authorizer=any_auth)
 def post_message(session_id: str):
+    from chalicelib.api.bodies import PostMessageBody
+
     body = parse_body(bp, PostMessageBody)
     message, is_new = chat.send_message(current_principal(bp), session_id, body.client_msg_id, body.text)
     return json_response({"message": message.to_public(), "duplicate": not is_new},
@@ -72,6 +68,8 @@ def accept(session_id: str):
 @route(bp, "/api/sessions/{session_id}/transfer", methods=["POST"], authorizer=agent_auth)
 def transfer(session_id: str):
     principal = current_principal(bp)
+    from chalicelib.api.bodies import TransferBody
+
     body = parse_body(bp, TransferBody)
     chat.session_for(principal, session_id)
     outcome = assignment.transfer(session_id, body.agent_id, principal.user_id)

@@ -72,7 +72,7 @@ def authenticate(username: str, password: str) -> dict:
     """Token and profile for valid credentials; the same 401 whichever part was wrong."""
     agent = find_by_username(username)
     if agent is None:
-        passwords.verify_password(password, passwords.DUMMY_HASH)
+        passwords.verify_password(password, passwords.dummy_hash())
         raise Unauthorized("invalid username or password")
     if not passwords.verify_password(password, agent.password_hash):
         raise Unauthorized("invalid username or password")

@@ -21,6 +21,7 @@ customers arriving at the same instant are told unique, consecutive positions.
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from chalicelib.observability import logger
 from chalicelib.services import notify
 
 MAX_DISPATCH_PER_CALL = 100
+ANNOUNCE_WORKERS = 8
 
 
 @dataclass
@@ -414,9 +416,13 @@ def _repair_orphan_waiting(session: SessionModel) -> None:
 
 
 def announce_positions() -> None:
-    """Tell every waiting customer their position (after the queue moved)."""
-    for position, session in enumerate(waiting_sessions(), start=1):
-        notify.session_queued(session, position)
+    """Tell every waiting customer their position (after the queue moved). The pushes are
+    independent network calls, so they go out in parallel."""
+    waiting = waiting_sessions()
+    if not waiting:
+        return
+    with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
+        list(pool.map(lambda item: notify.session_queued(item[1], item[0]), enumerate(waiting, start=1)))
 
 
 def _reload(session_id: str) -> SessionModel:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -34,5 +35,8 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-# Verified against when the username does not exist, so both failures take the same time.
-DUMMY_HASH = hash_password(os.urandom(8).hex())
+@functools.lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """Verified against when the username does not exist, so both failures take the same time.
+    Made on first use, not at import: a cold start should not pay for an scrypt."""
+    return hash_password(os.urandom(8).hex())

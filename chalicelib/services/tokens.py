@@ -12,8 +12,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from chalicelib.config import get_config
 from chalicelib.errors import Unauthorized
 
@@ -73,6 +71,8 @@ def issue(principal: Principal, ttl_seconds: int | None = None) -> tuple[str, in
     }
     if principal.name:
         claims["name"] = principal.name
+    import jwt  # lazy: only the functions that handle tokens pay for it at cold start
+
     return jwt.encode(claims, signing_secret(), algorithm=ALGORITHM), expires_at
 
 
@@ -82,6 +82,8 @@ def verify(token: str | None, allowed_types: tuple[str, ...] = TOKEN_TYPES) -> P
         raise Unauthorized("missing token")
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
+    import jwt  # lazy: only the functions that handle tokens pay for it at cold start
+
     try:
         claims = jwt.decode(
             token,

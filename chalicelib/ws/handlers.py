@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
-from pydantic import ValidationError
 
 from chalicelib import push
 from chalicelib.api.responses import validation_message
@@ -27,7 +26,6 @@ from chalicelib.errors import (
 from chalicelib.observability import logger
 from chalicelib.services import connections, tokens
 from chalicelib.services.tokens import Principal
-from chalicelib.ws.frames import FRAME_MODELS, Frame
 
 MAX_FRAME_BYTES = 128 * 1024
 
@@ -84,7 +82,7 @@ def error_frame(error: KefuError, action: str | None = None,
     return frame
 
 
-def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Frame]:
+def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Any]:
     raw = body if isinstance(body, bytes) else (body or "").encode()
     if len(raw) > MAX_FRAME_BYTES:
         raise TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes")
@@ -94,6 +92,10 @@ def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Frame]:
         raise InvalidJson("frame is not valid JSON") from e
     if not isinstance(data, dict):
         raise InvalidJson("frame must be a JSON object")
+    from pydantic import ValidationError
+
+    from chalicelib.ws.frames import FRAME_MODELS
+
     action = data.get("action")
     model = FRAME_MODELS.get(action) if isinstance(action, str) else None
     if model is None:

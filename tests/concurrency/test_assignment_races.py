@@ -25,17 +25,20 @@ def pinging():
     """Agents' consoles ping while a test runs, as the real SPA does, so they stay available."""
     agent_ids: list[str] = []
     stop = threading.Event()
+    # Each ping is its own invocation, as in Lambda: a slow one never delays the next.
+    pool = ThreadPoolExecutor(max_workers=32)
 
     def ping_loop() -> None:
         while not stop.wait(3):
             for agent_id in list(agent_ids):
-                assignment.agent_heartbeat(agent_id)
+                pool.submit(assignment.agent_heartbeat, agent_id)
 
     thread = threading.Thread(target=ping_loop, daemon=True)
     thread.start()
     yield agent_ids
     stop.set()
     thread.join()
+    pool.shutdown(wait=True)
 
 
 def _visitor(i: int) -> Principal:
