@@ -326,11 +326,6 @@ def test_cleanup_repairs_an_agents_broken_active_count(api, people, wrong):
     assert api.post("/api/kefu/cleanup", admin).json_body["counts_fixed"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: assignment._assign_transaction reads cancellation reasons in call order (agent, customer, "
-    "session), but PynamoDB's TransactWrite sends puts before updates (customer, agent, session); a "
-    "failed agent condition is taken for 'customer already has an agent' and dispatch_queue ends the "
-    "waiting session as 'duplicate'"))
 def test_an_agent_whose_count_was_inflated_takes_customers_again_after_cleanup(api, people):
     admin = people.admin()
     agent = people.agent("alice", capacity=5, online=True)

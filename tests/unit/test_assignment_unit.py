@@ -157,10 +157,6 @@ def test_of_two_online_agents_the_silent_one_gets_nobody(tables, settings):
     assert (_active(silent), _active(alive)) == (0, 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: assignment.agent_heartbeat dispatches the queue only when the agent is out of the pool; an "
-    "agent whose heartbeat went stale is still pooled until the next sweep, so when their heartbeat "
-    "resumes the waiting customer stays queued (up to a minute) beside a free, available agent"))
 def test_an_agent_whose_heartbeat_resumes_takes_the_waiting_customer(tables, settings):
     settings(KEFU_HEARTBEAT_WINDOW="1")
     agent_id = _agent("flaky")
@@ -390,10 +386,6 @@ def test_cleanup_reconciles_a_count_that_leaked(tables):
     assert _active(agent_id) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: assignment._assign_transaction maps cancellation reasons as (agent, customer, session) but "
-    "PynamoDB's TransactWrite orders puts before updates (customer, agent, session); a failed agent "
-    "condition is read as 'customer taken', so dispatch_queue ends the waiting session as 'duplicate'"))
 def test_a_customer_offered_to_an_agent_who_turns_out_full_keeps_waiting(tables):
     agent_id = _agent("solo", capacity=2)
     _start("c0")

@@ -61,13 +61,10 @@ def test_history_returns_messages_in_the_order_they_were_stored(conversation):
     assert page["next"] is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: clock.sortable_id orders ids by millisecond then 12 random hex digits, so messages stored "
-    "one after another within the same millisecond come back from history in random order"))
 def test_history_keeps_storage_order_for_messages_stored_within_one_millisecond(conversation, monkeypatch):
     visitor, agent, session_id = conversation
     frozen = clock.epoch()
-    monkeypatch.setattr(clock, "time", types.SimpleNamespace(time=lambda: frozen))
+    monkeypatch.setattr(clock, "time", types.SimpleNamespace(time=lambda: frozen, time_ns=lambda: int(frozen * 1e9)))
     stored = [_send(visitor, session_id, f"m{n}").message_id for n in range(12)]
 
     page = chat.history(agent, session_id, limit=100)
