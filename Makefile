@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STAGE ?= dev
 
 .PHONY: install run test lint package bench clean
 
@@ -26,7 +27,7 @@ test: install lint
 	$(BIN)/python -m pytest -q
 
 package: install
-	$(BIN)/python -m infra.package
+	$(BIN)/python -m infra.package --stage $(STAGE)
 
 bench: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

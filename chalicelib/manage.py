@@ -1,0 +1,61 @@
+"""Operator commands against a deployed stage (or the local stack), e.g. the first admin:
+
+    python -m chalicelib.manage create-agent --username alice --role admin --display-name "Alice"
+
+The password is asked for (or read from ``KEFU_NEW_AGENT_PASSWORD``), never taken as an argument,
+so it stays out of shell history. Tables and region come from the same environment variables the
+functions use (``KEFU_STAGE`` / ``KEFU_TABLE_PREFIX``, ``AWS_REGION``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+
+def _password() -> str:
+    password = os.environ.get("KEFU_NEW_AGENT_PASSWORD")
+    if password:
+        return password
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise SystemExit("passwords differ")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-agent", help="create an agent or admin account")
+    create.add_argument("--username", required=True)
+    create.add_argument("--display-name")
+    create.add_argument("--role", choices=("agent", "admin"), default="agent")
+    create.add_argument("--max-concurrent", type=int)
+    commands.add_parser("list-agents", help="list agent accounts")
+    args = parser.parse_args(argv)
+
+    from chalicelib.errors import KefuError
+    from chalicelib.services import agents
+
+    try:
+        if args.command == "create-agent":
+            password = _password()
+            if len(password) < 8:
+                raise SystemExit("the password needs at least 8 characters")
+            agent = agents.create_agent(args.username, password, args.display_name, args.role,
+                                        args.max_concurrent)
+            sys.stdout.write(json.dumps(agent.to_public(), indent=2) + "\n")
+        else:
+            listing = [a.to_public() for a in agents.list_agents()]
+            sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+    except KefuError as e:
+        sys.stderr.write(f"{e.code}: {e.message}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
