@@ -50,6 +50,9 @@ def start_backend() -> None:
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://{address}",
         "KEFU_WS_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{sink.server_address[1]}",
         "KEFU_HEARTBEAT_WINDOW": "3600",
+        # One rate-limit window for the whole run, so a window change never lands in one size only.
+        "KEFU_WS_RATE_WINDOW": "3600",
+        "KEFU_WS_RATE_LIMIT": "100000",
     })
 
 

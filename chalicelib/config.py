@@ -58,6 +58,8 @@ class Config:
     message_retention_days: int
     default_agent_capacity: int
     candidate_page_size: int
+    ws_rate_limit: int
+    ws_rate_window_seconds: float
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -88,6 +90,8 @@ def _load() -> Config:
         message_retention_days=_int("KEFU_MESSAGE_RETENTION_DAYS", 365),
         default_agent_capacity=_int("KEFU_DEFAULT_CAPACITY", 5),
         candidate_page_size=_int("KEFU_CANDIDATE_PAGE_SIZE", 5),
+        ws_rate_limit=_int("KEFU_WS_RATE_LIMIT", 60),
+        ws_rate_window_seconds=_float("KEFU_WS_RATE_WINDOW", 10.0),
         table_names=names,
     )
 

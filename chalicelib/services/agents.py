@@ -62,6 +62,14 @@ def get_agent(agent_id: str, consistent: bool = True) -> AgentModel:
         raise NotFound(f"no agent {agent_id}") from e
 
 
+def exists(agent_id: str) -> bool:
+    try:
+        AgentModel.get(agent_id, attributes_to_get=["agent_id"])
+    except DoesNotExist:
+        return False
+    return True
+
+
 def find_by_username(username: str) -> AgentModel | None:
     for agent in AgentModel.by_username.query(username, limit=1):
         return agent

@@ -30,8 +30,9 @@ def on_disconnected(principal: Principal) -> None:
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame is a heartbeat for the socket (and, for agents, for their availability)."""
-    connections.touch(connection_id)
+    """Any frame is a heartbeat for the socket (and, for agents, for their availability), and
+    counts against the connection's rate limit."""
+    connections.record_frame(connection_id)
     if principal.is_agent:
         assignment.agent_heartbeat(principal.user_id)
 

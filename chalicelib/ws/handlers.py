@@ -24,10 +24,12 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.services import connections, tokens
+from chalicelib.services import agents, connections, tokens
 from chalicelib.services.tokens import Principal
 
-MAX_FRAME_BYTES = 128 * 1024
+# API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
+# frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
+MAX_FRAME_BYTES = 32 * 1024
 
 Handler = Callable[[Principal, str, Any], dict[str, Any] | None]
 
@@ -51,6 +53,9 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     except Unauthorized as e:
         logger.info("connect rejected", reason=e.message)
         return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
+    if principal.is_agent and not agents.exists(principal.user_id):
+        logger.info("connect rejected", reason="agent no longer exists")
+        return Response(body={"error": "unauthorized", "message": "unknown agent"}, status_code=403)
     identity = context.get("identity") or {}
     connections.register(event.connection_id, principal, identity.get("sourceIp"),
                          identity.get("userAgent"))
