@@ -8,12 +8,13 @@ from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib.api import agents, auth, auth_guard, kefu, sessions, system, visitors
 from chalicelib.jobs import schedules
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.ws import handlers as ws
 
 app = Chalice(app_name="kefu")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
 for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):
     app.register_blueprint(blueprint_module.bp)

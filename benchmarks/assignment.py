@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from harness import DynamoCounter, create_tables, start_backend
+from _harness import DynamoCounter, create_tables, start_backend
 
 SIZES = (50, 500)
 ASSIGNMENTS = 40

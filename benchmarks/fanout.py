@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from harness import DynamoCounter, create_tables, start_backend
+from _harness import DynamoCounter, create_tables, start_backend
 
 SIZES = (10, 10_000)
 SENDS = 5

@@ -19,7 +19,7 @@ from pynamodb.exceptions import DeleteError
 
 from chalicelib.config import get_config
 from chalicelib.models import ConnectionModel
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 
 
 class PushStats:
@@ -95,15 +95,18 @@ def post(connection_id: str, payload: dict[str, Any]) -> bool:
         management_client().post_to_connection(ConnectionId=connection_id, Data=data)
     except BotoCoreError as e:
         stats.add("failed")
+        count("PushFailures")
         logger.warning("post failed", connection_id=connection_id, error=type(e).__name__)
         return False
     except ClientError as e:
         if _is_gone(e):
             stats.add("gone")
+            count("GoneConnections")
             logger.info("connection gone", connection_id=connection_id)
             forget_connection(connection_id)
         else:
             stats.add("failed")
+            count("PushFailures")
             logger.warning("post failed", connection_id=connection_id,
                            error=e.response.get("Error", {}).get("Code"))
         return False

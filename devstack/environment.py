@@ -67,6 +67,8 @@ def prepare(data_dir: Path | None) -> None:
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_REGION"] = REGION
     os.environ.setdefault("KEFU_STAGE", "local")
+    # CloudWatch EMF lines have no reader locally; they would only bury the stack's own log.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     for name, value in _chalice_environment().items():
         os.environ.setdefault(name, value)
     if not os.environ.get("KEFU_JWT_SECRET"):

@@ -23,6 +23,7 @@ os.environ.update(
         "KEFU_HEARTBEAT_WINDOW": os.environ.get("KEFU_HEARTBEAT_WINDOW", "30"),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_NAMESPACE": "KefuTest",
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)

@@ -36,7 +36,7 @@ from chalicelib.models.assignment import SWEEP_SHARDS, sweep_shard_of
 from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_failure
 from chalicelib.models.counter import FRONT_COUNTER, QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.services import notify
 
 MAX_DISPATCH_PER_CALL = 100
@@ -250,6 +250,7 @@ def _commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     if failed == "agent" and not additive:
         failed = _assign_transaction(session, agent, manual=manual, additive=True)
     if failed is None:
+        count("SessionsAssigned")
         logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
                     customer_id=session.visitor_id)
         return AssignOutcome(session, agent.agent_id, agent.display_name, session.assigned_at)

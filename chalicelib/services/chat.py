@@ -18,7 +18,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import CounterModel, MessageKeyModel, MessageModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_failure
 from chalicelib.models.session import OPEN_STATUSES
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.services import assignment, notify
 from chalicelib.services.tokens import Principal
 
@@ -286,6 +286,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
         # A concurrent writer on the same items (TransactionConflict) or the key's first writer
         # still in flight: try again; the idempotency key makes this safe.
         return send_message(principal, session_id, client_msg_id, text, exclude_connection)
+    count("MessagesStored")
     if session.status == "active":
         assignment.touch_assignment(session.visitor_id, session_id)
     notify.to_participants(session, {"type": "message.new", "message": message.to_public()},
