@@ -468,7 +468,7 @@ def get_assignment(customer_id: str) -> AssignmentModel | None:
 
 
 def _release_transaction(assignment: AssignmentModel, session_actions: list | None,
-                         session_condition: Any = None) -> bool:
+                         expired_before: int | None = None) -> bool:
     """Delete the assignment, decrement its agent and update the session, all or nothing.
     Returns False when the assignment was already gone (someone else released it).
 
@@ -485,14 +485,15 @@ def _release_transaction(assignment: AssignmentModel, session_actions: list | No
             agent_actions = _count_actions(agent, max(0, int(agent.active_count) - 1))
             agent_condition = _unchanged(agent)
         tx = Transaction()
-        tx.delete("assignment", assignment,
-                  condition=(AssignmentModel.agent_id == assignment.agent_id)
-                  & (AssignmentModel.session_id == assignment.session_id))
+        assignment_condition = (AssignmentModel.agent_id == assignment.agent_id) & (
+            AssignmentModel.session_id == assignment.session_id)
+        if expired_before is not None:
+            # An expiry must not win over a message that just extended the assignment.
+            assignment_condition &= AssignmentModel.expires_at < expired_before
+        tx.delete("assignment", assignment, condition=assignment_condition)
         tx.update("agent", agent, actions=agent_actions, condition=agent_condition)
         if session_actions:
             condition = (SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active")
-            if session_condition is not None:
-                condition &= session_condition
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=condition)
         failed = tx.commit()
@@ -794,8 +795,7 @@ def release_expired(report: SweepReport, limit: int = 500) -> None:
             fresh = get_assignment(item.customer_id)
             if fresh is None or fresh.expires_at >= now:
                 continue
-            if _release_transaction(fresh, _end_actions("system", "timeout"),
-                                    session_condition=None):
+            if _release_transaction(fresh, _end_actions("system", "timeout"), expired_before=now):
                 _after_end(fresh.session_id, "system", "timeout", fresh.agent_id)
                 report.expired_released.append({"customer_id": fresh.customer_id,
                                                 "agent_id": fresh.agent_id,

@@ -7,7 +7,6 @@ without route responses), so a reply and a fan-out take the same path.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
@@ -25,13 +24,11 @@ from chalicelib.errors import (
 )
 from chalicelib.observability import logger
 from chalicelib.services import agents, connections, tokens
-from chalicelib.services.tokens import Principal
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
 MAX_FRAME_BYTES = 32 * 1024
 
-Handler = Callable[[Principal, str, Any], dict[str, Any] | None]
 
 
 def _request_context(event: Any) -> dict[str, Any]:
