@@ -98,7 +98,8 @@ def start_session(principal: Principal, topic: str | None = None) -> SessionStat
     return start_session_for(principal.user_id, principal.name, topic)
 
 
-def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None) -> SessionState:
+def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None,
+                      _attempt: int = 0) -> SessionState:
     existing = open_session_of(visitor_id)
     if existing is not None:
         return _state_of(existing)
@@ -120,13 +121,15 @@ def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | No
     tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
     tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
     failed = tx.commit()
+    if failed and _attempt >= 3:
+        raise Conflict("could not open a session right now; try again")
     if failed:
         if "claim" not in failed:
-            return start_session_for(visitor_id, visitor_name, topic)  # id collision or conflict: retry
+            return start_session_for(visitor_id, visitor_name, topic, _attempt + 1)  # a conflict: retry
         existing = open_session_of(visitor_id)
         if existing is None:
             _drop_stale_claim(visitor_id)
-            return start_session_for(visitor_id, visitor_name, topic)
+            return start_session_for(visitor_id, visitor_name, topic, _attempt + 1)
         return _state_of(existing)
     logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
     outcome = assignment.place_new_session(session)
@@ -237,7 +240,7 @@ def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> Me
 
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
-                 exclude_connection: str | None = None) -> tuple[MessageModel, bool]:
+                 exclude_connection: str | None = None, _attempt: int = 0) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
@@ -282,10 +285,12 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             return existing, False
     if failed.get("session") == CONDITION_FAILED:
         raise Conflict("session has ended")
-    if failed:
+    if failed and _attempt < 3:
         # A concurrent writer on the same items (TransactionConflict) or the key's first writer
         # still in flight: try again; the idempotency key makes this safe.
-        return send_message(principal, session_id, client_msg_id, text, exclude_connection)
+        return send_message(principal, session_id, client_msg_id, text, exclude_connection, _attempt + 1)
+    if failed:
+        raise Conflict("the message could not be stored right now; send it again")
     count("MessagesStored")
     if session.status == "active":
         assignment.touch_assignment(session.visitor_id, session_id)
