@@ -53,12 +53,16 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     if principal.is_agent and not agents.exists(principal.user_id):
         logger.info("connect rejected", reason="agent no longer exists")
         return Response(body={"error": "unauthorized", "message": "unknown agent"}, status_code=403)
+    from chalicelib.ws import actions
+
+    # Presence first, the record after: whatever this wakes up (an agent back online serves the
+    # queue) pushes to the user's other sockets only. This socket cannot be posted to until
+    # $connect returns (API Gateway answers 410), and a 410 would delete its record; the client
+    # asks for its state (list_sessions) once connected.
+    actions.on_connected(principal, event.connection_id)
     identity = context.get("identity") or {}
     connections.register(event.connection_id, principal, identity.get("sourceIp"),
                          identity.get("userAgent"))
-    from chalicelib.ws import actions
-
-    actions.on_connected(principal, event.connection_id)
     logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
                 user_type=principal.typ)
     return {"statusCode": 200}
@@ -84,7 +88,8 @@ def error_frame(error: KefuError, action: str | None = None,
     return frame
 
 
-def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Any]:
+def decode_frame(body: str | bytes | None) -> dict[str, Any]:
+    """The frame as a JSON object; ``too_large`` / ``invalid_json`` otherwise."""
     raw = body if isinstance(body, bytes) else (body or "").encode()
     if len(raw) > MAX_FRAME_BYTES:
         raise TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes")
@@ -94,6 +99,11 @@ def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Any]:
         raise InvalidJson("frame is not valid JSON") from e
     if not isinstance(data, dict):
         raise InvalidJson("frame must be a JSON object")
+    return data
+
+
+def validate_frame(data: dict[str, Any]) -> Any:
+    """The typed frame for ``data``'s action; ``unknown_action`` / ``validation_error`` otherwise."""
     from pydantic import ValidationError
 
     from chalicelib.ws.frames import FRAME_MODELS
@@ -103,7 +113,7 @@ def parse_frame(body: str | bytes | None) -> tuple[dict[str, Any], Any]:
     if model is None:
         raise UnknownAction(f"unknown action: {action!r}")
     try:
-        return data, model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         raise ValidationFailed(validation_message(e)) from e
 
@@ -115,12 +125,8 @@ def handle_message(event: Any) -> dict[str, Any]:
     connection_id = event.connection_id
     data: dict[str, Any] = {}
     try:
-        try:
-            data, frame = parse_frame(event.body)
-        except KefuError:
-            if not isinstance(data, dict):
-                data = {}
-            raise
+        data = decode_frame(event.body)
+        frame = validate_frame(data)
         connection = connections.get(connection_id)
         if connection is None:
             raise Forbidden("this connection is not registered: reconnect")
