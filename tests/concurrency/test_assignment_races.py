@@ -46,11 +46,17 @@ def _visitor(i: int) -> Principal:
 
 
 def _assert_counts_match_assignments(agent_ids: list[str]) -> None:
+    """Each agent's count equals the assignments naming them. Pings dispatch in the background,
+    so a pair of reads is trusted only when the count did not move between them."""
     for agent_id in agent_ids:
-        agent = AgentModel.get(agent_id, consistent_read=True)
-        held = [a for a in AssignmentModel.by_agent.query(agent_id)]
-        assert int(agent.active_count) == len(held), agent_id
-        assert int(agent.active_count) <= int(agent.max_concurrent), agent_id
+        for _ in range(20):
+            before = AgentModel.get(agent_id, consistent_read=True)
+            held = list(AssignmentModel.by_agent.query(agent_id))
+            after = AgentModel.get(agent_id, consistent_read=True)
+            if int(before.active_count) == int(after.active_count):
+                break
+        assert int(after.active_count) == len(held), agent_id
+        assert int(after.active_count) <= int(after.max_concurrent), agent_id
 
 
 def _start_all(visitors: list[Principal]) -> dict[str, chat.SessionState]:
