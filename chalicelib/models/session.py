@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
+from chalicelib.errors import NotFound
 from chalicelib.models.base import KefuModel, table_meta
 
 QUEUE_POOL = "waiting"
@@ -99,6 +101,14 @@ class SessionModel(KefuModel):
     queue = SessionQueue()
     by_status = SessionsByStatus()
     by_day = SessionsByDay()
+
+    @classmethod
+    def fetch(cls, session_id: str) -> SessionModel:
+        """The session as stored now (strongly consistent); ``NotFound`` when there is none."""
+        try:
+            return cls.get(session_id, consistent_read=True)
+        except DoesNotExist as e:
+            raise NotFound(f"no session {session_id}") from e
 
     @property
     def is_open(self) -> bool:

@@ -374,7 +374,7 @@ def place_new_session(session: SessionModel) -> AssignOutcome:
     position = enqueue(session)
     notify.session_queued(session, position)
     dispatch_queue()
-    fresh = _reload(session.session_id)
+    fresh = SessionModel.fetch(session.session_id)
     if fresh.status == "active":
         return AssignOutcome(fresh, fresh.agent_id, fresh.agent_name, fresh.assigned_at)
     return AssignOutcome(fresh, position=position)
@@ -399,7 +399,7 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
             if taken.what == "customer":
                 _repair_orphan_waiting(session)
                 continue
-            if _reload(session.session_id).status == "active":
+            if SessionModel.fetch(session.session_id).status == "active":
                 break  # another dispatcher took it and carries on
             continue  # it left the queue (ended): look at the new head
         if outcome is None:
@@ -426,16 +426,9 @@ def announce_positions() -> None:
         list(pool.map(lambda item: notify.session_queued(item[1], item[0]), enumerate(waiting, start=1)))
 
 
-def _reload(session_id: str) -> SessionModel:
-    try:
-        return SessionModel.get(session_id, consistent_read=True)
-    except DoesNotExist as e:
-        raise NotFound(f"no session {session_id}") from e
-
-
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
     """An agent picks a waiting session by hand: same capacity and atomicity as auto-assignment."""
-    session = _reload(session_id)
+    session = SessionModel.fetch(session_id)
     if session.status != "queued":
         raise Conflict("session is not waiting for an agent")
     agent = _get_agent(agent_id)
@@ -536,7 +529,7 @@ def release_customer(customer_id: str, ended_by: str, reason: str = "released") 
 
 
 def _after_end(session_id: str, ended_by: str, reason: str, agent_id: str | None) -> None:
-    session = _reload(session_id)
+    session = SessionModel.fetch(session_id)
     _release_open_session_claim(session)
     notify.session_ended(session, ended_by, reason, agent_id)
     dispatch_queue()
@@ -552,12 +545,12 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended") -> 
     """End an open session: a waiting one leaves the queue, an active one frees its agent."""
     if session.status == "queued":
         if not _finish_unassigned(session, ended_by, reason):
-            session = _reload(session.session_id)
+            session = SessionModel.fetch(session.session_id)
             if session.status == "active":
                 return end_session(session, ended_by, reason)
             raise Conflict("session already ended")
         announce_positions()
-        return _reload(session.session_id)
+        return SessionModel.fetch(session.session_id)
     if session.status != "active":
         raise Conflict("session already ended")
     assignment = get_assignment(session.visitor_id)
@@ -567,7 +560,7 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended") -> 
     elif not _release_transaction(assignment, _end_actions(ended_by, reason)):
         raise Conflict("session already ended")
     _after_end(session.session_id, ended_by, reason, session.agent_id)
-    return _reload(session.session_id)
+    return SessionModel.fetch(session.session_id)
 
 
 def _finish_unassigned(session: SessionModel, ended_by: str, reason: str,
@@ -590,7 +583,7 @@ def _finish_unassigned(session: SessionModel, ended_by: str, reason: str,
             break
     else:
         raise Conflict("the queue is too busy; try again")
-    fresh = _reload(session.session_id)
+    fresh = SessionModel.fetch(session.session_id)
     _release_open_session_claim(fresh)
     notify.session_ended(fresh, ended_by, reason)
     return True
@@ -601,7 +594,7 @@ def _finish_unassigned(session: SessionModel, ended_by: str, reason: str,
 
 def transfer(session_id: str, to_agent_id: str | None, by_user: str) -> AssignOutcome:
     """Move an active session to another agent with room, atomically; everyone is told."""
-    session = _reload(session_id)
+    session = SessionModel.fetch(session_id)
     if session.status != "active" or not session.agent_id:
         raise Conflict("only an active session can be transferred")
     assignment = get_assignment(session.visitor_id)
@@ -628,7 +621,7 @@ def transfer(session_id: str, to_agent_id: str | None, by_user: str) -> AssignOu
                                            (target.agent_id, target.display_name))
                 logger.info("transferred", session_id=session_id, from_agent=assignment.agent_id,
                             to_agent=target.agent_id, by=by_user)
-                fresh = _reload(session_id)
+                fresh = SessionModel.fetch(session_id)
                 return AssignOutcome(fresh, target.agent_id, target.display_name, fresh.assigned_at)
             if result == "moved":
                 raise Conflict("session changed while transferring; reload it")
@@ -774,9 +767,9 @@ def requeue_agent_sessions(agent_id: str) -> int:
             SessionModel.queue_ticket.remove(),
         ]
         if _release_transaction(fresh, requeue_actions):
-            session = _reload(fresh.session_id)
+            session = SessionModel.fetch(fresh.session_id)
             position = enqueue(session, front=True)
-            notify.session_requeued(_reload(fresh.session_id), agent_id, position)
+            notify.session_requeued(SessionModel.fetch(fresh.session_id), agent_id, position)
             moved += 1
     if moved:
         announce_positions()

@@ -30,10 +30,7 @@ def _open_claim_key(visitor_id: str) -> str:
 
 
 def get_session(session_id: str) -> SessionModel:
-    try:
-        return SessionModel.get(session_id, consistent_read=True)
-    except DoesNotExist as e:
-        raise NotFound(f"no session {session_id}") from e
+    return SessionModel.fetch(session_id)
 
 
 def can_access(principal: Principal, session: SessionModel) -> bool:
