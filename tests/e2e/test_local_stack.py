@@ -176,14 +176,22 @@ def test_idle_connection_is_closed_with_1001(stack: Stack, ws_connect: Connect) 
     try:
         with stack.gateway.capture_events() as events:
             client = ws_connect(agent_token())
+            connected = wait_for(lambda: [e for e in events if e["requestContext"]["eventType"] == "CONNECT"])
+            connection_id = connected[0]["requestContext"]["connectionId"]
             with pytest.raises(ConnectionClosed) as closed:
                 client.recv(timeout=5)
-            wait_for(lambda: [e for e in events if e["requestContext"]["eventType"] == "DISCONNECT"])
+
+            def own_disconnect() -> list:
+                # Other tests' sockets may close meanwhile: look only at this connection's events.
+                return [e for e in events if e["requestContext"]["eventType"] == "DISCONNECT"
+                        and e["requestContext"]["connectionId"] == connection_id]
+
+            disconnected = wait_for(own_disconnect)
     finally:
         stack.gateway.idle_timeout = 600
 
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-    assert events[-1]["requestContext"]["disconnectStatusCode"] == 1001
+    assert disconnected[0]["requestContext"]["disconnectStatusCode"] == 1001
 
 
 def test_connection_is_closed_after_its_maximum_duration_even_when_active(stack: Stack,
