@@ -2,7 +2,7 @@
 
 - ``by_username``: login looks an agent up by name.
 - ``directory``: every agent under one constant key, so listings and the presence sweep Query
-  instead of Scan (agents number in the hundreds, not millions).
+  instead of reading the whole table (agents number in the hundreds, not millions).
 - ``available``: a sparse index of the agents that may take a customer right now (online, a live
   connection, a free slot). ``pool`` exists only while that holds; ``load_key`` orders them by load
   ratio, then by who was assigned least recently, so the first item is the best candidate. Both are

@@ -16,7 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as open_websocket
 
 from chalicelib.services import agents, tokens
 from chalicelib.services.tokens import Principal
@@ -51,7 +52,7 @@ def ws_connect(stack: Stack) -> Iterator[Connect]:
 
     def open_client(token: str | None = None, **kwargs: Any) -> ClientConnection:
         url = stack.ws_url if token is None else f"{stack.ws_url}?token={token}"
-        client = connect(url, open_timeout=10, close_timeout=2, **kwargs)
+        client = open_websocket(url, open_timeout=10, close_timeout=2, **kwargs)
         opened.append(client)
         return client
 
@@ -92,3 +93,27 @@ def wait_for(condition: Callable[[], Any], timeout: float = 5.0, interval: float
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def fresh(stack: Stack) -> None:
+    """Empty tables: nobody else online, nobody else waiting."""
+    from tests.e2e.protocol_helpers import empty_the_stack
+
+    empty_the_stack(stack)
+
+
+@pytest.fixture
+def admin(stack: Stack, fresh: None) -> str:
+    """A token of the stack's seeded admin (after emptying: the admin is seeded again)."""
+    from tests.e2e.protocol_helpers import admin_token
+
+    return admin_token(stack)
+
+
+@pytest.fixture
+def connect(ws_connect: Connect) -> Callable[..., Any]:
+    """``connect(person)``: a new real socket of that person, wrapped as a protocol ``Peer``."""
+    from tests.e2e.protocol_helpers import Peer
+
+    return lambda person: Peer(ws_connect(person.token))

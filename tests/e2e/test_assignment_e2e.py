@@ -12,18 +12,15 @@ import pytest
 from chalicelib.config import get_config, reload_config
 from chalicelib.services import connections
 from devstack import Stack
-from tests.e2e.conftest import Connect as RawConnect
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
     Connect,
     Peer,
     Person,
-    admin_token,
     agent_account,
     agent_overview,
     api,
     create_agent,
-    empty_the_stack,
     go_online,
     online_agent,
     set_status,
@@ -32,19 +29,8 @@ from tests.e2e.protocol_helpers import (
 
 
 @pytest.fixture(autouse=True)
-def fresh(stack: Stack) -> None:
-    """Empty tables: nobody else online, nobody else waiting, queue positions from 1."""
-    empty_the_stack(stack)
-
-
-@pytest.fixture
-def admin(stack: Stack, fresh: None) -> str:
-    return admin_token(stack)
-
-
-@pytest.fixture
-def connect(ws_connect: RawConnect) -> Connect:
-    return lambda person: Peer(ws_connect(person.token))
+def every_test_starts_empty(fresh: None) -> None:
+    """Nobody else online, nobody else waiting: queue positions count from 1."""
 
 
 @pytest.fixture

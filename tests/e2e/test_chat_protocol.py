@@ -24,40 +24,20 @@ from chalicelib.models import ConnectionModel
 from chalicelib.services import tokens
 from chalicelib.services.tokens import Principal
 from devstack import Stack
-from tests.e2e.conftest import Connect as RawConnect
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
     Connect,
     Conversation,
     Peer,
     Person,
-    admin_token,
     agent_account,
     api,
     create_agent,
-    empty_the_stack,
     go_online,
     open_conversation,
     sign_up_visitor,
     stored_messages,
 )
-
-
-@pytest.fixture
-def fresh(stack: Stack) -> None:
-    """Empty tables: nobody else online, nobody else waiting."""
-    empty_the_stack(stack)
-
-
-@pytest.fixture
-def admin(stack: Stack, fresh: None) -> str:
-    return admin_token(stack)
-
-
-@pytest.fixture
-def connect(ws_connect: RawConnect) -> Connect:
-    """``connect(person)``: a new real socket of that person."""
-    return lambda person: Peer(ws_connect(person.token))
 
 
 @pytest.fixture
