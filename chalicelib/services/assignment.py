@@ -87,14 +87,18 @@ def heartbeat_cutoff(at: float | None = None) -> float:
     return (clock.epoch() if at is None else at) - get_config().heartbeat_window_seconds
 
 
-def is_available(agent: AgentModel, active: int | None = None, at: float | None = None) -> bool:
-    """Online, connected within the heartbeat window, and below capacity."""
+def is_available(agent: AgentModel, active: int | None = None, at: float | None = None, *,
+                 status: str | None = None, capacity: int | None = None) -> bool:
+    """Online, connected within the heartbeat window, and below capacity; ``active``, ``status``
+    and ``capacity`` ask the same of the agent as an update is about to leave it."""
     active = int(agent.active_count) if active is None else active
+    status = agent.status if status is None else status
+    capacity = int(agent.max_concurrent) if capacity is None else capacity
     return (
-        agent.status == "online"
+        status == "online"
         and agent.disconnected_at is None
         and float(agent.heartbeat_at or 0) >= heartbeat_cutoff(at)
-        and active < int(agent.max_concurrent)
+        and active < capacity
     )
 
 
@@ -107,25 +111,14 @@ def _count_actions(agent: AgentModel, new_active: int, assigned_at: str | None =
     """Update actions that move ``active_count`` and keep ``pool``/``load_key`` true to it."""
     capacity = int(agent.max_concurrent) if capacity is None else capacity
     last = assigned_at or agent.last_assigned_at
-    probe = _shadow(agent, status=status, capacity=capacity)
     actions = [
         AgentModel.active_count.set(new_active),
         AgentModel.load_key.set(load_key(new_active, capacity, last, agent.agent_id)),
-        _pool_action(is_available(probe, new_active)),
+        _pool_action(is_available(agent, new_active, status=status, capacity=capacity)),
     ]
     if assigned_at:
         actions.append(AgentModel.last_assigned_at.set(assigned_at))
     return actions
-
-
-def _shadow(agent: AgentModel, status: str | None = None, capacity: int | None = None) -> AgentModel:
-    """A copy of ``agent`` with a different status or capacity, to ask ``is_available`` of it."""
-    copy = AgentModel.from_raw_data(agent.serialize())
-    if status is not None:
-        copy.status = status
-    if capacity is not None:
-        copy.max_concurrent = capacity
-    return copy
 
 
 def _unchanged(agent: AgentModel):
