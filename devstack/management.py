@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from devstack.serving import BackgroundServer
 from devstack.websocket import MAX_MESSAGE_BYTES, GoneError, WebSocketGateway
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,9 @@ class ManagementApi:
 
     def __init__(self, gateway: WebSocketGateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _Server((host, port), gateway)
+        self._serving = BackgroundServer(self._server, "devstack-connections")
         self.host = host
         self.stage = gateway.stage
-        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
@@ -132,13 +132,7 @@ class ManagementApi:
         return f"http://{self.host}:{self.port}/{self.stage}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="devstack-connections", daemon=True)
-        self._thread.start()
+        self._serving.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
+        self._serving.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from chalice.local import (
 )
 
 from devstack import gateway_responses
+from devstack.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +67,14 @@ class RestServer:
     def __init__(self, app: Chalice, config: Config, host: str, port: int) -> None:
         make_thread_safe(app)
         self._server = LocalDevServer(app, config, host, port, handler_cls=KefuRequestHandler)
-        self._thread: threading.Thread | None = None
+        self._serving = BackgroundServer(self._server.server, "devstack-rest")
 
     @property
     def port(self) -> int:
         return int(self._server.server.server_address[1])
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.server.serve_forever,
-                                        name="devstack-rest", daemon=True)
-        self._thread.start()
+        self._serving.start()
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server.server_close()
+        self._serving.stop()
