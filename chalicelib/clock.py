@@ -7,13 +7,27 @@ import threading
 import time
 from datetime import UTC, datetime
 
+_offset_seconds = 0.0
+
+
+def advance(seconds: float) -> None:
+    """Test seam: make every later reading of the clock ``seconds`` later (cumulative)."""
+    global _offset_seconds
+    _offset_seconds += seconds
+
+
+def reset() -> None:
+    """Test seam: back to the real time."""
+    global _offset_seconds
+    _offset_seconds = 0.0
+
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.fromtimestamp(epoch(), UTC)
 
 
 def epoch() -> float:
-    return time.time()
+    return time.time() + _offset_seconds
 
 
 def iso(moment: datetime | None = None) -> str:
@@ -44,6 +58,6 @@ def sortable_id() -> str:
     so ids from different containers never collide."""
     global _last_ns
     with _id_lock:
-        _last_ns = max(time.time_ns(), _last_ns + 1)
+        _last_ns = max(time.time_ns() + int(_offset_seconds * 1e9), _last_ns + 1)
         stamp = _last_ns
     return f"{stamp:019d}{os.urandom(4).hex()}"
