@@ -36,6 +36,15 @@ class ValidationFailed(KefuError):
     code = "validation_error"
     status = 422
 
+    @classmethod
+    def from_pydantic(cls, error: Any) -> ValidationFailed:
+        """A readable summary of a Pydantic ``ValidationError`` (REST bodies and WS frames alike)."""
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"]) or "body"
+            parts.append(f"{where}: {item['msg']}")
+        return cls("; ".join(parts))
+
 
 class Unauthorized(KefuError):
     code = "unauthorized"

@@ -88,3 +88,13 @@ def tables():
 @pytest.fixture(scope="session")
 def moto_endpoint() -> str:
     return MOTO_ENDPOINT
+
+
+@pytest.fixture
+def time_passes():
+    """``time_passes(seconds)``: every later clock reading is that much later (the clock seam);
+    real time again after the test."""
+    from chalicelib import clock
+
+    yield clock.advance
+    clock.reset()

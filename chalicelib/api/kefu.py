@@ -3,11 +3,12 @@
 from chalice import Blueprint
 
 from chalicelib.api.auth_guard import agent_auth, current_principal, require_admin
-from chalicelib.api.responses import json_response, route
+from chalicelib.api.responses import int_param, json_response, query_params, route
 from chalicelib.errors import NotFound
 from chalicelib.services import assignment, chat, visitors
 
 bp = Blueprint(__name__)
+QUEUE_PAGE = 100
 
 
 @route(bp, "/api/kefu/assign/{customer_id}", methods=["POST"], authorizer=agent_auth)
@@ -38,7 +39,8 @@ def release(customer_id: str):
         raise NotFound(f"customer {customer_id} has no agent")
     if not principal.is_admin and current.agent_id != principal.user_id:
         require_admin(principal)
-    released = assignment.release_customer(customer_id, ended_by=principal.user_id)
+    released = assignment.release_customer(customer_id, ended_by=principal.user_id,
+                                           expected_agent=None if principal.is_admin else principal.user_id)
     return json_response({"customer_id": customer_id, "released_agent_id": released.agent_id,
                           "session_id": released.session_id})
 
@@ -54,12 +56,21 @@ def customer(customer_id: str):
 @route(bp, "/api/kefu/cleanup", methods=["POST"], authorizer=agent_auth)
 def cleanup():
     require_admin(current_principal(bp))
-    return json_response(assignment.cleanup().to_dict())
+    return json_response(assignment.cleanup().to_dict())  # bounded by KEFU_CLEANUP_BUDGET (< 29 s)
 
 
 @route(bp, "/api/kefu/queue", methods=["GET"], authorizer=agent_auth)
 def queue():
-    return json_response({"queue": assignment.queue_view()})
+    params = query_params(bp)
+    limit = int_param(params, "limit", QUEUE_PAGE, 1, 500)
+    after = int_param(params, "after", 0, -(10**18), 10**18) if "after" in params else None
+    rows = assignment.queue_view(limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body: dict = {"queue": rows}
+    if more:
+        body["next"] = rows[-1]["ticket"]  # pass as ?after= for the next page
+    return json_response(body)
 
 
 @route(bp, "/api/kefu/agents", methods=["GET"], authorizer=agent_auth)

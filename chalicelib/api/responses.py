@@ -30,11 +30,7 @@ def error_response(error: KefuError) -> Response:
 
 def validation_message(error: ValidationError) -> str:
     """A readable summary of what failed validation, for the ``message`` of a 422."""
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "body"
-        parts.append(f"{where}: {item['msg']}")
-    return "; ".join(parts)
+    return ValidationFailed.from_pydantic(error).message
 
 
 def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:

@@ -72,7 +72,8 @@ def transfer(session_id: str):
 
     body = parse_body(bp, TransferBody)
     chat.session_for(principal, session_id)
-    outcome = assignment.transfer(session_id, body.agent_id, principal.user_id)
+    outcome = assignment.transfer(session_id, body.agent_id, principal.user_id,
+                                  only_from=None if principal.is_admin else principal.user_id)
     return json_response(outcome.session.to_public())
 
 

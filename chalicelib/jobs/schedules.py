@@ -11,7 +11,9 @@ bp = Blueprint(__name__)
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="assignment_sweep")
 def assignment_sweep(event):
     """Expire idle assignments, apply presence, drop abandoned customers, fix counts, dispatch."""
-    return assignment.cleanup().to_dict()
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return assignment.cleanup(assignment.Deadline(remaining_ms=remaining) if remaining else None).to_dict()
 
 
 @bp.schedule(Rate(10, unit=Rate.MINUTES), name="connection_sweep")

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.models.base import KefuModel, table_meta
@@ -70,6 +70,8 @@ class AgentModel(KefuModel):
     last_assigned_at = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(default=0)  # epoch seconds of the last frame on any socket
     disconnected_at = NumberAttribute(null=True)  # set when the last socket closed
+    socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently by $disconnect
+    offline_reason = UnicodeAttribute(null=True)  # "inactive" when the sweep set them offline
     pool = UnicodeAttribute(null=True)
     load_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()

@@ -17,4 +17,5 @@ class CounterModel(KefuModel):
     name = UnicodeAttribute(hash_key=True)
     issued = NumberAttribute(default=0)
     length = NumberAttribute(default=0)
+    last_enqueued_at = NumberAttribute(null=True)  # epoch seconds of the last ticket issued
     ref = UnicodeAttribute(null=True)  # what a claim points at (e.g. the open session id)

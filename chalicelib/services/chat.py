@@ -6,27 +6,22 @@ own sessions, an agent only the sessions assigned to them, an admin all.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.models import CounterModel, MessageKeyModel, MessageModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_failure
+from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, is_condition_failure
 from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, notify
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
-
-
-def _open_claim_key(visitor_id: str) -> str:
-    return f"open-session#{visitor_id}"
 
 
 def get_session(session_id: str) -> SessionModel:
@@ -77,15 +72,7 @@ class SessionState:
 
 def open_session_of(visitor_id: str) -> SessionModel | None:
     """The visitor's open session, through the claim that makes it unique."""
-    try:
-        claim = CounterModel.get(_open_claim_key(visitor_id), consistent_read=True)
-    except DoesNotExist:
-        return None
-    try:
-        session = get_session(claim.ref)
-    except NotFound:
-        return None
-    return session if session.is_open else None
+    return assignment.open_session_of(visitor_id)
 
 
 def start_session(principal: Principal, topic: str | None = None) -> SessionState:
@@ -95,65 +82,9 @@ def start_session(principal: Principal, topic: str | None = None) -> SessionStat
     return start_session_for(principal.user_id, principal.name, topic)
 
 
-def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None,
-                      _attempt: int = 0) -> SessionState:
-    existing = open_session_of(visitor_id)
-    if existing is not None:
-        return _state_of(existing)
-    now = clock.iso()
-    session = SessionModel(
-        f"s_{uuid.uuid4().hex}",
-        visitor_id=visitor_id,
-        visitor_name=visitor_name,
-        status="queued",
-        topic=topic,
-        created_at=now,
-        created_day=now[:10],
-        queued_at=now,
-        message_count=0,
-        transfer_count=0,
-    )
-    claim = CounterModel(_open_claim_key(visitor_id), ref=session.session_id)
-    tx = Transaction()
-    tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
-    tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
-    failed = tx.commit()
-    if failed and _attempt >= 3:
-        raise Conflict("could not open a session right now; try again")
-    if failed:
-        if "claim" not in failed:
-            return start_session_for(visitor_id, visitor_name, topic, _attempt + 1)  # a conflict: retry
-        existing = open_session_of(visitor_id)
-        if existing is None:
-            _drop_stale_claim(visitor_id)
-            return start_session_for(visitor_id, visitor_name, topic, _attempt + 1)
-        return _state_of(existing)
-    logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
-    outcome = assignment.place_new_session(session)
-    return SessionState(outcome.session, outcome.position, announced=True)
-
-
-def _drop_stale_claim(visitor_id: str) -> None:
-    """A claim pointing at a closed session (a crash between writes): remove it, conditionally."""
-    try:
-        claim = CounterModel.get(_open_claim_key(visitor_id), consistent_read=True)
-    except DoesNotExist:
-        return
-    try:
-        claim.delete(condition=CounterModel.ref == claim.ref)
-    except DeleteError as e:
-        if not is_condition_failure(e):
-            raise  # a condition failure means a concurrent start replaced it: theirs wins
-
-
-def release_open_claim(session: SessionModel) -> None:
-    """After a session closes, the visitor may open a new one."""
-    try:
-        CounterModel(_open_claim_key(session.visitor_id)).delete(
-            condition=CounterModel.ref == session.session_id)
-    except DeleteError as e:
-        if not is_condition_failure(e):
-            raise  # a condition failure means it was already released or replaced
+def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None) -> SessionState:
+    outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic)
+    return SessionState(outcome.session, outcome.position, announced=is_new)
 
 
 def _state_of(session: SessionModel) -> SessionState:
@@ -169,7 +100,9 @@ def end_session(principal: Principal, session_id: str) -> SessionModel:
     if not session.is_open:
         raise Conflict("session already ended")
     return assignment.end_session(session, ended_by=principal.user_id,
-                                  reason=f"ended_by_{_party(principal, session)}")
+                                  reason=f"ended_by_{_party(principal, session)}",
+                                  only_agent=None if principal.typ == "visitor" or principal.is_admin
+                                  else principal.user_id)
 
 
 def rate_session(principal: Principal, session_id: str, rating: int, comment: str | None) -> SessionModel:
@@ -236,26 +169,52 @@ def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> Me
         return None
 
 
+SEND_ATTEMPTS = 4
+# A retry this long after the first attempt stored the message fans it out again: the first
+# attempt may have stopped before its fan-out. Sooner, the first attempt is still fanning out
+# (a client's quick or concurrent retries must not deliver copies); clients keep one per id.
+FANOUT_LEASE_SECONDS = 5.0
+
+
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
-                 exclude_connection: str | None = None, _attempt: int = 0) -> tuple[MessageModel, bool]:
+                 exclude_connection: str | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
-    (even a concurrent one) finds the first message instead of storing a second.
+    (even a concurrent one) finds the first message instead of storing a second. A late retry
+    fans the stored message out again (``FANOUT_LEASE_SECONDS``).
     """
     if not text or len(text) > 4000:
         raise ValidationFailed("text must be 1 to 4000 characters")
     session = session_for(principal, session_id)
-    existing = _existing_message(principal.user_id, client_msg_id, session_id)
-    if existing is not None:
-        return existing, False
-    if not session.is_open:
-        raise Conflict("session has ended")
+    for _ in range(SEND_ATTEMPTS):
+        existing = _existing_message(principal.user_id, client_msg_id, session_id)
+        if existing is not None:
+            if clock.epoch() - clock.epoch_of(existing.created_at) > FANOUT_LEASE_SECONDS:
+                _fan_out(session, existing, exclude_connection)
+            return existing, False
+        if not session.is_open:
+            raise Conflict("session has ended")
+        message, failed = _store(principal, session, client_msg_id, text)
+        if not failed:
+            count("MessagesStored")
+            if session.status == "active":
+                _after_store(assignment.touch_assignment, session.visitor_id, session_id)
+            _fan_out(session, message, exclude_connection)
+            return message, True
+        if failed.get("session") == CONDITION_FAILED:
+            raise Conflict("session has ended")
+        # The key's first writer (a concurrent retry) committed: the next round finds its message.
+    raise Conflict("the message could not be stored right now; send it again")
+
+
+def _store(principal: Principal, session: SessionModel, client_msg_id: str,
+           text: str) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
     message = MessageModel(
-        session_id,
+        session.session_id,
         clock.sortable_id(),
         sender_type=party,
         sender_id=principal.user_id,
@@ -265,7 +224,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
         created_at=now,
         expires_at=int(clock.epoch() + retention),
     )
-    key = MessageKeyModel(_dedup_key(principal.user_id, client_msg_id), session_id=session_id,
+    key = MessageKeyModel(_dedup_key(principal.user_id, client_msg_id), session_id=session.session_id,
                           message_id=message.message_id, expires_at=message.expires_at)
     session_actions = [SessionModel.message_count.add(1), SessionModel.last_message_at.set(now)]
     if party == "agent":
@@ -273,27 +232,22 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     tx = Transaction()
     tx.put("key", key, condition=MessageKeyModel.dedup_key.does_not_exist())
     tx.put("message", message, condition=MessageModel.message_id.does_not_exist())
-    tx.update("session", SessionModel(session_id), actions=session_actions,
+    tx.update("session", SessionModel(session.session_id), actions=session_actions,
               condition=SessionModel.status.is_in(*OPEN_STATUSES))
-    failed = tx.commit()
-    if failed.get("key") == CONDITION_FAILED:
-        existing = _existing_message(principal.user_id, client_msg_id, session_id)
-        if existing is not None:
-            return existing, False
-    if failed.get("session") == CONDITION_FAILED:
-        raise Conflict("session has ended")
-    if failed and _attempt < 3:
-        # A concurrent writer on the same items (TransactionConflict) or the key's first writer
-        # still in flight: try again; the idempotency key makes this safe.
-        return send_message(principal, session_id, client_msg_id, text, exclude_connection, _attempt + 1)
-    if failed:
-        raise Conflict("the message could not be stored right now; send it again")
-    count("MessagesStored")
-    if session.status == "active":
-        assignment.touch_assignment(session.visitor_id, session_id)
-    notify.to_participants(session, {"type": "message.new", "message": message.to_public()},
-                           exclude_connection=exclude_connection)
-    return message, True
+    return message, tx.commit()
+
+
+def _after_store(action, *args) -> None:
+    """Work after the message is stored must not turn the stored message into an error."""
+    try:
+        action(*args)
+    except Exception:  # the message is stored: the sender's answer must say so
+        logger.exception("after-store step failed", step=getattr(action, "__name__", "step"))
+
+
+def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: str | None) -> None:
+    _after_store(notify.to_participants, session, {"type": "message.new", "message": message.to_public()},
+                 exclude_connection)
 
 
 def history(principal: Principal, session_id: str, before: str | None = None,
@@ -366,21 +320,19 @@ def typing(principal: Principal, session_id: str, is_typing: bool) -> None:
 
 
 def visitor_left(visitor_id: str) -> None:
-    """The visitor's last socket closed: remember when, so a waiting customer who does not come
-    back within the grace period leaves the queue."""
+    """The visitor's last socket closed: remember when on their open session, so a waiting
+    customer who does not come back within the grace period leaves the queue, and an active one
+    ends after ``KEFU_VISITOR_AWAY_TIMEOUT``."""
     session = open_session_of(visitor_id)
-    if session is None or session.status != "queued":
+    if session is None:
         return
-    try:
-        session.update(actions=[SessionModel.visitor_left_at.set(clock.epoch())],
-                       condition=SessionModel.status == "queued")
-    except UpdateError as e:
-        if not is_condition_failure(e):
-            raise
+    conditional(lambda: session.update(actions=[SessionModel.visitor_left_at.set(clock.epoch())],
+                                       condition=SessionModel.status.is_in(*OPEN_STATUSES)))
 
 
 def visitor_returned(visitor_id: str) -> None:
     session = open_session_of(visitor_id)
     if session is None or session.visitor_left_at is None:
         return
-    session.update(actions=[SessionModel.visitor_left_at.remove()])
+    conditional(lambda: session.update(actions=[SessionModel.visitor_left_at.remove()],
+                                       condition=SessionModel.session_id.exists()))

@@ -7,8 +7,8 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import RateLimited
-from chalicelib.models import ConnectionModel
-from chalicelib.models.base import is_condition_failure
+from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
+from chalicelib.models.base import conditional, get_or_none, is_condition_failure, retrying
 from chalicelib.services.tokens import Principal
 
 
@@ -29,7 +29,7 @@ def register(connection_id: str, principal: Principal, source_ip: str | None,
         user_agent=(user_agent or "")[:512] or None,
         expires_at=int(at + config.connection_ttl_seconds),
     )
-    connection.save()
+    retrying(connection.save)
     return connection
 
 
@@ -89,16 +89,51 @@ def record_frame(connection_id: str) -> None:
 
 def unregister(connection_id: str) -> ConnectionModel | None:
     """Delete a connection record; returns what it was, if anything."""
-    try:
-        connection = ConnectionModel.get(connection_id)
-    except DoesNotExist:
+    connection = get_or_none(ConnectionModel, connection_id)
+    if connection is None:
         return None
-    connection.delete()
+    retrying(connection.delete)
     return connection
 
 
-def live_connections(user_id: str) -> list[ConnectionModel]:
-    """A user's connections that are within the heartbeat window."""
-    window = get_config().heartbeat_window_seconds
-    at = clock.epoch()
-    return [c for c in ConnectionModel.for_user(user_id) if c.is_live(window, at)]
+def is_open(connection_id: str) -> bool:
+    """The socket's record exists (read consistently), has not expired and spoke within the
+    heartbeat window."""
+    connection = get_or_none(ConnectionModel, connection_id)
+    return connection is not None and connection.is_live(get_config().heartbeat_window_seconds)
+
+
+def is_dead(connection_id: str) -> bool:
+    """The socket's record exists but has expired or fell silent: its $disconnect never came.
+    (A missing record may be a socket still in its $connect, which registers after presence.)"""
+    connection = get_or_none(ConnectionModel, connection_id)
+    return connection is not None and not connection.is_live(get_config().heartbeat_window_seconds)
+
+
+def _owner_model(user_type: str) -> type[AgentModel] | type[VisitorModel]:
+    return VisitorModel if user_type == "visitor" else AgentModel
+
+
+def sockets_of(user_id: str, user_type: str) -> set[str]:
+    """The user's open sockets as their own item records them (consistent)."""
+    owner = get_or_none(_owner_model(user_type), user_id)
+    return set(owner.socket_ids or ()) if owner is not None else set()
+
+
+def is_present(user_id: str, user_type: str) -> bool:
+    """The user has a live socket, decided on consistent reads (never on the lagging index)."""
+    return any(is_open(c) for c in sockets_of(user_id, user_type))
+
+
+def add_visitor_socket(visitor_id: str, connection_id: str) -> None:
+    conditional(lambda: VisitorModel(visitor_id).update(actions=[VisitorModel.socket_ids.add({connection_id})],
+                                                        condition=VisitorModel.visitor_id.exists()))
+
+
+def forget_visitor_sockets(visitor_id: str, connection_ids: set[str]) -> set[str]:
+    """Take closed sockets off the visitor's set; returns the ones left."""
+    visitor = VisitorModel(visitor_id)
+    if not conditional(lambda: visitor.update(actions=[VisitorModel.socket_ids.delete(connection_ids)],
+                                              condition=VisitorModel.visitor_id.exists())):
+        return set()
+    return set(visitor.socket_ids or ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib import push
@@ -41,11 +42,29 @@ def session_transferred(session: SessionModel, from_agent: tuple[str, str | None
     push.send_to_users([session.visitor_id, from_agent[0], to_agent[0]], frame)
 
 
-def session_requeued(session: SessionModel, former_agent_id: str, position: int) -> None:
+ANNOUNCE_WORKERS = 8
+
+
+def session_released(session: SessionModel, former_agent_id: str) -> None:
+    """The former agent's customer went back to the queue (the customer hears it from the
+    position announcement that follows: one ``session.queued``)."""
     push.send_to_users([former_agent_id], {
         "type": "session.released", "session_id": session.session_id, "reason": "agent_offline",
     })
-    session_queued(session, position)
+
+
+def queue_positions(waiting: list[SessionModel]) -> None:
+    """Each waiting customer hears their position (1 = next); the posts go out in parallel."""
+    if not waiting:
+        return
+    with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
+        list(pool.map(lambda item: session_queued(item[1], item[0]), enumerate(waiting, start=1)))
+
+
+def agent_presence(agent_id: str, status: str, reason: str) -> None:
+    """The agent's sockets hear why their availability changed (``reason``: ``inactive``: silent
+    past the heartbeat window; ``active``: a frame brought them back)."""
+    push.send_to_users([agent_id], {"type": "agent.presence", "status": status, "reason": reason})
 
 
 def session_ended(session: SessionModel, ended_by: str, reason: str,

@@ -12,20 +12,26 @@ from chalicelib.ws import frames
 
 
 def on_connected(principal: Principal, connection_id: str) -> None:
-    """A socket opened: an agent is alive again; a visitor is back (stays in the queue)."""
+    """A socket opened: recorded on its owner first (so a reload's old socket closing later
+    does not look like the last one); an agent is alive again, a visitor back."""
     if principal.is_agent:
-        assignment.agent_heartbeat(principal.user_id)
+        assignment.agent_connected(principal.user_id, connection_id)
     else:
+        connections.add_visitor_socket(principal.user_id, connection_id)
         chat.visitor_returned(principal.user_id)
 
 
-def on_disconnected(principal: Principal) -> None:
-    """A socket closed; when it was the user's last live one, presence changes."""
-    if connections.live_connections(principal.user_id):
-        return
+def on_disconnected(principal: Principal, connection_id: str) -> None:
+    """A socket closed; when it was the user's last open one (decided on consistent reads of
+    the owner's socket set, not on the lagging index), presence changes."""
     if principal.is_agent:
-        assignment.agent_disconnected(principal.user_id)
-    else:
+        assignment.agent_disconnected(principal.user_id, connection_id)
+        return
+    left = connections.forget_visitor_sockets(principal.user_id, {connection_id})
+    gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
+    if gone:
+        left = connections.forget_visitor_sockets(principal.user_id, gone)
+    if not left:
         chat.visitor_left(principal.user_id)
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import push
-from chalicelib.api.responses import validation_message
 from chalicelib.errors import (
     Forbidden,
     InvalidJson,
@@ -73,7 +72,7 @@ def handle_disconnect(event: Any) -> dict[str, Any]:
     if record is not None:
         from chalicelib.ws import actions
 
-        actions.on_disconnected(connections.principal_of(record))
+        actions.on_disconnected(connections.principal_of(record), event.connection_id)
     logger.info("disconnected", connection_id=event.connection_id)
     return {"statusCode": 200}
 
@@ -115,7 +114,7 @@ def validate_frame(data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise ValidationFailed(validation_message(e)) from e
+        raise ValidationFailed.from_pydantic(e) from e
 
 
 def handle_message(event: Any) -> dict[str, Any]:

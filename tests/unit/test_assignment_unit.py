@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from chalicelib.config import reload_config
+from chalicelib.config import get_config, reload_config
 from chalicelib.errors import NotFound
 from chalicelib.models import AgentModel, SessionModel
-from chalicelib.services import agents, assignment, chat, tokens, visitors
+from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
 
 
@@ -36,7 +36,11 @@ def _agent(name: str, capacity: int | None = None, status: str | None = "online"
 
 
 def _visitor(name: str) -> Principal:
-    return tokens.verify(visitors.sign_up(name, None)["token"])
+    """A visitor with an open socket (a visitor without one is gone: their session ends)."""
+    principal = tokens.verify(visitors.sign_up(name, None)["token"])
+    connections.register(f"conn-{principal.user_id}", principal, None, None)
+    connections.add_visitor_socket(principal.user_id, f"conn-{principal.user_id}")
+    return principal
 
 
 def _start(name: str) -> SessionModel:
@@ -375,10 +379,12 @@ def test_expiry_hands_the_freed_slot_to_the_oldest_waiting_customer(tables, sett
 # --- counts stay true ------------------------------------------------------------------------------
 
 
-def test_cleanup_reconciles_a_count_that_leaked(tables):
+def test_cleanup_reconciles_a_count_that_leaked(tables, time_passes):
     agent_id = _agent("solo", capacity=5)
     _start("c0")
     AgentModel.get(agent_id).update(actions=[AgentModel.active_count.set(4)])
+    time_passes(get_config().index_settle_seconds)  # a count is lowered only once the index settled
+    assignment.agent_heartbeat(agent_id)
 
     report = assignment.cleanup()
 
@@ -386,7 +392,7 @@ def test_cleanup_reconciles_a_count_that_leaked(tables):
     assert _active(agent_id) == 1
 
 
-def test_a_customer_offered_to_an_agent_who_turns_out_full_keeps_waiting(tables):
+def test_a_customer_offered_to_an_agent_who_turns_out_full_keeps_waiting(tables, time_passes):
     agent_id = _agent("solo", capacity=2)
     _start("c0")
     AgentModel.get(agent_id).update(actions=[AgentModel.active_count.set(2)])  # counted, not pooled out
@@ -395,5 +401,7 @@ def test_a_customer_offered_to_an_agent_who_turns_out_full_keeps_waiting(tables)
 
     stored = _session(waiting.session_id)
     assert (stored.status, stored.end_reason) == ("queued", None)
+    time_passes(get_config().index_settle_seconds)  # a count is lowered only once the index settled
+    assignment.agent_heartbeat(agent_id)
     assert assignment.cleanup().dispatched == 1
     assert _session(waiting.session_id).agent_id == agent_id

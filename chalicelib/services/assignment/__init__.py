@@ -1,0 +1,80 @@
+"""The agent assignment system (客服分配): the public face of the package.
+
+Invariants, each settled by DynamoDB conditions rather than by reading first:
+- an agent never holds more customers than ``max_concurrent``: every increment is conditioned on
+  the exact count it was computed from, or on ``active_count < max_concurrent``;
+- a customer never has two agents: the assignment item is keyed by customer and put with
+  ``attribute_not_exists``;
+- a session leaves the queue exactly once: ``status = queued`` with its ticket is the condition
+  of the move;
+- a release happens exactly once: deleting the assignment (conditioned on its agent and session)
+  is in the same transaction as the decrement.
+
+Modules, each owning one thing and one kind of write:
+``availability`` (the one definition of available), ``slots`` (the only writer of counts, pool
+and load key), ``queue`` (the only writer of the queue counters), ``matching`` (choosing an agent,
+the assignment transaction), ``dispatch`` (placing and serving the queue, accepting by hand),
+``release`` and ``lifecycle`` (freeing slots, ending, handing back), ``transfer``, ``presence``
+(status, capacity, heartbeats, sockets), ``sweeps`` (the bounded cleanup), ``claims`` (a
+visitor's one open session).
+"""
+
+from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
+from chalicelib.services.assignment.claims import open_session_of
+from chalicelib.services.assignment.dispatch import (
+    accept_session,
+    announce_positions,
+    dispatch_queue,
+    open_session,
+)
+from chalicelib.services.assignment.lifecycle import end_session, release_customer, requeue_agent_sessions
+from chalicelib.services.assignment.matching import candidates
+from chalicelib.services.assignment.presence import (
+    agent_connected,
+    agent_disconnected,
+    agent_heartbeat,
+    set_capacity,
+    set_status,
+)
+from chalicelib.services.assignment.queue import enqueue, position_of, queue_length, queue_view, waiting_sessions
+from chalicelib.services.assignment.release import get_assignment, touch_assignment
+from chalicelib.services.assignment.results import AssignOutcome, Attempt, Release, SweepReport
+from chalicelib.services.assignment.slots import fix_agent_index, refresh_pool
+from chalicelib.services.assignment.sweeps import Deadline, agents_overview, cleanup
+from chalicelib.services.assignment.transfer import transfer
+
+__all__ = [
+    "AssignOutcome",
+    "Attempt",
+    "Deadline",
+    "Release",
+    "SweepReport",
+    "accept_session",
+    "agent_connected",
+    "agent_disconnected",
+    "agent_heartbeat",
+    "agents_overview",
+    "announce_positions",
+    "candidates",
+    "cleanup",
+    "dispatch_queue",
+    "end_session",
+    "enqueue",
+    "fix_agent_index",
+    "get_assignment",
+    "heartbeat_cutoff",
+    "is_available",
+    "open_session",
+    "open_session_of",
+    "position_of",
+    "queue_length",
+    "queue_view",
+    "refresh_pool",
+    "release_customer",
+    "requeue_agent_sessions",
+    "set_capacity",
+    "set_status",
+    "touch_assignment",
+    "transfer",
+    "waiting_sessions",
+]

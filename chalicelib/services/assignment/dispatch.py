@@ -1,0 +1,151 @@
+"""Dispatch: new sessions placed, the queue served in order, and sessions accepted by hand.
+
+Every write that may open a slot or add a waiter dispatches: walk the queue index in ticket order
+from the head, confirm each listed session with a consistent read (the index may still list a
+session just assigned or ended, or miss a new one), and give it to the best agent, until nobody
+has room. Each move is conditioned on the session still waiting, so it happens once however many
+dispatchers run; the walk never revisits a ticket, so it ends however stale the index is.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from chalicelib import clock
+from chalicelib.errors import CapacityFull, Conflict
+from chalicelib.models import CounterModel, SessionModel
+from chalicelib.models.base import Transaction, fetch, get_or_none
+from chalicelib.models.session import QUEUE_POOL
+from chalicelib.observability import logger
+from chalicelib.services import notify
+from chalicelib.services.assignment import claims, matching, queue, release, slots
+from chalicelib.services.assignment.effects import after_commit
+from chalicelib.services.assignment.results import AssignOutcome, Attempt
+
+MAX_DISPATCH_PER_CALL = 100
+HEAD_PAGE = 10
+OPEN_ATTEMPTS = 4
+
+
+def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -> tuple[AssignOutcome, bool]:
+    """The visitor's open session, or a new one placed with an agent or in the queue; and
+    whether it is new (its participants were then told).
+
+    Nobody waiting: the session is created already assigned, in the assignment transaction.
+    Otherwise, or when nobody has room, it is created waiting with its ticket (one write, so a
+    queued session is always in the queue index), announced, and the queue dispatched: whoever
+    writes second, of this and a slot opening, sees the other's write.
+    """
+    for _ in range(OPEN_ATTEMPTS):
+        ref, existing = claims.claimed_session(visitor_id)
+        if existing is not None:
+            return AssignOutcome(existing, existing.agent_id, existing.agent_name, existing.assigned_at,
+                                 queue.position_of(existing)), False
+        if ref is not None:
+            claims.release_claim(visitor_id, ref)  # it points at a closed session: only that claim goes
+        now = clock.iso()
+        session = SessionModel(
+            f"s_{uuid.uuid4().hex}", visitor_id=visitor_id, visitor_name=visitor_name, status="queued",
+            topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0,
+        )
+        claim = claims.new_claim(visitor_id, session.session_id)
+        if queue.queue_length() == 0:
+            result, agent = matching.offer(session, claim=claim)
+            if result is Attempt.DONE and agent is not None:
+                logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                return matching.outcome_of(session, agent), True
+            if result is not Attempt.AGENT_BUSY:
+                continue  # another start won the claim: the next round returns its session
+        ticket, position = queue.allocate_ticket()
+        session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket, now
+        tx = Transaction()
+        tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+        tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
+        if tx.commit():
+            queue.give_back()
+            continue  # another start won the claim: the next round returns its session
+        logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
+        return _queued(session, position), True
+    raise Conflict("could not open a session right now; try again")
+
+
+def _queued(session: SessionModel, position: int | None) -> AssignOutcome:
+    after_commit("notify", notify.session_queued, session, position or 1)
+    after_commit("dispatch", dispatch_queue)
+    fresh = fetch(SessionModel, session.session_id, "session")
+    if fresh.status == "active":
+        return AssignOutcome(fresh, fresh.agent_id, fresh.agent_name, fresh.assigned_at)
+    return AssignOutcome(fresh, position=position if fresh.status == "queued" else None)
+
+
+def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
+    """Assign the oldest waiting sessions while agents have room; each moves exactly once."""
+    moved = 0
+    after: int | None = None
+    while moved < max_moves:
+        condition = SessionModel.queue_ticket > after if after is not None else None
+        page = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=HEAD_PAGE))
+        if not page:
+            break
+        for listed in page:
+            after = int(listed.queue_ticket)
+            session = get_or_none(SessionModel, listed.session_id)
+            if session is None or session.status != "queued" or session.queue_ticket != listed.queue_ticket:
+                continue  # the index is behind: already assigned or ended
+            result, agent = matching.offer(session)
+            if result is Attempt.AGENT_BUSY:
+                return _moved(moved)  # nobody has room: later waiters must not pass this one
+            if result is Attempt.CUSTOMER_TAKEN:
+                _end_duplicate(session)
+                continue
+            if result is Attempt.DONE and agent is not None:
+                moved += 1
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                if moved >= max_moves:
+                    break
+    return _moved(moved)
+
+
+def _moved(moved: int) -> int:
+    if moved:
+        after_commit("announce", announce_positions)
+    return moved
+
+
+def _end_duplicate(session: SessionModel) -> None:
+    """A queued session whose customer already has an agent (another open session): end it."""
+    if release.finish_waiting(session, ended_by="system", reason="duplicate"):
+        claims.release_claim(session.visitor_id, session.session_id)
+        after_commit("notify", notify.session_ended, session, "system", "duplicate")
+
+
+def announce_positions(skip: set[str] | None = None) -> None:
+    """Tell every waiting customer their position (after the queue moved)."""
+    notify.queue_positions([s for s in queue.waiting_sessions() if not skip or s.session_id not in skip])
+
+
+def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
+    """An agent picks a waiting session by hand: same capacity and atomicity as auto-assignment;
+    the agent's status is checked by the transaction itself."""
+    session = fetch(SessionModel, session_id, "session")
+    if session.status != "queued" or session.queue_ticket is None:
+        raise Conflict("session is not waiting for an agent")
+    agent = slots.get_agent(agent_id)
+    if agent.status == "offline":
+        raise Conflict("set your status to online or away before accepting customers")
+    if int(agent.active_count) >= int(agent.max_concurrent):
+        raise CapacityFull("you are at your capacity")
+    result = matching.commit(session, agent, manual=True, additive=False)
+    if result is Attempt.SESSION_GONE:
+        raise Conflict("session was taken by someone else")
+    if result is Attempt.CUSTOMER_TAKEN:
+        raise Conflict("this customer already has an agent")
+    if result is Attempt.AGENT_BUSY:
+        if slots.get_agent(agent_id).status == "offline":
+            raise Conflict("set your status to online or away before accepting customers")
+        raise CapacityFull("you are at your capacity")
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    if not after_commit("dispatch", dispatch_queue):  # dispatch announces when it moved someone
+        after_commit("announce", announce_positions)
+    return matching.outcome_of(session, agent)

@@ -1,0 +1,117 @@
+"""Ending, releasing and handing back sessions, with their effects after the commit.
+
+Each public operation commits through ``release`` and then tells the people concerned and serves
+the queue; a failed notice or dispatch never turns the committed operation into an error.
+Operations loop on a fresh read when the session moved meanwhile (a customer ending while their
+agent goes offline ends, instead of being handed to another agent or answered 409).
+"""
+
+from __future__ import annotations
+
+from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.models import AssignmentModel, SessionModel
+from chalicelib.models.base import fetch, get_or_none
+from chalicelib.observability import logger
+from chalicelib.services import connections, notify
+from chalicelib.services.assignment import claims, dispatch, queue, release
+from chalicelib.services.assignment.effects import after_commit
+from chalicelib.services.assignment.results import Release
+
+END_ROUNDS = 4
+
+
+def _ended(session_id: str, ended_by: str, reason: str, agent_id: str | None) -> SessionModel:
+    """Effects of an end that committed: the claim goes, both sides are told, the queue moves."""
+    session = fetch(SessionModel, session_id, "session")
+    after_commit("claim", claims.release_claim, session.visitor_id, session.session_id)
+    after_commit("notify", notify.session_ended, session, ended_by, reason, agent_id)
+    return session
+
+
+def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
+                only_agent: str | None = None) -> SessionModel:
+    """End an open session: a waiting one leaves the queue, an active one frees its agent.
+    ``only_agent``: the caller may end it only while it is with that agent (checked on the read
+    the release acts on)."""
+    for _ in range(END_ROUNDS):
+        if only_agent is not None and session.agent_id != only_agent:
+            raise Forbidden("you are not a participant of this session")
+        if session.status == "queued":
+            if release.finish_waiting(session, ended_by, reason):
+                ended = _ended(session.session_id, ended_by, reason, None)
+                after_commit("announce", dispatch.announce_positions)
+                return ended
+        elif session.status == "active":
+            assignment = release.get_assignment(session.visitor_id)
+            if assignment is None or assignment.session_id != session.session_id:
+                done = release.end_orphan(session, ended_by, reason)
+            elif assignment.agent_id != session.agent_id:
+                done = False  # moving (a transfer): read both again
+            else:
+                done = release.release_assignment(assignment, release.end_actions(ended_by, reason)) \
+                    is Release.RELEASED
+            if done:
+                fresh = fetch(SessionModel, session.session_id, "session")
+                if not fresh.is_open:
+                    ended = _ended(session.session_id, ended_by, reason, session.agent_id)
+                    after_commit("dispatch", dispatch.dispatch_queue)
+                    return ended
+        else:
+            raise Conflict("session already ended")
+        session = fetch(SessionModel, session.session_id, "session")
+    raise Conflict("session is changing right now; try again")
+
+
+def release_customer(customer_id: str, ended_by: str, reason: str = "released",
+                     expected_agent: str | None = None) -> AssignmentModel:
+    """Free the customer's agent and end their conversation; 404 when they have no agent.
+    ``expected_agent``: act only on an assignment to that agent (authorised on the same read)."""
+    assignment = release.get_assignment(customer_id)
+    if assignment is None:
+        raise NotFound(f"customer {customer_id} has no agent")
+    if expected_agent is not None and assignment.agent_id != expected_agent:
+        raise NotFound(f"customer {customer_id} has no agent of yours")
+    if release.release_assignment(assignment, release.end_actions(ended_by, reason)) is not Release.RELEASED:
+        raise NotFound(f"customer {customer_id} has no agent")
+    _ended(assignment.session_id, ended_by, reason, assignment.agent_id)
+    after_commit("dispatch", dispatch.dispatch_queue)
+    return assignment
+
+
+def requeue_agent_sessions(agent_id: str) -> int:
+    """Hand back every customer of an agent who left for good: each waits at the front of the
+    queue, or ends (``visitor_left``) when the visitor has no live connection. One customer's
+    failure does not stop the others."""
+    moved = 0
+    requeued: set[str] = set()
+    for listed in AssignmentModel.by_agent.query(agent_id):
+        try:
+            if _hand_back(listed.customer_id, agent_id, requeued):
+                moved += 1
+        except Exception:  # the next customer must still be handed back; the sweep retries this one
+            logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
+    if requeued and not after_commit("dispatch", dispatch.dispatch_queue):
+        after_commit("announce", dispatch.announce_positions)  # dispatch announces when it moved
+    return moved
+
+
+def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
+    assignment = release.get_assignment(customer_id)
+    if assignment is None or assignment.agent_id != agent_id:
+        return False  # the index was behind
+    session = get_or_none(SessionModel, assignment.session_id)
+    if session is not None and not connections.is_present(session.visitor_id, "visitor"):
+        if release.release_assignment(assignment, release.end_actions("system", "visitor_left")) \
+                is not Release.RELEASED:
+            return False
+        _ended(assignment.session_id, "system", "visitor_left", agent_id)
+        return True
+    ticket, _ = queue.allocate_ticket(front=True)
+    if release.release_assignment(assignment, release.requeue_actions(ticket), queue_ticket=ticket) \
+            is not Release.RELEASED:
+        return False
+    fresh = fetch(SessionModel, assignment.session_id, "session")
+    if fresh.status == "queued":
+        requeued.add(fresh.session_id)
+        after_commit("notify", notify.session_released, fresh, agent_id)
+    return True

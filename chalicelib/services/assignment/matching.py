@@ -1,0 +1,133 @@
+"""Matching: choosing the best available agent for a waiting session and committing the move.
+
+Choosing reads the sparse ``available`` index (first item: least loaded, then least recently
+assigned), filtered by the one definition of available, so silent agents still in the index are
+skipped by the Query, which pages on past them. The index may be stale: the transaction's
+conditions (the agent available with room, the session still waiting with its ticket, the
+customer without an agent) are what decide.
+"""
+
+from __future__ import annotations
+
+import random
+
+from chalicelib import clock
+from chalicelib.config import get_config
+from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
+from chalicelib.models.agent import AVAILABLE_POOL
+from chalicelib.models.assignment import sweep_shard_of
+from chalicelib.models.base import CONDITION_FAILED, Transaction
+from chalicelib.observability import count, logger
+from chalicelib.services.assignment import queue, slots
+from chalicelib.services.assignment.availability import available_condition
+from chalicelib.services.assignment.results import AssignOutcome, Attempt
+
+OFFER_ROUNDS = 30
+
+
+def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
+    """The best available agents, best first: one Query on the sparse index (more pages only
+    when silent agents fill the first)."""
+    page = get_config().candidate_page_size
+    found = []
+    query = AgentModel.available.query(AVAILABLE_POOL, filter_condition=available_condition(),
+                                       limit=page + len(exclude or ()), page_size=max(page, 20))
+    for agent in query:
+        if exclude and agent.agent_id in exclude:
+            continue
+        found.append(agent)
+    return found[:page]
+
+
+def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,
+            claim: CounterModel | None = None) -> Attempt:
+    """Assign ``session`` to ``agent`` in one transaction (see ``slots.add_increment``).
+
+    With ``claim``, the session is new: it is created already active, with the visitor's open
+    session claim, in the same transaction (it never waits, so it never enters the queue).
+    """
+    now = clock.iso()
+    assignment = AssignmentModel(
+        session.visitor_id,
+        agent_id=agent.agent_id,
+        agent_name=agent.display_name,
+        session_id=session.session_id,
+        assigned_at=now,
+        expires_at=int(clock.epoch() + get_config().assignment_ttl_seconds),
+        sweep_shard=sweep_shard_of(session.visitor_id),
+    )
+    tx = Transaction()
+    slots.add_increment(tx, agent, assigned_at=now, manual=manual, additive=additive)
+    tx.put("customer", assignment, condition=AssignmentModel.customer_id.does_not_exist())
+    if claim is not None:
+        created = SessionModel(session.session_id, **{
+            **session.attribute_values, "status": "active", "agent_id": agent.agent_id,
+            "agent_name": agent.display_name, "assigned_at": now, "queue_pool": None, "queue_ticket": None,
+            "queued_at": None})
+        tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+        tx.put("session", created, condition=SessionModel.session_id.does_not_exist())
+    else:
+        tx.update(
+            "session",
+            session,
+            actions=[
+                SessionModel.status.set("active"),
+                SessionModel.agent_id.set(agent.agent_id),
+                SessionModel.agent_name.set(agent.display_name),
+                SessionModel.assigned_at.set(now),
+                SessionModel.queue_pool.remove(),
+            ],
+            condition=(SessionModel.status == "queued") & (SessionModel.queue_ticket == session.queue_ticket),
+        )
+        queue.add_leave(tx)
+    failed = tx.commit()
+    if failed.get("session") == CONDITION_FAILED or failed.get("claim") == CONDITION_FAILED:
+        return Attempt.SESSION_GONE
+    if failed.get("customer") == CONDITION_FAILED:
+        return Attempt.CUSTOMER_TAKEN
+    if failed:
+        return Attempt.AGENT_BUSY
+    session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
+    session.assigned_at, session.queue_pool, session.queue_ticket = now, None, None
+    if additive:
+        slots.fix_agent_index(agent.agent_id)
+    count("SessionsAssigned")
+    logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
+                customer_id=session.visitor_id)
+    return Attempt.DONE
+
+
+def commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,
+           claim: CounterModel | None = None) -> Attempt:
+    """One agent: exact first, and additive once the exact read lost a race."""
+    result = attempt(session, agent, manual=manual, additive=additive, claim=claim)
+    if result is Attempt.AGENT_BUSY and not additive:
+        result = attempt(session, agent, manual=manual, additive=True, claim=claim)
+    return result
+
+
+def offer(session: SessionModel, claim: CounterModel | None = None) -> tuple[Attempt, AgentModel | None]:
+    """Give ``session`` to the best available agent; ``AGENT_BUSY`` when nobody has room.
+
+    Uncontended: one Query and one transaction. After a lost race the pick is random among the
+    equally loaded best, so concurrent assigners spread out; a full candidate makes the index be
+    read again, since every entry of a list read before the race is as stale.
+    """
+    contended = False
+    for _ in range(OFFER_ROUNDS):
+        found = candidates()
+        if not found:
+            return Attempt.AGENT_BUSY, None
+        agent = found[0]
+        if contended:
+            best = found[0].load_key.split("#", 1)[0]
+            agent = random.choice([a for a in found if a.load_key.split("#", 1)[0] == best])
+        result = commit(session, agent, manual=False, additive=contended, claim=claim)
+        if result is not Attempt.AGENT_BUSY:
+            return result, agent if result is Attempt.DONE else None
+        contended = True
+    return Attempt.AGENT_BUSY, None
+
+
+def outcome_of(session: SessionModel, agent: AgentModel) -> AssignOutcome:
+    return AssignOutcome(session, agent.agent_id, agent.display_name, session.assigned_at)

@@ -1,0 +1,95 @@
+"""Agent presence and status: online/away/offline, capacity, heartbeats and sockets.
+
+Every frame is a heartbeat. An agent silent past ``KEFU_HEARTBEAT_WINDOW`` is not chosen (the
+one definition of available checks the heartbeat) and the sweep takes them out of the pool and
+tells their sockets (``agent.presence``); their next frame brings them back. An agent the sweep set
+offline (``offline_reason = inactive``) stays offline until they set themselves online again; they
+are told so. The set of an agent's open sockets lives on the agent item, so ``$disconnect`` decides
+"last socket" on a consistent read, never on the lagging ``by_user`` index.
+"""
+
+from __future__ import annotations
+
+from chalicelib import clock
+from chalicelib.errors import ValidationFailed
+from chalicelib.models import AgentModel
+from chalicelib.observability import logger
+from chalicelib.services import connections, notify
+from chalicelib.services.assignment import dispatch, lifecycle, queue, slots
+from chalicelib.services.assignment.availability import is_available
+from chalicelib.services.assignment.effects import after_commit
+
+STATUSES = ("online", "away", "offline")
+
+
+def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentModel:
+    """online / away / offline. Going offline hands this agent's customers to others. Returns
+    the agent as written (its ``active`` is the real count)."""
+    if status not in STATUSES:
+        raise ValidationFailed("status must be online, away or offline")
+
+    def build(agent: AgentModel) -> list:
+        actions = [AgentModel.status.set(status), AgentModel.updated_at.set(clock.iso())]
+        if reason:
+            actions.append(AgentModel.offline_reason.set(reason))
+        else:
+            actions.append(AgentModel.offline_reason.remove())
+        return actions
+
+    slots.update_agent(agent_id, build, status=status)
+    if status == "offline":
+        after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id)
+    after_commit("dispatch", dispatch.dispatch_queue)
+    return slots.get_agent(agent_id)
+
+
+def set_capacity(agent_id: str, capacity: int) -> AgentModel:
+    """Change ``max_concurrent``; lowering it below the current load takes effect as chats end."""
+    if capacity < 0 or capacity > 1000:
+        raise ValidationFailed("max_concurrent must be between 0 and 1000")
+    agent = slots.update_agent(agent_id, lambda a: [AgentModel.max_concurrent.set(capacity),
+                                                    AgentModel.updated_at.set(clock.iso())],
+                               capacity=capacity)
+    after_commit("dispatch", dispatch.dispatch_queue)
+    return agent
+
+
+def agent_heartbeat(agent_id: str) -> None:
+    """A frame from one of the agent's sockets: alive; back in the pool if otherwise eligible."""
+    agent = slots.record_heartbeat(agent_id)
+    if agent is None:
+        return
+    _back_if_available(agent)
+
+
+def _back_if_available(agent: AgentModel) -> None:
+    if not is_available(agent):
+        return
+    if agent.pool is None:
+        slots.refresh_pool(agent.agent_id)
+        after_commit("notify", notify.agent_presence, agent.agent_id, "online", "active")
+    if queue.queue_length() > 0:
+        # Available with customers waiting: newly back in the pool, or back from a silence
+        # during which dispatchers skipped this agent.
+        after_commit("dispatch", dispatch.dispatch_queue)
+
+
+def agent_connected(agent_id: str, connection_id: str) -> None:
+    """A socket of the agent opened: present (registered before any later $disconnect looks)."""
+    agent = slots.mark_connected(agent_id, connection_id)
+    if agent is not None:
+        _back_if_available(agent)
+
+
+def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:
+    """One of the agent's sockets closed. When it was the last open one, the agent leaves the
+    pool at once and goes offline after the grace period (the sweep)."""
+    left = slots.forget_sockets(agent_id, {connection_id}) if connection_id else set()
+    if left is None:
+        logger.info("disconnect of an agent that no longer exists", agent_id=agent_id)
+        return
+    gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
+    if gone:
+        left = slots.forget_sockets(agent_id, gone) or set()
+    if not left:
+        slots.mark_disconnected(agent_id)

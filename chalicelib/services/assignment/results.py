@@ -1,0 +1,71 @@
+"""Typed results of the assignment system: what happened, as values that steer control flow."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.models import SessionModel
+
+
+class Attempt(enum.Enum):
+    """The outcome of one assignment or transfer transaction."""
+
+    DONE = "done"
+    AGENT_BUSY = "agent_busy"  # the agent's condition failed (count moved, full, gone): try again
+    SESSION_GONE = "session_gone"  # the session is no longer where this attempt expected it
+    CUSTOMER_TAKEN = "customer_taken"  # the customer already has an agent (another open session)
+
+
+class Release(enum.Enum):
+    """The outcome of releasing one assignment."""
+
+    RELEASED = "released"
+    ALREADY_GONE = "already_gone"  # someone else released or moved it first
+
+
+@dataclass
+class AssignOutcome:
+    """What happened to a session: assigned to ``agent`` or waiting at ``position``."""
+
+    session: SessionModel
+    agent_id: str | None = None
+    agent_name: str | None = None
+    assigned_at: str | None = None
+    position: int | None = None
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.agent_id is not None
+
+
+@dataclass
+class SweepReport:
+    """What one cleanup run did; ``complete`` is False when it stopped early (deadline) and the
+    next run carries on."""
+
+    expired_released: list[dict[str, Any]] = field(default_factory=list)
+    counts_fixed: list[dict[str, Any]] = field(default_factory=list)
+    agents_unpooled: list[str] = field(default_factory=list)
+    agents_offline: list[str] = field(default_factory=list)
+    sessions_abandoned: list[str] = field(default_factory=list)
+    sessions_repaired: list[str] = field(default_factory=list)
+    queue_length_fixed: dict[str, int] | None = None
+    dispatched: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    complete: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expired_released": self.expired_released,
+            "counts_fixed": self.counts_fixed,
+            "agents_unpooled": self.agents_unpooled,
+            "agents_offline": self.agents_offline,
+            "sessions_abandoned": self.sessions_abandoned,
+            "sessions_repaired": self.sessions_repaired,
+            "queue_length_fixed": self.queue_length_fixed,
+            "dispatched": self.dispatched,
+            "errors": self.errors,
+            "complete": self.complete,
+        }

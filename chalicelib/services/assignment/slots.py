@@ -1,0 +1,183 @@
+"""Agent slots: the only writer of ``active_count``, ``pool`` and ``load_key`` (and of the status
+and capacity they are computed from).
+
+``pool`` and ``load_key`` are derived from the count, the capacity, the status and the presence
+fields. Every write that sets them from a read is conditioned on those fields being what was
+read (``pinned``), so a writer that computed ``pool`` from an older read can never put a
+disconnected or offline agent back in the pool; putting an agent *in* the pool also requires a
+live heartbeat on the stored item. Additive writes (``ADD`` under a condition, used after losing
+a race) are followed by ``fix_agent_index``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalicelib import clock
+from chalicelib.errors import Conflict
+from chalicelib.models import AgentModel
+from chalicelib.models.agent import AVAILABLE_POOL, load_key
+from chalicelib.models.base import Transaction, conditional, fetch
+from chalicelib.services.assignment.availability import available_condition, is_available, live_condition
+
+UPDATE_ATTEMPTS = 10
+
+
+def get_agent(agent_id: str) -> AgentModel:
+    """The agent as stored now; ``NotFound`` when there is none."""
+    return fetch(AgentModel, agent_id, "agent")
+
+
+def pinned(agent: AgentModel):
+    """Condition: everything ``pool``/``load_key`` are computed from is still what was read."""
+    condition = (AgentModel.active_count == int(agent.active_count)) & (
+        AgentModel.max_concurrent == int(agent.max_concurrent)) & (AgentModel.status == agent.status)
+    if agent.disconnected_at is None:
+        return condition & AgentModel.disconnected_at.does_not_exist()
+    return condition & (AgentModel.disconnected_at == agent.disconnected_at)
+
+
+def index_actions(agent: AgentModel, new_active: int, *, assigned_at: str | None = None,
+                  capacity: int | None = None, status: str | None = None) -> tuple[list, bool]:
+    """Update actions that move ``active_count`` and keep ``pool``/``load_key`` true to it; and
+    whether they put the agent in the pool (the write must then also hold ``available``)."""
+    capacity = int(agent.max_concurrent) if capacity is None else capacity
+    last = assigned_at or agent.last_assigned_at
+    in_pool = is_available(agent, new_active, status=status, capacity=capacity)
+    actions = [
+        AgentModel.active_count.set(new_active),
+        AgentModel.load_key.set(load_key(new_active, capacity, last, agent.agent_id)),
+        AgentModel.pool.set(AVAILABLE_POOL) if in_pool else AgentModel.pool.remove(),
+    ]
+    if assigned_at:
+        actions.append(AgentModel.last_assigned_at.set(assigned_at))
+    return actions, in_pool
+
+
+def _guarded(agent: AgentModel, in_pool: bool):
+    condition = pinned(agent)
+    return condition & live_condition() if in_pool else condition
+
+
+def update_agent(agent_id: str, build: Callable[[AgentModel], list],
+                 status: str | None = None, capacity: int | None = None) -> AgentModel:
+    """Read, compute (``build`` gives the extra actions) and write an agent with its index
+    attributes, under ``pinned``; retries lost races. Returns the agent as written."""
+    for _ in range(UPDATE_ATTEMPTS):
+        agent = get_agent(agent_id)
+        actions, in_pool = index_actions(agent, int(agent.active_count), status=status, capacity=capacity)
+        actions = [*build(agent), *actions]
+        condition = _guarded(agent, in_pool)
+        if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
+            return agent  # PynamoDB refreshed it from the ALL_NEW response
+    raise Conflict("agent is changing too fast; try again")
+
+
+def refresh_pool(agent_id: str) -> AgentModel:
+    """Bring ``pool``/``load_key`` up to date with the stored agent."""
+    return update_agent(agent_id, lambda agent: [])
+
+
+def fix_agent_index(agent_id: str) -> None:
+    """Rewrite ``load_key``/``pool`` from the agent's current counts (after an additive write).
+    Conditioned on those counts, so a stale fix never lands; the writer that changed them
+    afterwards runs its own fix."""
+    for _ in range(3):
+        agent = get_agent(agent_id)
+        desired = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
+                           agent.agent_id)
+        if agent.load_key == desired and (agent.pool is not None) == is_available(agent):
+            return
+        actions, in_pool = index_actions(agent, int(agent.active_count))
+        condition = _guarded(agent, in_pool)
+        if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
+            return
+
+
+def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manual: bool,
+                  additive: bool) -> None:
+    """Add "one more customer for ``agent``" to ``tx``.
+
+    Exact mode writes the count and index attributes computed from the agent as read, under
+    ``pinned``. Additive mode (after losing that race) only needs room: ``ADD 1`` under
+    ``active_count < max_concurrent``; ``fix_agent_index`` follows the commit. Auto-assignment
+    (not ``manual``) also requires the agent to be available on the stored item.
+    """
+    condition = AgentModel.active_count < AgentModel.max_concurrent
+    if additive:
+        actions = [AgentModel.active_count.add(1), AgentModel.last_assigned_at.set(assigned_at)]
+    else:
+        actions, _ = index_actions(agent, int(agent.active_count) + 1, assigned_at=assigned_at)
+        condition &= pinned(agent)
+    if manual:
+        condition &= AgentModel.status != "offline"
+    else:
+        condition &= available_condition()
+    tx.update("agent", agent, actions=actions, condition=condition)
+
+
+def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> None:
+    """Add "one customer fewer for ``agent``" to ``tx``; never below zero."""
+    if additive:
+        tx.update(name, agent, actions=[AgentModel.active_count.add(-1)],
+                  condition=AgentModel.active_count > 0)
+        return
+    actions, in_pool = index_actions(agent, max(0, int(agent.active_count) - 1))
+    tx.update(name, agent, actions=actions, condition=_guarded(agent, in_pool))
+
+
+def add_transfer_target(tx: Transaction, target: AgentModel, assigned_at: str) -> None:
+    """Add "one more customer for the transfer target" to ``tx``: exact, and the target must be
+    available (online, live, room) on the stored item."""
+    actions, _ = index_actions(target, int(target.active_count) + 1, assigned_at=assigned_at)
+    tx.update("target", target, actions=actions, condition=pinned(target) & available_condition())
+
+
+def set_count(agent: AgentModel, real: int) -> bool:
+    """Set the count to ``real`` (reconciliation) if the agent is still as read."""
+    actions, in_pool = index_actions(agent, real)
+    condition = _guarded(agent, in_pool)
+    return conditional(lambda: agent.update(actions=actions, condition=condition))
+
+
+def record_heartbeat(agent_id: str) -> AgentModel | None:
+    """A frame from one of the agent's sockets: alive. Returns the agent as written (None when
+    the agent no longer exists)."""
+    agent = AgentModel(agent_id)
+    applied = conditional(lambda: agent.update(  # returns the whole item (ALL_NEW): no second read
+        actions=[AgentModel.heartbeat_at.set(clock.epoch()), AgentModel.disconnected_at.remove()],
+        condition=AgentModel.agent_id.exists(),
+    ))
+    return agent if applied else None
+
+
+def forget_sockets(agent_id: str, connection_ids: set[str]) -> set[str] | None:
+    """Take closed sockets off the agent's set of open sockets; returns the ones left (None when
+    the agent no longer exists). The set lives on the agent item, so it is read consistently: a
+    reload's new socket, registered before the old one's ``$disconnect``, keeps the agent present."""
+    agent = AgentModel(agent_id)
+    if not conditional(lambda: agent.update(actions=[AgentModel.socket_ids.delete(connection_ids)],
+                                            condition=AgentModel.agent_id.exists())):
+        return None
+    return set(agent.socket_ids or ())
+
+
+def mark_disconnected(agent_id: str) -> bool:
+    """No open socket left: out of the pool at once. Conditioned on the set of open sockets
+    still being empty, so a socket opened meanwhile wins."""
+    now = clock.epoch()
+    return conditional(lambda: AgentModel(agent_id).update(
+        actions=[AgentModel.disconnected_at.set(now), AgentModel.pool.remove()],
+        condition=AgentModel.agent_id.exists() & AgentModel.socket_ids.does_not_exist(),
+    ))
+
+
+def mark_connected(agent_id: str, connection_id: str) -> AgentModel | None:
+    """A new socket of the agent: remember it (before anything else looks at presence)."""
+    agent = AgentModel(agent_id)
+    applied = conditional(lambda: agent.update(
+        actions=[AgentModel.socket_ids.add({connection_id}), AgentModel.heartbeat_at.set(clock.epoch()),
+                 AgentModel.disconnected_at.remove()],
+        condition=AgentModel.agent_id.exists(),
+    ))
+    return agent if applied else None

@@ -1,0 +1,272 @@
+"""The minute sweep (and ``POST /api/kefu/cleanup``): expiry, presence, departed customers, and
+repair of any inconsistent state, bounded by a deadline.
+
+Every step reads an index to find work and confirms each item with a consistent read before
+acting; nothing is lowered from an index read alone (a count or the queue length is lowered only
+after a quiet period with no new assignment or ticket, so the index has caught up with every
+write the count reflects). One item's failure is logged and skipped, never the whole sweep. The
+work stops before the deadline (the Lambda context's remaining time, or a budget for the REST
+call) and the agent walk resumes next run where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.config import get_config
+from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
+from chalicelib.models.assignment import SWEEP_SHARDS
+from chalicelib.models.base import conditional, get_or_none
+from chalicelib.models.session import QUEUE_POOL
+from chalicelib.observability import logger
+from chalicelib.services import connections, notify
+from chalicelib.services.assignment import claims, dispatch, lifecycle, presence, queue, release, slots
+from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
+from chalicelib.services.assignment.effects import after_commit
+from chalicelib.services.assignment.results import Release, SweepReport
+
+CURSOR = "sweep-cursor"
+PAGE = 100
+RESERVE_SECONDS = 3.0
+
+
+class Deadline:
+    """When to stop: ``remaining_ms`` (a Lambda context's ``get_remaining_time_in_millis``) or a
+    budget in seconds, minus a reserve for the answer."""
+
+    def __init__(self, remaining_ms: Callable[[], int] | None = None, budget_seconds: float | None = None) -> None:
+        self._remaining_ms = remaining_ms
+        self._until = time.monotonic() + budget_seconds if budget_seconds is not None else None
+
+    def passed(self) -> bool:
+        if self._remaining_ms is not None and self._remaining_ms() / 1000 < RESERVE_SECONDS:
+            return True
+        return self._until is not None and time.monotonic() >= self._until
+
+
+def _each(items: Iterable[Any], deadline: Deadline, report: SweepReport, step: str,
+          action: Callable[[Any], None]) -> bool:
+    """Run ``action`` on each item until the deadline; one failure is logged and skipped.
+    False when the deadline stopped it."""
+    for item in items:
+        if deadline.passed():
+            report.complete = False
+            return False
+        try:
+            action(item)
+        except Exception as e:  # one bad item must not stop the sweep; it is retried next run
+            logger.exception("sweep step failed", step=step)
+            report.errors.append({"step": step, "error": type(e).__name__})
+    return True
+
+
+def _quiet(since_epoch: float | None) -> bool:
+    return since_epoch is None or clock.epoch() - since_epoch >= get_config().index_settle_seconds
+
+
+def release_expired(report: SweepReport, deadline: Deadline) -> None:
+    """Assignments idle past ``KEFU_ASSIGNMENT_TTL``: end the session and free the agent."""
+    now = int(clock.epoch())
+
+    def expire(item: AssignmentModel) -> None:
+        fresh = release.get_assignment(item.customer_id)
+        if fresh is None or fresh.expires_at >= now:
+            return
+        if release.release_assignment(fresh, release.end_actions("system", "timeout"),
+                                      expired_before=now) is Release.RELEASED:
+            session = get_or_none(SessionModel, fresh.session_id)
+            if session is not None:
+                after_commit("claim", claims.release_claim, session.visitor_id, session.session_id)
+                after_commit("notify", notify.session_ended, session, "system", "timeout", fresh.agent_id)
+            report.expired_released.append({"customer_id": fresh.customer_id, "agent_id": fresh.agent_id,
+                                            "session_id": fresh.session_id})
+
+    for shard in range(SWEEP_SHARDS):
+        items = AssignmentModel.by_expiry.query(f"s{shard}", AssignmentModel.expires_at < now, limit=PAGE)
+        if not _each(items, deadline, report, "expiry", expire):
+            return
+
+
+def _agent_walk(deadline: Deadline) -> tuple[list[AgentModel], bool]:
+    """Agents from where the last run stopped, wrapping around once."""
+    cursor = get_or_none(CounterModel, CURSOR)
+    start = cursor.ref if cursor is not None and cursor.ref else None
+    listed = list(AgentModel.in_directory.query("agents", AgentModel.username > start if start else None))
+    wrapped = bool(start)
+    if start:
+        listed += list(AgentModel.in_directory.query("agents", AgentModel.username <= start))
+    return listed, wrapped
+
+
+def _save_cursor(username: str | None) -> None:
+    conditional(lambda: CounterModel(CURSOR, ref=username).save())
+
+
+def sweep_agents(report: SweepReport, deadline: Deadline) -> None:
+    """Presence, hand-back and count repair for each agent, on consistent reads."""
+    listed, _ = _agent_walk(deadline)
+    done: list[str] = []
+
+    def visit(item: AgentModel) -> None:
+        _presence(item.agent_id, report)
+        _repair_count(item.agent_id, report)
+        done.append(item.username)
+
+    finished = _each(listed, deadline, report, "agents", visit)
+    after_commit("cursor", _save_cursor, None if finished or not done else done[-1])
+
+
+def _presence(agent_id: str, report: SweepReport) -> None:
+    config = get_config()
+    agent = slots.get_agent(agent_id)
+    now = clock.epoch()
+    if agent.status == "offline":
+        if int(agent.active_count) > 0 or _has_assignments(agent_id):
+            lifecycle.requeue_agent_sessions(agent_id)  # a hand-back that stopped half-way
+        return
+    silent = float(agent.heartbeat_at or 0) < heartbeat_cutoff(now)
+    if agent.pool is not None and silent:
+        slots.refresh_pool(agent_id)
+        report.agents_unpooled.append(agent_id)
+        after_commit("notify", notify.agent_presence, agent_id, agent.status, "inactive")
+    silent_since = agent.disconnected_at if agent.disconnected_at is not None else (
+        float(agent.heartbeat_at or 0) + config.heartbeat_window_seconds)
+    if silent and now - silent_since > config.presence_grace_seconds \
+            and not connections.is_present(agent_id, "agent"):
+        presence.set_status(agent_id, "offline", reason="inactive")
+        report.agents_offline.append(agent_id)
+        after_commit("notify", notify.agent_presence, agent_id, "offline", "inactive")
+
+
+def _has_assignments(agent_id: str) -> bool:
+    return any(True for _ in AssignmentModel.by_agent.query(agent_id, limit=1))
+
+
+def _repair_count(agent_id: str, report: SweepReport) -> None:
+    """Make the count equal the agent's confirmed assignments. Raising is always safe; lowering
+    only after a quiet period (an assignment younger than the index lag may be missing from it).
+    An assignment whose session is not active with this agent is released (the slot freed)."""
+    before = slots.get_agent(agent_id)
+    real = 0
+    for listed in AssignmentModel.by_agent.query(agent_id):
+        fresh = release.get_assignment(listed.customer_id)
+        if fresh is None or fresh.agent_id != agent_id:
+            continue
+        session = get_or_none(SessionModel, fresh.session_id)
+        if session is None or session.status != "active" or session.agent_id != agent_id:
+            if release.release_assignment(fresh, None) is Release.RELEASED:
+                report.counts_fixed.append({"agent_id": agent_id, "released_stale": fresh.customer_id})
+            before = slots.get_agent(agent_id)
+            continue
+        real += 1
+    agent = slots.get_agent(agent_id)
+    if int(agent.active_count) != int(before.active_count):
+        return  # moving right now: the next sweep looks again
+    was = int(agent.active_count)
+    last = clock.epoch_of(agent.last_assigned_at) if agent.last_assigned_at else None
+    if real < was and not _quiet(last):
+        return
+    if real == was and (agent.pool is not None) == is_available(agent):
+        return
+    if slots.set_count(agent, real) and real != was:
+        report.counts_fixed.append({"agent_id": agent_id, "was": was, "now": real})
+
+
+def sweep_customers(report: SweepReport, deadline: Deadline) -> None:
+    """Waiting customers who left (no live socket past the grace period) leave the queue; active
+    ones whose visitor is gone past ``KEFU_VISITOR_AWAY_TIMEOUT`` end with ``visitor_left``;
+    queued sessions outside the queue index are put back in it."""
+    config = get_config()
+    now = clock.epoch()
+
+    def waiting(listed: SessionModel) -> None:
+        session = get_or_none(SessionModel, listed.session_id)
+        if session is None or session.status != "queued" or connections.is_present(session.visitor_id, "visitor"):
+            return
+        left = max(clock.epoch_of(session.queued_at or session.created_at), float(session.visitor_left_at or 0))
+        if now - left > config.presence_grace_seconds and release.finish_waiting(
+                session, "system", "abandoned", status="abandoned"):
+            after_commit("claim", claims.release_claim, session.visitor_id, session.session_id)
+            after_commit("notify", notify.session_ended, session, "system", "abandoned")
+            report.sessions_abandoned.append(session.session_id)
+
+    def active(listed: SessionModel) -> None:
+        session = get_or_none(SessionModel, listed.session_id)
+        if session is None or session.status != "active" or session.visitor_left_at is None:
+            return
+        if now - float(session.visitor_left_at) <= config.visitor_away_seconds:
+            return
+        if connections.is_present(session.visitor_id, "visitor"):
+            return
+        lifecycle.end_session(session, "system", "visitor_left")
+        report.sessions_abandoned.append(session.session_id)
+
+    def outside(listed: SessionModel) -> None:
+        session = get_or_none(SessionModel, listed.session_id)
+        if session is not None and session.status == "queued" and session.queue_ticket is None:
+            queue.enqueue(session)
+            report.sessions_repaired.append(session.session_id)
+
+    if not _each(SessionModel.queue.query(QUEUE_POOL, limit=PAGE * 10), deadline, report, "waiting", waiting):
+        return
+    away = SessionModel.by_status.query("active", filter_condition=SessionModel.visitor_left_at.exists(),
+                                        limit=PAGE * 10)
+    if not _each(away, deadline, report, "away", active):
+        return
+    if not _each(SessionModel.by_status.query("queued", filter_condition=SessionModel.queue_ticket.does_not_exist(),
+                                              limit=PAGE), deadline, report, "outside", outside):
+        return
+    if report.sessions_abandoned:
+        after_commit("announce", dispatch.announce_positions)
+
+
+def reconcile_queue_length(report: SweepReport) -> None:
+    """The queue length becomes the number of confirmed waiting sessions, after a quiet period
+    (no ticket issued within the index lag), conditioned on nobody enqueuing or leaving since."""
+    seen = queue.counter_state()
+    if seen is None or not _quiet(seen.last_enqueued_at):
+        return
+    real = 0
+    for listed in SessionModel.queue.query(QUEUE_POOL):
+        session = get_or_none(SessionModel, listed.session_id)
+        if session is not None and session.status == "queued" and session.queue_ticket is not None:
+            real += 1
+    if int(seen.length or 0) != real and queue.set_length(real, seen):
+        report.queue_length_fixed = {"was": int(seen.length or 0), "now": real}
+
+
+def cleanup(deadline: Deadline | None = None) -> SweepReport:
+    """The whole sweep: expiry, agents, customers, the queue length; then dispatch."""
+    deadline = deadline or Deadline(budget_seconds=get_config().cleanup_budget_seconds)
+    report = SweepReport()
+    release_expired(report, deadline)
+    sweep_agents(report, deadline)
+    sweep_customers(report, deadline)
+    if not deadline.passed():
+        try:
+            reconcile_queue_length(report)
+        except Exception as e:  # logged; the next run tries again
+            logger.exception("sweep step failed", step="queue_length")
+            report.errors.append({"step": "queue_length", "error": type(e).__name__})
+    if not deadline.passed():
+        report.dispatched = after_commit("dispatch", dispatch.dispatch_queue) or 0
+    logger.info("cleanup", **{k: (len(v) if isinstance(v, list) else v) for k, v in report.to_dict().items()})
+    return report
+
+
+def agents_overview() -> list[dict[str, Any]]:
+    return [
+        {
+            "agent_id": a.agent_id,
+            "display_name": a.display_name,
+            "status": a.status,
+            "is_available": is_available(a),
+            "active": int(a.active_count),
+            "max_concurrent": int(a.max_concurrent),
+            "last_assigned_at": a.last_assigned_at,
+        }
+        for a in AgentModel.in_directory.query("agents")
+    ]
