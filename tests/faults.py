@@ -1,0 +1,110 @@
+"""Faults moto cannot produce, injected at the AWS boundary through botocore's own event hooks
+on the clients PynamoDB uses (no PynamoDB or botocore internals patched).
+
+``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
+throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
+connection), so a retry meets its own success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError
+
+from chalicelib.models import ALL_MODELS
+from chalicelib.models.base import transaction_connection
+
+
+def _clients() -> list[Any]:
+    clients = {id(c): c for c in [m._get_connection().connection.client for m in ALL_MODELS]}
+    tx_client = transaction_connection().client
+    clients[id(tx_client)] = tx_client
+    return list(clients.values())
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _error_response(code: str, status: int) -> AWSResponse:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected"}).encode()
+    return AWSResponse("https://dynamodb.injected", status, {"x-amzn-ErrorType": code}, _Raw(body))
+
+
+class Faults:
+    """Counts of what was injected, per operation."""
+
+    def __init__(self) -> None:
+        self.injected: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _take(self, key: str, budget: dict[str, int]) -> bool:
+        with self._lock:
+            if budget.get(key, 0) <= 0:
+                return False
+            budget[key] -= 1
+            self.injected[key] = self.injected.get(key, 0) + 1
+            return True
+
+
+@contextlib.contextmanager
+def refuse(operation: str, code: str = "TransactionConflictException", times: int = 1, status: int = 400,
+           when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
+    """The next ``times`` calls of ``operation`` (matching ``when(params)``) answer ``code``."""
+    faults = Faults()
+    budget = {operation: times}
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        if when is not None and not when(json.loads(request.body or b"{}")):
+            return None
+        if faults._take(operation, budget):
+            return _error_response(code, status)
+        return None
+
+    with _registered(f"before-send.dynamodb.{operation}", handler, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def lose_response(operation: str, times: int = 1,
+                  when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
+    """The next ``times`` calls of ``operation`` are applied, then their answer is lost."""
+    faults = Faults()
+    budget = {operation: times}
+    pending: dict[int, bool] = {}
+
+    def mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if when is not None and not when(json.loads(params.get("body") or b"{}")):
+            return
+        if faults._take(operation, budget):
+            pending[id(context)] = True
+
+    def lose(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if pending.pop(id(context), False):
+            raise ConnectionClosedError(endpoint_url="https://dynamodb.injected")
+
+    with _registered(f"before-call.dynamodb.{operation}", mark, faults), \
+            _registered(f"after-call.dynamodb.{operation}", lose, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def _registered(event: str, handler: Callable[..., Any], faults: Faults) -> Iterator[None]:
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register_first(event, handler)
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister(event, handler)
