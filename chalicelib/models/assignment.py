@@ -43,14 +43,16 @@ class AssignmentsByExpiry(GlobalSecondaryIndex):
 class AssignmentModel(KefuModel):
     """Customer -> agent, while a session is active."""
 
-    Meta = table_meta("assignments", ttl_attribute="expires_at")
+    # No TTL: a TTL deletion would free nobody's slot and end no session; the expiry sweep
+    # releases idle assignments (``by_expiry``) with the decrement and the notices.
+    Meta = table_meta("assignments")
 
     customer_id = UnicodeAttribute(hash_key=True)
     agent_id = UnicodeAttribute()
     agent_name = UnicodeAttribute(null=True)
     session_id = UnicodeAttribute()
     assigned_at = UnicodeAttribute()
-    expires_at = NumberAttribute()  # TTL and sweep key, epoch seconds; every message extends it
+    expires_at = NumberAttribute()  # sweep key, epoch seconds; every message extends it
     sweep_shard = UnicodeAttribute()
 
     by_agent = AssignmentsByAgent()
