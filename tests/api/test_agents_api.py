@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.models import AgentModel
+from chalicelib.services import assignment
 from tests.api.conftest import PASSWORD
 
 NEW_AGENT = {"username": "bob", "password": "s3cret-pass", "display_name": "Bob B."}
@@ -199,3 +200,15 @@ def test_patch_with_an_invalid_value_is_a_validation_error_and_changes_nothing(a
     assert {k: r.status_code for k, r in answers.items()} == dict.fromkeys(bodies, 422)
     stored = AgentModel.get(agent.user_id)
     assert (stored.max_concurrent, stored.role, stored.display_name) == (5, "agent", "alice")
+
+
+def test_going_online_answers_with_the_customers_the_agent_took_on_the_way(api, people):
+    agent = people.agent("alice", capacity=3)
+    for name in ("Ann", "Ben"):
+        assert people.start_session(people.visitor(name)).session.status == "queued"
+    assignment.agent_heartbeat(agent.user_id)
+
+    response = api.put("/api/agents/me/status", agent, body={"status": "online"})
+
+    assert response.status_code == 200
+    assert (response.json_body["status"], response.json_body["active"]) == ("online", 2)
