@@ -20,6 +20,8 @@ from chalicelib.services.assignment.availability import is_available
 from chalicelib.services.assignment.effects import after_commit
 
 STATUSES = ("online", "away", "offline")
+INACTIVE = "inactive"
+INACTIVE_TOLD = "inactive_told"
 
 
 def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentModel:
@@ -59,7 +61,17 @@ def agent_heartbeat(agent_id: str) -> None:
     agent = slots.record_heartbeat(agent_id)
     if agent is None:
         return
+    if agent.status == "offline" and agent.offline_reason == INACTIVE:
+        _tell_set_offline(agent_id)
+        return
     _back_if_available(agent)
+
+
+def _tell_set_offline(agent_id: str) -> None:
+    """An agent the sweep set offline speaks again: told once that they must set themselves
+    online (the reason becomes ``inactive_told``, so later frames stay quiet)."""
+    if slots.note_offline_told(agent_id, INACTIVE, INACTIVE_TOLD):
+        after_commit("notify", notify.agent_presence, agent_id, "offline", INACTIVE)
 
 
 def _back_if_available(agent: AgentModel) -> None:

@@ -181,3 +181,11 @@ def mark_connected(agent_id: str, connection_id: str) -> AgentModel | None:
         condition=AgentModel.agent_id.exists(),
     ))
     return agent if applied else None
+
+
+def note_offline_told(agent_id: str, reason: str, told: str) -> bool:
+    """Record that an agent set offline for ``reason`` was told; True for the one writer that
+    did it (so the notice goes out once)."""
+    return conditional(lambda: AgentModel(agent_id).update(
+        actions=[AgentModel.offline_reason.set(told)],
+        condition=(AgentModel.status == "offline") & (AgentModel.offline_reason == reason)))

@@ -131,14 +131,14 @@ def _presence(agent_id: str, report: SweepReport) -> None:
     if agent.pool is not None and silent:
         slots.refresh_pool(agent_id)
         report.agents_unpooled.append(agent_id)
-        after_commit("notify", notify.agent_presence, agent_id, agent.status, "inactive")
+        after_commit("notify", notify.agent_presence, agent_id, agent.status, presence.INACTIVE)
     silent_since = agent.disconnected_at if agent.disconnected_at is not None else (
         float(agent.heartbeat_at or 0) + config.heartbeat_window_seconds)
     if silent and now - silent_since > config.presence_grace_seconds \
             and not connections.is_present(agent_id, "agent"):
-        presence.set_status(agent_id, "offline", reason="inactive")
+        presence.set_status(agent_id, "offline", reason=presence.INACTIVE)
         report.agents_offline.append(agent_id)
-        after_commit("notify", notify.agent_presence, agent_id, "offline", "inactive")
+        after_commit("notify", notify.agent_presence, agent_id, "offline", presence.INACTIVE)
 
 
 def _has_assignments(agent_id: str) -> bool:
