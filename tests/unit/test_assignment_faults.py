@@ -162,3 +162,32 @@ def test_one_failing_expiry_does_not_abort_the_sweep(tables, time_passes):
     assert len(report.expired_released) == 1
     assert [e["step"] for e in report.errors] == ["expiry"]
     assert len(assignment.cleanup().expired_released) == 1  # the next run finishes the job
+
+
+# --- lost answers ----------------------------------------------------------------------------------
+
+
+def test_an_assignment_whose_answer_was_lost_is_recognised_as_done(tables):
+    agent_id = _agent("alice")
+
+    with faults.lose_response("TransactWriteItems", times=1) as f:
+        state = chat.start_session(_visitor("Ann"))
+
+    assert f.injected == {"TransactWriteItems": 1}
+    assert (state.session.status, state.session.agent_id) == ("active", agent_id)
+    assert int(_agent_item(agent_id).active_count) == 1
+    assert assignment.queue_view() == []
+
+
+def test_a_release_whose_answer_was_lost_is_answered_as_released_once(tables):
+    agent_id = _agent("alice")
+    visitor = _visitor("Ann")
+    session = chat.start_session(visitor).session
+
+    with faults.lose_response("TransactWriteItems", times=1) as f:
+        released = assignment.release_customer(visitor.user_id, ended_by=agent_id)
+
+    assert f.injected == {"TransactWriteItems": 1}
+    assert released.session_id == session.session_id
+    assert _session(session.session_id).status == "ended"
+    assert int(_agent_item(agent_id).active_count) == 0

@@ -63,6 +63,8 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=(SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active"))
         failed = tx.commit()
+        if failed.get("assignment") == CONDITION_FAILED and tx.sent > 1 and _applied(assignment, session_actions):
+            failed = {}  # an earlier send committed and its answer was lost: our own release
         if failed.get("assignment") == CONDITION_FAILED:
             if queue_ticket is not None:
                 queue.give_back()
@@ -83,6 +85,17 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             slots.fix_agent_index(assignment.agent_id)
         return Release.RELEASED
     raise Conflict("agent counters are too busy; try again")
+
+
+def _applied(assignment: AssignmentModel, session_actions: list | None) -> bool:
+    """After a lost answer: the assignment is gone and the session no longer active with it."""
+    held = get_or_none(AssignmentModel, assignment.customer_id)
+    if held is not None and (held.agent_id, held.session_id) == (assignment.agent_id, assignment.session_id):
+        return False
+    if not session_actions:
+        return True
+    session = get_or_none(SessionModel, assignment.session_id)
+    return session is not None and not (session.status == "active" and session.agent_id == assignment.agent_id)
 
 
 def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: str = "ended") -> bool:
