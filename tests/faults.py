@@ -108,3 +108,17 @@ def _registered(event: str, handler: Callable[..., Any], faults: Faults) -> Iter
     finally:
         for client in clients:
             client.meta.events.unregister(event, handler)
+
+
+@contextlib.contextmanager
+def counted() -> Iterator[dict[str, int]]:
+    """DynamoDB calls made inside the block, per operation (from botocore's own events)."""
+    calls: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def count(model: Any, **_: Any) -> None:
+        with lock:
+            calls[model.name] = calls.get(model.name, 0) + 1
+
+    with _registered("before-call.dynamodb", count, Faults()):
+        yield calls

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -95,6 +95,9 @@ class SessionModel(KefuModel):
     agent_read_up_to = UnicodeAttribute(null=True)
     transfer_count = NumberAttribute(default=0)
     visitor_left_at = NumberAttribute(null=True)  # epoch seconds the visitor's last socket closed
+    # The visitor's open sockets while the session is open: position notices post straight to
+    # them, so announcing a queue move costs one queue Query whatever the number of waiters.
+    visitor_sockets = UnicodeSetAttribute(null=True)
 
     by_visitor = SessionsByVisitor()
     by_agent = SessionsByAgent()

@@ -319,20 +319,25 @@ def typing(principal: Principal, session_id: str, is_typing: bool) -> None:
                               "user": {"type": party, "id": principal.user_id, "name": principal.name}})
 
 
-def visitor_left(visitor_id: str) -> None:
-    """The visitor's last socket closed: remember when on their open session, so a waiting
-    customer who does not come back within the grace period leaves the queue, and an active one
-    ends after ``KEFU_VISITOR_AWAY_TIMEOUT``."""
+def visitor_socket_closed(visitor_id: str, connection_id: str, last: bool) -> None:
+    """One of the visitor's sockets closed. When it was the last, remember when on their open
+    session, so a waiting customer who does not come back within the grace period leaves the
+    queue, and an active one ends after ``KEFU_VISITOR_AWAY_TIMEOUT``."""
     session = open_session_of(visitor_id)
     if session is None:
         return
-    conditional(lambda: session.update(actions=[SessionModel.visitor_left_at.set(clock.epoch())],
-                                       condition=SessionModel.status.is_in(*OPEN_STATUSES)))
+    actions = [SessionModel.visitor_sockets.delete({connection_id})]
+    if last:
+        actions.append(SessionModel.visitor_left_at.set(clock.epoch()))
+    conditional(lambda: session.update(actions=actions, condition=SessionModel.status.is_in(*OPEN_STATUSES)))
 
 
-def visitor_returned(visitor_id: str) -> None:
+def visitor_returned(visitor_id: str, connection_id: str | None = None) -> None:
+    """A socket of the visitor opened: back, and recorded on their open session."""
     session = open_session_of(visitor_id)
-    if session is None or session.visitor_left_at is None:
+    if session is None or (session.visitor_left_at is None and connection_id is None):
         return
-    conditional(lambda: session.update(actions=[SessionModel.visitor_left_at.remove()],
-                                       condition=SessionModel.session_id.exists()))
+    actions = [SessionModel.visitor_left_at.remove()]
+    if connection_id is not None:
+        actions.append(SessionModel.visitor_sockets.add({connection_id}))
+    conditional(lambda: session.update(actions=actions, condition=SessionModel.status.is_in(*OPEN_STATUSES)))

@@ -53,12 +53,22 @@ def session_released(session: SessionModel, former_agent_id: str) -> None:
     })
 
 
+def _tell_position(session: SessionModel, position: int) -> None:
+    if not session.visitor_sockets:
+        session_queued(session, position)  # no sockets recorded on the session: look them up
+        return
+    frame = {"type": "session.queued", "session_id": session.session_id, "position": position}
+    for connection_id in session.visitor_sockets:
+        push.post(connection_id, frame)
+
+
 def queue_positions(waiting: list[SessionModel]) -> None:
-    """Each waiting customer hears their position (1 = next); the posts go out in parallel."""
+    """Each waiting customer hears their position (1 = next), posted straight to the sockets the
+    session records (no connection lookup per waiter); the posts go out in parallel."""
     if not waiting:
         return
     with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
-        list(pool.map(lambda item: session_queued(item[1], item[0]), enumerate(waiting, start=1)))
+        list(pool.map(lambda item: _tell_position(item[1], item[0]), enumerate(waiting, start=1)))
 
 
 def agent_presence(agent_id: str, status: str, reason: str) -> None:

@@ -18,7 +18,7 @@ def on_connected(principal: Principal, connection_id: str) -> None:
         assignment.agent_connected(principal.user_id, connection_id)
     else:
         connections.add_visitor_socket(principal.user_id, connection_id)
-        chat.visitor_returned(principal.user_id)
+        chat.visitor_returned(principal.user_id, connection_id)
 
 
 def on_disconnected(principal: Principal, connection_id: str) -> None:
@@ -31,8 +31,7 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
     gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
     if gone:
         left = connections.forget_visitor_sockets(principal.user_id, gone)
-    if not left:
-        chat.visitor_left(principal.user_id)
+    chat.visitor_socket_closed(principal.user_id, connection_id, last=not left)
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:

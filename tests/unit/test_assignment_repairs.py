@@ -10,6 +10,8 @@ from chalicelib.models.tables import table_spec
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import actions
+from tests import faults
+from tests.conftest import reset_tables
 
 
 def _agent(name: str, capacity: int = 3) -> str:
@@ -222,3 +224,22 @@ def test_a_sweep_out_of_time_stops_and_the_next_run_finishes(tables, time_passes
     finished = assignment.cleanup()
     assert finished.complete is True
     assert finished.counts_fixed == [{"agent_id": agent_id, "was": 2, "now": 0}]
+
+
+# --- bounded work ----------------------------------------------------------------------------------
+
+
+def _announce_cost(waiting: int) -> int:
+    for n in range(waiting):
+        chat.start_session(_visitor(f"w{waiting}-{n}"))
+    with faults.counted() as calls:
+        assignment.announce_positions()
+    return sum(calls.values())
+
+
+def test_announcing_queue_positions_costs_the_same_dynamodb_calls_for_3_or_30_waiters(tables):
+    few = _announce_cost(3)
+    reset_tables()
+    many = _announce_cost(30)
+
+    assert many == few

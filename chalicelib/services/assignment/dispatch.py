@@ -17,7 +17,7 @@ from chalicelib.models import CounterModel, SessionModel
 from chalicelib.models.base import Transaction, fetch, get_or_none
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
-from chalicelib.services import notify
+from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, matching, queue, release, slots
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
@@ -59,6 +59,7 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
                 continue  # another start won the claim: the next round returns its session
         ticket, position = queue.allocate_ticket()
         session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket, now
+        session.visitor_sockets = connections.sockets_of(visitor_id, "visitor") or None
         tx = Transaction()
         tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
         tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
