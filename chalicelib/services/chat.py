@@ -170,6 +170,7 @@ def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> Me
 
 
 SEND_ATTEMPTS = 4
+MARK_READ_BATCH = 200  # messages marked read by one call, at most
 # A retry this long after the first attempt stored the message fans it out again: the first
 # attempt may have stopped before its fan-out. Sooner, the first attempt is still fanning out
 # (a client's quick or concurrent retries must not deliver copies); clients keep one per id.
@@ -280,33 +281,32 @@ def mark_read(principal: Principal, session_id: str, up_to: str) -> dict[str, An
     watermark_attr = SessionModel.visitor_read_up_to if party == "visitor" else SessionModel.agent_read_up_to
     previous = getattr(session, watermark_attr.attr_name)
     if previous and previous >= up_to:
-        return {"session_id": session_id, "up_to": previous, "updated": 0}
+        return {"session_id": session_id, "up_to": previous, "updated": 0, "complete": True}
     read_at = clock.iso()
     condition = MessageModel.message_id <= up_to
     if previous:
         condition = MessageModel.message_id.between(previous, up_to)
     updated = 0
-    for message in MessageModel.query(session_id, condition, consistent_read=True,
-                                      filter_condition=(MessageModel.sender_type != party)
-                                      & MessageModel.read_at.does_not_exist()):
-        try:
-            message.update(actions=[MessageModel.read_at.set(read_at)],
-                           condition=MessageModel.read_at.does_not_exist())
-            updated += 1
-        except UpdateError as e:
-            if not is_condition_failure(e):
-                raise
-    try:
-        session.update(actions=[watermark_attr.set(up_to)],
-                       condition=watermark_attr.does_not_exist() | (watermark_attr < up_to))
-    except UpdateError as e:
-        if not is_condition_failure(e):
-            raise
+    applied = up_to
+    unread = MessageModel.query(session_id, condition, consistent_read=True, page_size=MARK_READ_BATCH,
+                                filter_condition=(MessageModel.sender_type != party)
+                                & MessageModel.read_at.does_not_exist())
+    for message in unread:
+        if updated >= MARK_READ_BATCH:
+            break  # bounded work: the watermark stops at the last one marked; the client asks again
+        conditional(lambda m=message: m.update(actions=[MessageModel.read_at.set(read_at)],
+                                               condition=MessageModel.read_at.does_not_exist()))
+        updated += 1
+        applied = message.message_id
+    if updated < MARK_READ_BATCH:
+        applied = up_to
+    conditional(lambda: session.update(actions=[watermark_attr.set(applied)],
+                                       condition=watermark_attr.does_not_exist() | (watermark_attr < applied)))
     reader = {"type": party, "id": principal.user_id, "name": principal.name}
-    frame = {"type": "message.read", "session_id": session_id, "up_to": up_to, "reader": reader,
+    frame = {"type": "message.read", "session_id": session_id, "up_to": applied, "reader": reader,
              "read_at": read_at}
-    notify.to_participants(session, frame)
-    return {"session_id": session_id, "up_to": up_to, "updated": updated}
+    _after_store(notify.to_participants, session, frame)
+    return {"session_id": session_id, "up_to": applied, "updated": updated, "complete": applied == up_to}
 
 
 def typing(principal: Principal, session_id: str, is_typing: bool) -> None:

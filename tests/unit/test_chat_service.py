@@ -120,6 +120,19 @@ def test_mark_read_up_to_ones_own_message_reads_the_others_before_it(conversatio
     assert [read["a1"], read["a2"], read["a3"]] == [None, None, None]
 
 
+def test_mark_read_of_a_long_backlog_is_done_in_bounded_steps(conversation, monkeypatch):
+    visitor, agent, session_id = conversation
+    sent = [_send(visitor, session_id, f"v{n}") for n in range(5)]
+    monkeypatch.setattr(chat, "MARK_READ_BATCH", 3)
+
+    first = chat.mark_read(agent, session_id, sent[-1].message_id)
+    second = chat.mark_read(agent, session_id, sent[-1].message_id)
+
+    assert (first["updated"], first["up_to"], first["complete"]) == (3, sent[2].message_id, False)
+    assert (second["updated"], second["up_to"], second["complete"]) == (2, sent[-1].message_id, True)
+    assert all(read is not None for read in _read_at(session_id).values())
+
+
 def test_mark_read_is_monotonic_an_older_id_later_does_not_unread(conversation):
     visitor, agent, session_id = conversation
     v1 = _send(visitor, session_id, "v1")

@@ -111,7 +111,12 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
               condition=condition)
     if session.queue_ticket is not None:
         queue.add_leave(tx)
-    return not tx.commit()
+    if not tx.commit():
+        return True
+    if tx.sent > 1:  # an earlier send may have committed with its answer lost
+        fresh = get_or_none(SessionModel, session.session_id)
+        return fresh is not None and (fresh.status, fresh.ended_by, fresh.end_reason) == (status, ended_by, reason)
+    return False
 
 
 def end_orphan(session: SessionModel, ended_by: str, reason: str) -> bool:

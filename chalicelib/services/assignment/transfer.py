@@ -85,6 +85,10 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
         condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active"),
     )
     failed = tx.commit()
+    if failed and tx.sent > 1:  # an earlier send may have committed with its answer lost
+        held = release.get_assignment(session.visitor_id)
+        if held is not None and (held.agent_id, held.assigned_at) == (target.agent_id, now):
+            return Attempt.DONE
     if not failed:
         return Attempt.DONE
     if failed.get("assignment") == CONDITION_FAILED or failed.get("session") == CONDITION_FAILED:
