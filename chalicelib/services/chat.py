@@ -131,22 +131,24 @@ def rate_session(principal: Principal, session_id: str, rating: int, comment: st
 
 def list_sessions(principal: Principal, status: str | None = None, agent_id: str | None = None,
                   limit: int = 50) -> list[SessionModel]:
-    """Newest first. Visitors and agents get their own; admins may filter by status or agent."""
+    """Newest first. Visitors and agents get their own; admins may filter by status or agent.
+    Reads pages of ``limit`` items with the status filtered by DynamoDB, never a whole history;
+    an agent's active sessions come from their current assignments."""
     if principal.typ == "visitor":
-        items = SessionModel.by_visitor.query(principal.user_id, scan_index_forward=False)
-    elif principal.is_admin and agent_id:
-        items = SessionModel.by_agent.query(agent_id, scan_index_forward=False)
-    elif principal.is_admin and status:
+        return _newest(SessionModel.by_visitor, principal.user_id, status, limit)
+    if principal.is_admin and agent_id:
+        return _newest(SessionModel.by_agent, agent_id, status, limit)
+    if principal.is_admin and status:
         return list(SessionModel.by_status.query(status, scan_index_forward=False, limit=limit))
-    else:
-        items = SessionModel.by_agent.query(principal.user_id, scan_index_forward=False)
-    sessions = []
-    for session in items:
-        if status is None or session.status == status:
-            sessions.append(session)
-            if len(sessions) >= limit:
-                break
-    return sessions
+    if status == "active":
+        return assignment.active_sessions_of(principal.user_id)[:limit]
+    return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+
+
+def _newest(index: Any, key: str, status: str | None, limit: int) -> list[SessionModel]:
+    condition = SessionModel.status == status if status else None
+    return list(index.query(key, scan_index_forward=False, filter_condition=condition, limit=limit,
+                            page_size=max(limit, 25)))
 
 
 # --- messages -----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import MessageModel, SessionModel
 from chalicelib.services import agents, assignment, chat, tokens, visitors
 from chalicelib.services.tokens import Principal
+from tests import faults
 
 _ids = itertools.count(1)
 
@@ -304,3 +305,20 @@ def test_only_visitors_start_sessions(tables):
         chat.start_session(agent)
 
     assert chat.list_sessions(agent) == []
+
+
+def _active_listing_cost(history: int) -> int:
+    agent = _online_agent(f"agent{history}")
+    for n in range(history):
+        visitor = _visitor(f"old{history}-{n}")
+        session = chat.start_session(visitor).session
+        chat.end_session(visitor, session.session_id)
+    current = chat.start_session(_visitor(f"now{history}")).session
+    with faults.counted() as calls:
+        listed = chat.list_sessions(agent, status="active")
+    assert [s.session_id for s in listed] == [current.session_id]
+    return sum(calls.values())
+
+
+def test_an_agents_active_sessions_are_listed_without_reading_their_history(tables):
+    assert _active_listing_cost(30) == _active_listing_cost(0)

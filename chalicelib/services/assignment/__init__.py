@@ -27,7 +27,12 @@ from chalicelib.services.assignment.dispatch import (
     dispatch_queue,
     open_session,
 )
-from chalicelib.services.assignment.lifecycle import end_session, release_customer, requeue_agent_sessions
+from chalicelib.services.assignment.lifecycle import (
+    active_sessions_of,
+    end_session,
+    release_customer,
+    requeue_agent_sessions,
+)
 from chalicelib.services.assignment.matching import candidates
 from chalicelib.services.assignment.presence import (
     agent_connected,
@@ -50,6 +55,7 @@ __all__ = [
     "Release",
     "SweepReport",
     "accept_session",
+    "active_sessions_of",
     "agent_connected",
     "agent_disconnected",
     "agent_heartbeat",

@@ -115,3 +115,13 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
         requeued.add(fresh.session_id)
         after_commit("notify", notify.session_released, fresh, agent_id)
     return True
+
+
+def active_sessions_of(agent_id: str) -> list[SessionModel]:
+    """The agent's current conversations (from their assignments, confirmed), newest first."""
+    sessions = []
+    for listed in AssignmentModel.by_agent.query(agent_id):
+        session = get_or_none(SessionModel, listed.session_id)
+        if session is not None and session.status == "active" and session.agent_id == agent_id:
+            sessions.append(session)
+    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
