@@ -61,6 +61,7 @@ class Config:
     ws_rate_limit: int
     ws_rate_window_seconds: float
     index_settle_seconds: float
+    index_lag_seconds: float
     visitor_away_seconds: float
     cleanup_budget_seconds: float
     table_names: dict[str, str] = field(default_factory=dict)
@@ -96,6 +97,7 @@ def _load() -> Config:
         ws_rate_limit=_int("KEFU_WS_RATE_LIMIT", 60),
         ws_rate_window_seconds=_float("KEFU_WS_RATE_WINDOW", 10.0),
         index_settle_seconds=_float("KEFU_INDEX_SETTLE", 5.0),
+        index_lag_seconds=_float("KEFU_INDEX_LAG", 1.0),
         visitor_away_seconds=_float("KEFU_VISITOR_AWAY_TIMEOUT", 600.0),
         cleanup_budget_seconds=_float("KEFU_CLEANUP_BUDGET", 20.0),
         table_names=names,

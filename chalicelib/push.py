@@ -18,7 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.config import get_config
-from chalicelib.models import ConnectionModel
+from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
+from chalicelib.models.base import conditional, get_or_none
 from chalicelib.observability import count, logger
 
 
@@ -81,14 +82,34 @@ def _is_gone(error: ClientError) -> bool:
     return code == "GoneException" or status == 410
 
 
-def forget_connection(connection_id: str) -> None:
+def forget_connection(connection_id: str, owner: Any = None) -> None:
+    """A gone socket: its record goes, and it leaves ``owner``'s set of open sockets."""
     try:
         ConnectionModel(connection_id).delete()
     except DeleteError:
         logger.warning("could not delete gone connection", connection_id=connection_id)
+    if owner is not None:
+        conditional(lambda: owner.update(actions=[type(owner).socket_ids.delete({connection_id})],
+                                         condition=type(owner).socket_ids.exists()))
 
 
-def post(connection_id: str, payload: dict[str, Any]) -> bool:
+def _owner_of(user_id: str) -> Any:
+    """The agent or visitor item of ``user_id`` (read consistently), or None."""
+    model = AgentModel if user_id.startswith("a_") else VisitorModel if user_id.startswith("v_") else None
+    return get_or_none(model, user_id) if model is not None else None
+
+
+def sockets_of(user_id: str) -> tuple[list[str], Any]:
+    """The user's open sockets, from their own item (consistent: a socket opened a moment ago is
+    there, unlike in the lagging ``by_user`` index), and that item; users without one fall back
+    to the index."""
+    owner = _owner_of(user_id)
+    if owner is not None:
+        return sorted(owner.socket_ids or ()), owner
+    return [c.connection_id for c in ConnectionModel.for_user(user_id)], None
+
+
+def post(connection_id: str, payload: dict[str, Any], owner: Any = None) -> bool:
     """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
@@ -103,7 +124,7 @@ def post(connection_id: str, payload: dict[str, Any]) -> bool:
             stats.add("gone")
             count("GoneConnections")
             logger.info("connection gone", connection_id=connection_id)
-            forget_connection(connection_id)
+            forget_connection(connection_id, owner)
         else:
             stats.add("failed")
             count("PushFailures")
@@ -119,8 +140,9 @@ def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
     """Fan out to every live connection of each user (all tabs); returns how many got it."""
     delivered = 0
     for user_id in dict.fromkeys(u for u in user_ids if u):
-        for connection in ConnectionModel.for_user(user_id):
-            if connection.connection_id == exclude_connection:
+        connection_ids, owner = sockets_of(user_id)
+        for connection_id in connection_ids:
+            if connection_id == exclude_connection:
                 continue
-            delivered += post(connection.connection_id, payload)
+            delivered += post(connection_id, payload, owner)
     return delivered

@@ -11,7 +11,7 @@ from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import load_key
-from chalicelib.models.base import Transaction
+from chalicelib.models.base import Transaction, get_or_none
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
 
@@ -45,7 +45,7 @@ def create_agent(username: str, password: str, display_name: str | None = None,
         load_key=load_key(0, capacity, None, agent_id),
         created_at=clock.iso(),
     )
-    claim = CounterModel(_username_claim(username))
+    claim = CounterModel(_username_claim(username), ref=agent_id)
     tx = Transaction()
     tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
     tx.put("agent", agent, condition=AgentModel.agent_id.does_not_exist())
@@ -64,13 +64,19 @@ def get_agent(agent_id: str, consistent: bool = True) -> AgentModel:
 
 def exists(agent_id: str) -> bool:
     try:
-        AgentModel.get(agent_id, attributes_to_get=["agent_id"])
+        AgentModel.get(agent_id, attributes_to_get=["agent_id"], consistent_read=True)
     except DoesNotExist:
         return False
     return True
 
 
 def find_by_username(username: str) -> AgentModel | None:
+    """Through the username claim, read consistently (the ``by_username`` index lags: an agent
+    just created could not log in); claims written before they carried the id use the index."""
+    claim = get_or_none(CounterModel, _username_claim(username))
+    if claim is not None and claim.ref:
+        agent = get_or_none(AgentModel, claim.ref)
+        return agent if agent is not None and agent.username == username else None
     for agent in AgentModel.by_username.query(username, limit=1):
         return agent
     return None

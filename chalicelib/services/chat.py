@@ -334,12 +334,20 @@ def visitor_socket_closed(visitor_id: str, connection_id: str, last: bool) -> No
     conditional(lambda: session.update(actions=actions, condition=SessionModel.status.is_in(*OPEN_STATUSES)))
 
 
-def visitor_returned(visitor_id: str, connection_id: str | None = None) -> None:
-    """A socket of the visitor opened: back, and recorded on their open session."""
+def visitor_returned(visitor_id: str) -> None:
+    """A socket of the visitor is opening: back."""
     session = open_session_of(visitor_id)
-    if session is None or (session.visitor_left_at is None and connection_id is None):
+    if session is None or session.visitor_left_at is None:
         return
-    actions = [SessionModel.visitor_left_at.remove()]
-    if connection_id is not None:
-        actions.append(SessionModel.visitor_sockets.add({connection_id}))
-    conditional(lambda: session.update(actions=actions, condition=SessionModel.status.is_in(*OPEN_STATUSES)))
+    conditional(lambda: session.update(actions=[SessionModel.visitor_left_at.remove()],
+                                       condition=SessionModel.status.is_in(*OPEN_STATUSES)))
+
+
+def visitor_socket_opened(visitor_id: str, connection_id: str) -> None:
+    """The visitor's new socket is recorded on their open session (position notices go to it)."""
+    session = open_session_of(visitor_id)
+    if session is None:
+        return
+    conditional(lambda: session.update(actions=[SessionModel.visitor_sockets.add({connection_id}),
+                                                SessionModel.visitor_left_at.remove()],
+                                       condition=SessionModel.status.is_in(*OPEN_STATUSES)))

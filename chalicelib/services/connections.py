@@ -41,7 +41,7 @@ def principal_of(connection: ConnectionModel) -> Principal:
 def get(connection_id: str) -> ConnectionModel | None:
     """The live record of a connection, or None when unknown or expired."""
     try:
-        connection = ConnectionModel.get(connection_id)
+        connection = ConnectionModel.get(connection_id, consistent_read=True)
     except DoesNotExist:
         return None
     if connection.expires_at <= clock.epoch():

@@ -29,6 +29,6 @@ def sign_up(name: str | None, email: str | None) -> dict:
 
 def get_visitor(visitor_id: str) -> VisitorModel:
     try:
-        return VisitorModel.get(visitor_id)
+        return VisitorModel.get(visitor_id, consistent_read=True)
     except DoesNotExist as e:
         raise NotFound(f"no visitor {visitor_id}") from e

@@ -12,13 +12,23 @@ from chalicelib.ws import frames
 
 
 def on_connected(principal: Principal, connection_id: str) -> None:
-    """A socket opened: recorded on its owner first (so a reload's old socket closing later
-    does not look like the last one); an agent is alive again, a visitor back."""
+    """A socket is opening: an agent is alive again (the queue is served to their other sockets);
+    a visitor is back (stays in the queue)."""
+    if principal.is_agent:
+        assignment.agent_heartbeat(principal.user_id)
+    else:
+        chat.visitor_returned(principal.user_id)
+
+
+def on_registered(principal: Principal, connection_id: str) -> None:
+    """The socket's record is written: it joins its owner's set of open sockets (read
+    consistently by pushes and by ``$disconnect``). Nothing is pushed from here: the socket
+    cannot be posted to until ``$connect`` returns."""
     if principal.is_agent:
         assignment.agent_connected(principal.user_id, connection_id)
     else:
         connections.add_visitor_socket(principal.user_id, connection_id)
-        chat.visitor_returned(principal.user_id, connection_id)
+        chat.visitor_socket_opened(principal.user_id, connection_id)
 
 
 def on_disconnected(principal: Principal, connection_id: str) -> None:

@@ -62,6 +62,7 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     identity = context.get("identity") or {}
     connections.register(event.connection_id, principal, identity.get("sourceIp"),
                          identity.get("userAgent"))
+    actions.on_registered(principal, event.connection_id)
     logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
                 user_type=principal.typ)
     return {"statusCode": 200}

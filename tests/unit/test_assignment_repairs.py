@@ -27,9 +27,10 @@ def _agent_principal(agent_id: str) -> Principal:
 
 
 def _connect(principal: Principal, connection_id: str) -> None:
-    """What $connect does: presence first, then the record."""
+    """What $connect does: presence first, then the record, then the owner's set of sockets."""
     actions.on_connected(principal, connection_id)
     connections.register(connection_id, principal, None, None)
+    actions.on_registered(principal, connection_id)
 
 
 def _disconnect(connection_id: str) -> None:

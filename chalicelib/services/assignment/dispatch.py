@@ -9,9 +9,11 @@ dispatchers run; the walk never revisits a ticket, so it ends however stale the 
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from chalicelib import clock
+from chalicelib.config import get_config
 from chalicelib.errors import CapacityFull, Conflict
 from chalicelib.models import CounterModel, SessionModel
 from chalicelib.models.base import Transaction, fetch, get_or_none
@@ -84,9 +86,14 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
     """Assign the oldest waiting sessions while agents have room; each moves exactly once."""
     moved = 0
     after: int | None = None
+    looked_again = 0
     while moved < max_moves:
         condition = SessionModel.queue_ticket > after if after is not None else None
         page = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=HEAD_PAGE))
+        if not page and after is None and looked_again < matching.LOOK_AGAIN and _waiter_arrived_recently():
+            looked_again += 1  # a ticket was issued a moment ago: the index may not show it yet
+            time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
+            continue
         if not page:
             break
         for listed in page:
@@ -106,6 +113,12 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
                 if moved >= max_moves:
                     break
     return _moved(moved)
+
+
+def _waiter_arrived_recently() -> bool:
+    counter = queue.counter_state()
+    return counter is not None and int(counter.length or 0) > 0 and \
+        clock.epoch() - float(counter.last_enqueued_at or 0) < get_config().index_lag_seconds
 
 
 def _moved(moved: int) -> int:

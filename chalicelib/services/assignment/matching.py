@@ -10,6 +10,7 @@ customer without an agent) are what decide.
 from __future__ import annotations
 
 import random
+import time
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -23,6 +24,7 @@ from chalicelib.services.assignment.availability import available_condition
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
 OFFER_ROUNDS = 30
+LOOK_AGAIN = 4
 
 
 def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
@@ -121,8 +123,13 @@ def offer(session: SessionModel, claim: CounterModel | None = None) -> tuple[Att
     read again, since every entry of a list read before the race is as stale.
     """
     contended = False
+    looked_again = 0
     for _ in range(OFFER_ROUNDS):
         found = candidates()
+        if not found and looked_again < LOOK_AGAIN and slots.pool_entered_recently(get_config().index_lag_seconds):
+            looked_again += 1  # someone entered the pool a moment ago: the index may not show them yet
+            time.sleep(get_config().index_lag_seconds / LOOK_AGAIN)
+            continue
         if not found:
             return Attempt.AGENT_BUSY, None
         agent = found[0]

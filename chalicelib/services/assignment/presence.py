@@ -87,10 +87,12 @@ def _back_if_available(agent: AgentModel) -> None:
 
 
 def agent_connected(agent_id: str, connection_id: str) -> None:
-    """A socket of the agent opened: present (registered before any later $disconnect looks)."""
+    """A socket of the agent is registered: it joins their open sockets. Back in the pool if an
+    old socket's ``$disconnect`` took them out meanwhile (a reload); no dispatch from here (the
+    new socket cannot be posted to yet): their next frame serves the queue."""
     agent = slots.mark_connected(agent_id, connection_id)
-    if agent is not None:
-        _back_if_available(agent)
+    if agent is not None and agent.pool is None and is_available(agent):
+        slots.refresh_pool(agent_id)
 
 
 def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:

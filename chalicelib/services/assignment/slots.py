@@ -15,12 +15,13 @@ from collections.abc import Callable
 
 from chalicelib import clock
 from chalicelib.errors import Conflict
-from chalicelib.models import AgentModel
+from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
-from chalicelib.models.base import Transaction, conditional, fetch
+from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying
 from chalicelib.services.assignment.availability import available_condition, is_available, live_condition
 
 UPDATE_ATTEMPTS = 10
+POOL_COUNTER = "pool-entries"
 
 
 def get_agent(agent_id: str) -> AgentModel:
@@ -68,9 +69,24 @@ def update_agent(agent_id: str, build: Callable[[AgentModel], list],
         actions, in_pool = index_actions(agent, int(agent.active_count), status=status, capacity=capacity)
         actions = [*build(agent), *actions]
         condition = _guarded(agent, in_pool)
+        was_pooled = agent.pool is not None
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
+            if in_pool and not was_pooled:
+                note_pool_entry()
             return agent  # PynamoDB refreshed it from the ALL_NEW response
     raise Conflict("agent is changing too fast; try again")
+
+
+def note_pool_entry() -> None:
+    """An agent entered the pool: remembered on a consistent item, so an assigner whose index
+    read (which lags) found nobody knows to look again shortly."""
+    now = clock.epoch()
+    retrying(lambda: CounterModel(POOL_COUNTER).update(actions=[CounterModel.last_enqueued_at.set(now)]))
+
+
+def pool_entered_recently(window: float) -> bool:
+    counter = get_or_none(CounterModel, POOL_COUNTER)
+    return counter is not None and clock.epoch() - float(counter.last_enqueued_at or 0) < window
 
 
 def refresh_pool(agent_id: str) -> AgentModel:
@@ -91,6 +107,8 @@ def fix_agent_index(agent_id: str) -> None:
         actions, in_pool = index_actions(agent, int(agent.active_count))
         condition = _guarded(agent, in_pool)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
+            if in_pool and agent.pool is None:
+                note_pool_entry()
             return
 
 
@@ -137,7 +155,11 @@ def set_count(agent: AgentModel, real: int) -> bool:
     """Set the count to ``real`` (reconciliation) if the agent is still as read."""
     actions, in_pool = index_actions(agent, real)
     condition = _guarded(agent, in_pool)
-    return conditional(lambda: agent.update(actions=actions, condition=condition))
+    was_pooled = agent.pool is not None
+    done = conditional(lambda: agent.update(actions=actions, condition=condition))
+    if done and in_pool and not was_pooled:
+        note_pool_entry()
+    return done
 
 
 def record_heartbeat(agent_id: str) -> AgentModel | None:
