@@ -135,8 +135,16 @@ def _end_duplicate(session: SessionModel) -> None:
 
 
 def announce_positions(skip: set[str] | None = None) -> None:
-    """Tell every waiting customer their position (after the queue moved)."""
-    notify.queue_positions([s for s in queue.waiting_sessions() if not skip or s.session_id not in skip])
+    """Tell every waiting customer their position (after the queue moved). When the index shows
+    another number of waiters than the queue counter (read consistently), it has not caught up
+    with a recent arrival or departure: look again, within ``KEFU_INDEX_LAG``."""
+    waiting = queue.waiting_sessions()
+    for _ in range(matching.LOOK_AGAIN):
+        if len(waiting) == queue.queue_length():
+            break
+        time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
+        waiting = queue.waiting_sessions()
+    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip])
 
 
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
