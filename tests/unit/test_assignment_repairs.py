@@ -244,3 +244,17 @@ def test_announcing_queue_positions_costs_the_same_dynamodb_calls_for_3_or_30_wa
     many = _announce_cost(30)
 
     assert many == few
+
+
+def test_assign_session_gives_a_ticketless_waiting_session_to_an_agent_with_room(tables):
+    agent_id = _agent("alice")
+    now = "2026-01-01T00:00:00.000Z"
+    session = SessionModel("s_direct", visitor_id="v_direct", status="queued", created_at=now,
+                           created_day=now[:10], queued_at=now)
+    session.save()
+
+    outcome = assignment.assign_session(session)
+
+    assert outcome is not None and outcome.agent_id == agent_id
+    assert _session("s_direct").status == "active"
+    assert assignment.queue_length() == 0

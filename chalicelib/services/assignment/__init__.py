@@ -24,6 +24,7 @@ from chalicelib.services.assignment.claims import open_session_of
 from chalicelib.services.assignment.dispatch import (
     accept_session,
     announce_positions,
+    assign_session,
     dispatch_queue,
     open_session,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "agent_heartbeat",
     "agents_overview",
     "announce_positions",
+    "assign_session",
     "candidates",
     "cleanup",
     "dispatch_queue",

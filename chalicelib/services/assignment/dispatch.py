@@ -82,6 +82,15 @@ def _queued(session: SessionModel, position: int | None) -> AssignOutcome:
     return AssignOutcome(fresh, position=position if fresh.status == "queued" else None)
 
 
+def assign_session(session: SessionModel) -> AssignOutcome | None:
+    """Give a waiting session to the best available agent (told), or None when nobody has room."""
+    result, agent = matching.offer(session)
+    if result is not Attempt.DONE or agent is None:
+        return None
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    return matching.outcome_of(session, agent)
+
+
 def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
     """Assign the oldest waiting sessions while agents have room; each moves exactly once."""
     moved = 0

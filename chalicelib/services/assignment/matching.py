@@ -79,9 +79,12 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
                 SessionModel.assigned_at.set(now),
                 SessionModel.queue_pool.remove(),
             ],
-            condition=(SessionModel.status == "queued") & (SessionModel.queue_ticket == session.queue_ticket),
+            condition=(SessionModel.status == "queued") & (
+                SessionModel.queue_ticket.does_not_exist() if session.queue_ticket is None
+                else SessionModel.queue_ticket == session.queue_ticket),
         )
-        queue.add_leave(tx)
+        if session.queue_ticket is not None:
+            queue.add_leave(tx)
     failed = tx.commit()
     if failed and tx.sent > 1 and _is_mine(session, agent):
         failed = {}  # an earlier send committed and its answer was lost: this is our own success
