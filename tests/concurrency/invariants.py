@@ -11,8 +11,10 @@ checked separately, after quiescence: once no write happened for longer than the
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +31,16 @@ EDGE_SECONDS = 3.0
 
 
 def index_lag_seconds() -> float:
-    """How long the backend's indexes may lag behind the table (0 on plain moto), plus a margin."""
+    """How long the backend's indexes may lag behind the table now, plus a margin: the knob in
+    force on the backend (``GET /_kefu/sim``), else the environment's, else AWS mode's 250 ms."""
     lag_ms = float(os.environ.get("KEFU_SIM_GSI_LAG_MS") or 250)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    if endpoint:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/_kefu/sim", timeout=5) as response:
+                lag_ms = float(json.loads(response.read()).get("gsi_lag_ms", lag_ms))
+        except (OSError, ValueError):
+            pass  # a backend without the simulation: keep the conservative default
     return lag_ms / 1000 + 0.1
 
 

@@ -11,7 +11,7 @@ Then quiescence: everyone stops, the indexes catch up, the sweep runs, and every
 capacity and no customer ever had two open sessions (sampled); no socket was answered with an
 internal error nor any REST call with a 5xx; every acknowledged message is stored exactly once, no
 socket received one message twice, and the other party's socket that was open from before the
-acknowledgement to the end received it (in conversations that stayed with one agent: after a
+message was sent to the end received it (in conversations that stayed with one agent: after a
 transfer or a requeue, who "the other party" was at that instant is not observable from outside).
 
 Seeded (``KEFU_SOAK_SEED``); a failure names its seed. Bounded: the soak stops at its deadline
@@ -126,7 +126,7 @@ class Acked:
     message_id: str
     session_id: str
     sender: str
-    at: float
+    at: float  # when it was sent: a socket opened later may miss the fan-out, legitimately
 
 
 @dataclass
@@ -176,11 +176,12 @@ class Actor:
         assert self.socket is not None
         client_msg_id = f"c-{uuid.uuid4().hex}"
         text = f"{self.person.name} says {self.rng.randrange(10**6)}"
+        sent_at = time.monotonic()
         reply = self.socket.request("send_message", lambda f: f.get("client_msg_id") == client_msg_id,
                                     session_id=session_id, client_msg_id=client_msg_id, text=text)
         if reply is not None and reply.get("type") == "message.ack":
             message = reply["message"]
-            self.record.acked.append(Acked(message["id"], session_id, self.person.id, time.monotonic()))
+            self.record.acked.append(Acked(message["id"], session_id, self.person.id, sent_at))
             self.record.actions["message acked"] += 1
         elif reply is not None and reply.get("type") == "error":
             self.record.actions[f"message refused: {reply.get('code')}"] += 1
@@ -385,7 +386,7 @@ def _message_violations(stack: Stack, record: Record) -> list[str]:
                 later = [f.get("type") for t, f in socket.frames if t > acked.at]
                 found.append(f"message {acked.message_id} of {acked.session_id} ({session.status}, with "
                              f"{session.agent_id}) from {acked.sender} reached the other party's socket "
-                             f"(open {acked.at - socket.opened_at:.1f} s before the ack) {got} times; "
+                             f"(open {acked.at - socket.opened_at:.1f} s before the send) {got} times; "
                              f"it received after the ack: {later[:12]}")
     return found
 
