@@ -43,6 +43,7 @@ def _banner(stack: Stack) -> str:
         f"  WebSocket    {stack.ws_url}?token=<token>",
         f"  @connections {stack.management_endpoint}",
         f"  DynamoDB     {stack.dynamodb_endpoint}",
+        f"  sim          {stack.sim}",
         admin_line,
         f"  snapshot     {snapshot}",
         "Ctrl-C stops it.",

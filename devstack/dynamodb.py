@@ -30,10 +30,11 @@ class EmbeddedMoto:
     """moto's threaded server on a free port of ``host``, each request applied atomically as
     DynamoDB does (``moto_backend.AtomicMotoServer``: moto's backend alone is not thread-safe)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, sim: Any = None) -> None:
         from devstack.moto_backend import AtomicMotoServer
 
-        self._server = AtomicMotoServer(ip_address=host, port=port, verbose=False)
+        self._server = AtomicMotoServer(ip_address=host, port=port, verbose=False, sim=sim)
+        self.sim = self._server.sim.config
         self.endpoint = ""
 
     def start(self) -> str:
@@ -76,7 +77,7 @@ def _decode(value: dict[str, Any]) -> dict[str, Any]:
 
 def _scan(client: Any, table_name: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for page in client.get_paginator("scan").paginate(TableName=table_name):
+    for page in client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
         items.extend({k: _encode(v) for k, v in item.items()} for item in page["Items"])
     return items
 

@@ -15,6 +15,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from devstack.sim import SimConfig, SimulatedDynamoDB
+
 
 def install_item_level_rollback() -> None:
     """Make moto's TransactWriteItems cost what DynamoDB's does: proportional to its items.
@@ -96,11 +98,16 @@ class _Handler(MotoRequestHandler):
 
 
 class AtomicMotoServer(ThreadedMotoServer):
-    """``ThreadedMotoServer`` whose requests each run alone against the backend."""
+    """``ThreadedMotoServer`` whose requests each run alone against the backend, with the faults
+    of ``sim`` (devstack/sim.py; plain moto by default), changeable at runtime on ``/_kefu/sim``."""
+
+    def __init__(self, *args: Any, sim: SimConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sim = SimulatedDynamoDB(DomainDispatcherApplication(create_backend_app), sim)
 
     def _server_entry(self) -> None:
         install_item_level_rollback()
-        app = _Serialized(DomainDispatcherApplication(create_backend_app))
+        app = _Serialized(self.sim)
         self._server = make_server(self._ip_address, self._port, app, True,
                                    request_handler=_Handler)
         self._server_ready_event.set()
@@ -109,12 +116,13 @@ class AtomicMotoServer(ThreadedMotoServer):
 
 def main() -> None:
     """``python -m devstack.moto_backend PORT``: serve until killed (tests run it in its own process
-    so the backend does not share a GIL with the code racing against it)."""
+    so the backend does not share a GIL with the code racing against it). The sim starts as the
+    ``KEFU_SIM*`` variables say (default off); tests switch it on ``/_kefu/sim``."""
     import signal
     import sys
 
     server = AtomicMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
-                              verbose=False)
+                              verbose=False, sim=SimConfig.from_environment("off"))
     server.start()
     host, port = server.get_host_and_port()
     sys.stdout.write(f"{host}:{port}\n")

@@ -25,6 +25,7 @@ from devstack.dynamodb import SNAPSHOT_FILE, EmbeddedMoto, Snapshotter, load_sna
 from devstack.lambda_runtime import Handler, LambdaContext, function_name, resolve_handler
 from devstack.management import ManagementApi
 from devstack.schedules import Scheduler, discover_jobs
+from devstack.sim import SimConfig
 from devstack.websocket import IDLE_TIMEOUT_SECONDS, MAX_DURATION_SECONDS, WebSocketGateway
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Stack:
         self.loaded_items = 0
         self.app_module: ModuleType | None = None
         self._moto: EmbeddedMoto | None = None
+        self.sim = ""  # how the DynamoDB backend misbehaves (devstack/sim.py), for the banner
         self._gateway: WebSocketGateway | None = None
         self._management: ManagementApi | None = None
         self._rest: Any = None
@@ -159,8 +161,10 @@ class Stack:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         environment.prepare(self.data_dir)
         self.dynamodb_endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or ""
+        self.sim = "as configured on the external endpoint"
         if not self.dynamodb_endpoint:
-            self._moto = EmbeddedMoto(self.host)
+            self._moto = EmbeddedMoto(self.host, sim=SimConfig.from_environment("aws"))
+            self.sim = self._moto.sim.describe()
             self.dynamodb_endpoint = self._moto.start()
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
         self.app_module = self._import_app()

@@ -6,6 +6,7 @@ What it reproduces, because the app is built around it (see /work/shared/AWS_FAC
 - every text frame becomes a ``$default`` event (the app defines no other route); frames of one
   connection are handled in order; binary frames close the socket (1003) and messages over
   128 KB close it with 1009;
+- pings are answered at once, however many frames of the socket wait for their handler;
 - idle (10 min) and maximum (2 h) connection times close with 1001;
 - ``$disconnect`` fires after the socket closed, and can be made to get lost (``lose_disconnects``,
   ``lose_disconnect_ids``) because in AWS it is best-effort.
@@ -170,6 +171,11 @@ class WebSocketGateway:
             compression=None,  # API Gateway does not negotiate permessage-deflate
             max_size=self.max_message_bytes,
             ping_interval=None,  # API Gateway answers pings but never sends any
+            # Frames wait for their handler in our buffer, not in the kernel's: with websockets'
+            # flow control (16 frames) a backlog stops the socket being read, so pings queued
+            # behind it went unanswered and keepalive clients dropped. API Gateway answers control
+            # frames whatever the Lambda backlog.
+            max_queue=None,
             open_timeout=HANDLER_TIMEOUT_SECONDS + 5,  # $connect runs inside the handshake
             server_header=None,
         )

@@ -29,8 +29,12 @@ os.environ.update(
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)
 
 import atexit  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
 
 
 def _start_moto() -> tuple[subprocess.Popen, str]:
@@ -88,3 +92,72 @@ def tables():
 @pytest.fixture(scope="session")
 def moto_endpoint() -> str:
     return MOTO_ENDPOINT
+
+
+# ---- the simulated AWS (devstack/sim.py, docs/local-stack.md) --------------------------------
+# The whole run shares one backend, so its faults are switched per test. Unit and api tests run on
+# plain moto ("off"); tests/e2e and tests/concurrency default to "aws" (their conftest overrides
+# ``sim_default``). ``KEFU_SIM=aws|off`` forces one mode for every test; ``KEFU_SIM_SEED`` fixes the
+# seed (otherwise each test draws one, printed in the report of a failing test).
+
+_sim_in_use: dict = {}
+
+
+def configure_sim(mode: str = "off", **knobs) -> dict:
+    """Switch the shared backend: ``mode`` "aws" (AWS defaults) or "off" (plain moto), knobs
+    (``gsi_lag_ms``, ``tx_conflict``, ``tx_window_ms``, ``throttle``, ``lost_response``, ``seed``)
+    override the mode's values. Returns the configuration now in force (with its seed)."""
+    request = urllib.request.Request(f"{MOTO_ENDPOINT}/_kefu/sim", data=json.dumps({"mode": mode, **knobs}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            config = json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        raise ValueError(e.read().decode()) from e
+    _sim_in_use.clear()
+    _sim_in_use.update(config)
+    return config
+
+
+def _seed() -> int | None:
+    raw = os.environ.get("KEFU_SIM_SEED")
+    return int(raw) if raw else None
+
+
+@contextlib.contextmanager
+def simulated_aws(mode: str = "aws", **knobs):
+    """``with simulated_aws(gsi_lag_ms=500, tx_conflict=1.0) as config:`` the backend misbehaves so
+    inside the block; the configuration before it comes back afterwards (same knobs, fresh seed
+    sequence)."""
+    previous = dict(_sim_in_use)
+    knobs.setdefault("seed", _seed())
+    try:
+        yield configure_sim(mode, **knobs)
+    finally:
+        if previous:
+            configure_sim(**previous)
+
+
+@pytest.fixture
+def sim_default() -> str:
+    """The sim mode a test runs under unless it switches; directories override this fixture."""
+    return "off"
+
+
+@pytest.fixture(autouse=True)
+def _sim_for_each_test(request, sim_default):
+    mode = os.environ.get("KEFU_SIM") or sim_default
+    config = configure_sim(mode, seed=_seed())
+    request.node.kefu_sim = config
+    yield config
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    config = getattr(item, "kefu_sim", None)
+    if report.failed and config:
+        current = _sim_in_use or config
+        report.sections.append(("kefu sim", f"mode={config['mode']} KEFU_SIM_SEED={config['seed']} "
+                                f"(at failure: {json.dumps(current, sort_keys=True)})"))

@@ -117,3 +117,9 @@ def connect(ws_connect: Connect) -> Callable[..., Any]:
     from tests.e2e.protocol_helpers import Peer
 
     return lambda person: Peer(ws_connect(person.token))
+
+
+@pytest.fixture
+def sim_default() -> str:
+    """End-to-end tests run on the realistic backend (devstack/sim.py) unless they switch."""
+    return "aws"
