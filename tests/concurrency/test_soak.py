@@ -52,7 +52,7 @@ SEED = int(os.environ.get("KEFU_SOAK_SEED") or 20261128)
 SOAK_SECONDS = float(os.environ.get("KEFU_SOAK_SECONDS") or 75)
 AGENTS = 5
 CAPACITY = 3
-CUSTOMERS = 12
+CUSTOMERS = 16
 SILENCE_SECONDS = 36  # past the 30 s heartbeat window of the tests
 TIMEOUT = 10.0
 
