@@ -24,6 +24,7 @@ def _online_agent(name: str, capacity: int) -> str:
     agent = agents.create_agent(name, "password123", name.title(), max_concurrent=capacity)
     assignment.agent_heartbeat(agent.agent_id)
     assignment.set_status(agent.agent_id, "online")
+    settle()  # online for longer than the index lag before the first customer arrives
     return agent.agent_id
 
 
@@ -123,8 +124,12 @@ def test_200_simultaneous_customers_fill_10_agents_exactly_and_queue_the_rest_fi
     served: set[str] = {s.session_id for s in active}
     queue_order = [s.session_id for s in by_ticket]
     finished: set[str] = set()
-    while len(finished) < 200:
+    for _ in range(60):  # 20 rounds suffice; bounded so that a stuck queue fails instead of hanging
+        if len(finished) == 200:
+            break
         current_active = _sessions_with_status("active")
+        assert current_active, (f"{200 - len(finished)} customers left, none with an agent: "
+                                f"the queue stopped while every agent is free")
         batch = rng.sample(current_active, min(10, len(current_active)))
 
         def finish(session: SessionModel) -> None:

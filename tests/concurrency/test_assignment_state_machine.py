@@ -332,7 +332,7 @@ class AssignmentMachine(RuleBasedStateMachine):
 
 
 AssignmentMachine.TestCase.settings = settings(
-    max_examples=15,
+    max_examples=10,
     stateful_step_count=25,
     deadline=None,
     derandomize=True,  # the same examples every run; the backend's own seed does the rest
