@@ -55,9 +55,14 @@ def seed_queue(count: int) -> None:
 def busy_agent() -> tuple[str, str]:
     """An online agent with one slot, holding one customer; returns (agent id, that customer)."""
     from chalicelib.models import SessionModel
-    from chalicelib.services import agents, assignment
+    from chalicelib.services import agents, assignment, connections
+    from chalicelib.services.tokens import Principal
 
     agent = agents.create_agent("queue-bench", "password123", "Queue Bench", max_concurrent=1)
+    wait_for_indexes()
+    # Online as a real agent is: with a console connected and heard from.
+    connections.register("agentconn=", Principal(agent.agent_id, "agent", "agent", "Queue Bench"), "127.0.0.1",
+                         "bench")
     assignment.agent_heartbeat(agent.agent_id)
     assignment.set_status(agent.agent_id, "online")  # takes the head of the queue
     wait_for_indexes()
