@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# A script run from benchmarks/ has this folder first on sys.path, where ``queue.py`` would shadow
+# the standard library's ``queue`` (urllib3 imports it): the project root replaces it.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
 
 class PostCounter:
