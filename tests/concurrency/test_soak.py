@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as open_websocket
 
+from chalicelib.services import agents
 from devstack import Stack
 from tests.concurrency.invariants import (
     capacity_violations,
@@ -393,6 +394,9 @@ def _message_violations(stack: Stack, record: Record) -> list[str]:
 
 def test_the_desk_keeps_every_promise_through_a_soak_of_agents_and_customers(stack: Stack):
     reset_tables()
+    assert stack.admin is not None and stack.admin.password is not None
+    agents.ensure_admin(stack.admin.username, stack.admin.password)
+    settle()  # the admin logs in later than the index lag after being seeded (login reads an index)
     admin = admin_token(stack)
     record = Record()
     master = random.Random(SEED)
