@@ -1,5 +1,9 @@
 """Shared set-up for the benchmarks: an embedded DynamoDB (moto, own process), a sink for
-@connections posts, and a counter of DynamoDB calls and items read.
+@connections posts that counts them, and a counter of DynamoDB calls and items read.
+
+The embedded DynamoDB is the realistic backend by default (``KEFU_SIM=aws``: index lag,
+transaction conflicts), as for ``make run`` and the tests: a design that keeps its figures only on
+plain moto does not keep them. ``KEFU_SIM=off`` measures on plain moto.
 
 Time on moto is not DynamoDB's (moto's Query walks every item), so designs are judged by what
 DynamoDB bills and what its latency follows: the calls made and the items read (``Count`` /
@@ -13,13 +17,31 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# A script run from benchmarks/ has this folder first on sys.path, where ``queue.py`` would shadow
+# the standard library's ``queue`` (urllib3 imports it): the project root replaces it.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+
+class PostCounter:
+    """How many @connections posts the sink accepted (thread-safe: pushes go out in parallel)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+posts = PostCounter()
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -27,6 +49,7 @@ class _Sink(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        posts.add()
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -35,9 +58,21 @@ class _Sink(BaseHTTPRequestHandler):
         return
 
 
+def sim_mode() -> str:
+    return os.environ.get("KEFU_SIM") or "aws"
+
+
+def wait_for_indexes() -> None:
+    """Let the realistic backend's indexes catch up with the seeding (nothing to wait for when off),
+    so the measurement starts from a settled database."""
+    if sim_mode() != "off":
+        time.sleep(float(os.environ.get("KEFU_SIM_GSI_LAG_MS") or 250) / 1000 + 0.1)
+
+
 def start_backend() -> None:
     """Start moto and the push sink, and point kefu's environment at them (before importing it)."""
-    process = subprocess.Popen([sys.executable, "-m", "devstack.moto_backend", "0"], cwd=ROOT,
+    backend_env = {**os.environ, "KEFU_SIM": sim_mode()}
+    process = subprocess.Popen([sys.executable, "-m", "devstack.moto_backend", "0"], cwd=ROOT, env=backend_env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     atexit.register(process.terminate)
     address = process.stdout.readline().strip()
@@ -62,6 +97,20 @@ def create_tables() -> None:
     from chalicelib.models.tables import create_all_tables
 
     create_all_tables(boto3.client("dynamodb"))
+
+
+def recreate_tables() -> None:
+    """Drop every kefu table and create it again: a measurement that starts from nothing."""
+    import boto3
+
+    from chalicelib.models.tables import all_table_specs, create_all_tables
+
+    client = boto3.client("dynamodb")
+    names = {spec["TableName"] for spec in all_table_specs().values()}
+    for name in client.list_tables()["TableNames"]:
+        if name in names:
+            client.delete_table(TableName=name)
+    create_all_tables(client)
 
 
 class DynamoCounter:

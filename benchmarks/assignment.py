@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from _harness import DynamoCounter, create_tables, start_backend
+from _harness import DynamoCounter, create_tables, sim_mode, start_backend, wait_for_indexes
 
 SIZES = (50, 500)
 ASSIGNMENTS = 40
@@ -76,10 +76,12 @@ def main() -> None:
     start_backend()
     create_tables()
     counter = DynamoCounter()
+    print(f"sim_mode: {sim_mode()}")
     results = {}
     seeded = 0
     for index, size in enumerate(SIZES):
         seed_agents(size - seeded, seeded)
+        wait_for_indexes()
         seeded = size
         results[size] = measure(counter, size, index * 10_000)
         r = results[size]

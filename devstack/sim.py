@@ -4,12 +4,14 @@ moto answers every request from the present, never conflicts, never throttles an
 response. ``SimulatedDynamoDB`` is a WSGI layer in front of moto's app (inside the backend's global
 lock, so each request still applies atomically) that adds what DynamoDB documents:
 
-- index lag: every applied write is logged with the item's image before it. A Query on a global
-  secondary index, and an eventually consistent GetItem / Query / Scan / BatchGetItem, picks a random
-  delay ``d`` in 0..``gsi_lag_ms`` and is answered from the table as it stood ``d`` ms ago: the
-  writes of the last ``d`` ms are undone in moto, the read runs, the present is put back. New items
-  are missing, deleted items still there, old values visible. ``ConsistentRead`` (and transactions)
-  see the present.
+- index lag: every applied write is logged with the item's image before it. A Query or Scan on a
+  global secondary index picks a random delay ``d`` in 0..``gsi_lag_ms`` and is answered from the
+  table as it stood ``d`` ms ago: the writes of the last ``d`` ms are undone in moto, the read runs,
+  the present is put back. New items are missing, deleted items still there, old values visible.
+- eventually consistent base-table reads (GetItem, Query, Scan, BatchGetItem without
+  ``ConsistentRead``): DynamoDB acknowledges a write once two of an item's three replicas have it and
+  such a read goes to any replica, so a fraction ``stale_read`` (aws: 1/3) of them is answered from
+  the past in the same way, within the same lag. ``ConsistentRead`` and transactions see the present.
 - transaction conflicts: an item written (or condition-checked) by a TransactWriteItems is "in a
   transaction" for ``tx_window_ms`` (50). A plain PutItem / UpdateItem / DeleteItem / BatchWriteItem
   on it fails with ``TransactionConflictException`` at rate ``tx_conflict``; a TransactWriteItems or
@@ -40,8 +42,8 @@ from typing import Any
 
 CONTROL_PATH = "/_kefu/sim"
 MODES = ("aws", "off")
-AWS_DEFAULTS = {"gsi_lag_ms": 250.0, "tx_conflict": 0.2, "tx_window_ms": 50.0, "throttle": 0.0,
-                "lost_response": 0.0}
+AWS_DEFAULTS = {"gsi_lag_ms": 250.0, "stale_read": 1 / 3, "tx_conflict": 0.2, "tx_window_ms": 50.0,
+                "throttle": 0.0, "lost_response": 0.0}
 
 _TARGET = "DynamoDB_20120810."
 _PLAIN_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
@@ -55,6 +57,7 @@ _REGION = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/")
 class SimConfig:
     mode: str = "off"
     gsi_lag_ms: float = 0.0
+    stale_read: float = 0.0
     tx_conflict: float = 0.0
     tx_window_ms: float = 50.0
     throttle: float = 0.0
@@ -71,7 +74,7 @@ class SimConfig:
             raise ValueError(f"unknown sim knobs: {sorted(unknown)}")
         base = dict(AWS_DEFAULTS) if mode == "aws" else {k: 0.0 for k in AWS_DEFAULTS} | {"tx_window_ms": 50.0}
         base.update({k: float(v) for k, v in knobs.items() if v is not None})
-        for rate in ("tx_conflict", "throttle", "lost_response"):
+        for rate in ("stale_read", "tx_conflict", "throttle", "lost_response"):
             if not 0.0 <= base[rate] <= 1.0:
                 raise ValueError(f"{rate} must be between 0 and 1")
         return cls(mode=mode, seed=random.randrange(2**31) if seed is None else int(seed), **base)
@@ -89,7 +92,8 @@ class SimConfig:
     def describe(self) -> str:
         if self.mode == "off":
             return f"off (plain moto, seed {self.seed})"
-        return (f"aws (gsi lag {self.gsi_lag_ms:g} ms, tx conflict {self.tx_conflict:g} within "
+        return (f"aws (gsi lag {self.gsi_lag_ms:g} ms, stale reads {self.stale_read:.2g}, "
+                f"tx conflict {self.tx_conflict:g} within "
                 f"{self.tx_window_ms:g} ms, throttle {self.throttle:g}, lost response "
                 f"{self.lost_response:g}, seed {self.seed})")
 
@@ -186,16 +190,17 @@ def _transact_entry_keys(body: dict[str, Any], backend: _Backend) -> list[tuple[
     return keys
 
 
-def _lagged_tables(op: str, body: dict[str, Any]) -> set[str]:
-    """Tables whose read may be answered from the past (index and eventually consistent reads)."""
+def _lagged_tables(op: str, body: dict[str, Any]) -> tuple[set[str], bool]:
+    """Tables whose read may be answered from the past, and whether it reads an index (always in
+    the past) rather than a base table (in the past at the ``stale_read`` rate)."""
     if op in ("GetItem", "Query", "Scan"):
         table = body.get("TableName")
-        indexed = op in ("Query", "Scan") and body.get("IndexName")
-        return {table} if table and (indexed or not body.get("ConsistentRead")) else set()
+        indexed = bool(op in ("Query", "Scan") and body.get("IndexName"))
+        return ({table} if table and (indexed or not body.get("ConsistentRead")) else set()), indexed
     if op == "BatchGetItem":
         return {name for name, spec in (body.get("RequestItems") or {}).items()
-                if not spec.get("ConsistentRead")}
-    return set()
+                if not spec.get("ConsistentRead")}, False
+    return set(), False
 
 
 def _json_response(start_response: Any, status: str, document: dict[str, Any]) -> list[bytes]:
@@ -346,9 +351,11 @@ class SimulatedDynamoDB:
 
     def _read(self, op: str, body: dict[str, Any], backend: _Backend, environ: dict[str, Any],
               start_response: Any) -> Any:
-        tables = _lagged_tables(op, body)
+        tables, indexed = _lagged_tables(op, body)
         lag = self.config.gsi_lag_ms
         if not tables or not lag:
+            return self._app(environ, start_response)
+        if not indexed and self._random.random() >= self.config.stale_read:
             return self._app(environ, start_response)
         delay = self._random.uniform(0.0, lag) / 1000.0
         since = time.monotonic() - delay

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from tests.conftest import MOTO_ENDPOINT, configure_sim, simulated_aws
 
 TABLE = "kefu-sim-probe"
-LAG_MS = 600
+LAG_MS = 1000
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +90,24 @@ def test_a_deleted_item_is_still_in_the_index_within_the_lag(client):
 
 def test_eventually_consistent_reads_may_see_the_old_value_and_consistent_reads_see_the_present(client):
     pk = new_key()
-    with simulated_aws(gsi_lag_ms=LAG_MS, seed=3):
+    with simulated_aws(gsi_lag_ms=LAG_MS, stale_read=1.0, seed=3):
         put(client, pk, "g", "old")
         after_lag()
         client.update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="SET #v = :v",
                            ExpressionAttributeNames={"#v": "value"},
                            ExpressionAttributeValues={":v": {"S": "new"}})
-        assert [value_of(client, pk, consistent=True) for _ in range(10)] == ["new"] * 10
         assert "old" in [value_of(client, pk, consistent=False) for _ in range(5)]
+        assert [value_of(client, pk, consistent=True) for _ in range(5)] == ["new"] * 5
         after_lag()
         assert value_of(client, pk, consistent=False) == "new"
+
+
+def test_without_stale_reads_only_the_index_lags(client):
+    pk = new_key()
+    with simulated_aws(gsi_lag_ms=LAG_MS, stale_read=0.0, seed=9):
+        put(client, pk, pk)
+        assert [value_of(client, pk, consistent=False) for _ in range(5)] == ["v1"] * 5
+        assert set() in [in_index(client, pk) for _ in range(5)]
 
 
 def test_off_answers_from_the_present(client):
