@@ -21,6 +21,7 @@ TABLE_KEYS = (
     "assignments",
     "counters",
     "reports",
+    "ws_stats",
 )
 
 
@@ -60,6 +61,8 @@ class Config:
     candidate_page_size: int
     ws_rate_limit: int
     ws_rate_window_seconds: float
+    revocation_cache_seconds: float
+    ws_stats_shards: int
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -92,6 +95,10 @@ def _load() -> Config:
         candidate_page_size=_int("KEFU_CANDIDATE_PAGE_SIZE", 5),
         ws_rate_limit=_int("KEFU_WS_RATE_LIMIT", 60),
         ws_rate_window_seconds=_float("KEFU_WS_RATE_WINDOW", 10.0),
+        # API Gateway caches an authorizer's answer for its TTL (30 s, auth_guard) on top of this:
+        # a revoked token stops working within the sum, at most 60 s.
+        revocation_cache_seconds=min(_float("KEFU_REVOCATION_CACHE", 30.0), 30.0),
+        ws_stats_shards=max(1, _int("KEFU_WS_STATS_SHARDS", 4)),
         table_names=names,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from pynamodb.exceptions import DeleteError
 from chalicelib.config import get_config
 from chalicelib.models import ConnectionModel
 from chalicelib.observability import count, logger
+from chalicelib.services import wsstats
 
 
 class PushStats:
@@ -88,8 +90,8 @@ def forget_connection(connection_id: str) -> None:
         logger.warning("could not delete gone connection", connection_id=connection_id)
 
 
-def post(connection_id: str, payload: dict[str, Any]) -> bool:
-    """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
+def _deliver(connection_id: str, payload: dict[str, Any]) -> str:
+    """Post one frame; the outcome is a ``wsstats`` counter name. A gone connection is deleted."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         management_client().post_to_connection(ConnectionId=connection_id, Data=data)
@@ -97,30 +99,60 @@ def post(connection_id: str, payload: dict[str, Any]) -> bool:
         stats.add("failed")
         count("PushFailures")
         logger.warning("post failed", connection_id=connection_id, error=type(e).__name__)
-        return False
+        return "push_failures"
     except ClientError as e:
         if _is_gone(e):
             stats.add("gone")
             count("GoneConnections")
             logger.info("connection gone", connection_id=connection_id)
             forget_connection(connection_id)
-        else:
-            stats.add("failed")
-            count("PushFailures")
-            logger.warning("post failed", connection_id=connection_id,
-                           error=e.response.get("Error", {}).get("Code"))
-        return False
+            return "gone_cleanups"
+        stats.add("failed")
+        count("PushFailures")
+        logger.warning("post failed", connection_id=connection_id,
+                       error=e.response.get("Error", {}).get("Code"))
+        return "push_failures"
     stats.add("posted")
+    return "messages_pushed"
+
+
+def post(connection_id: str, payload: dict[str, Any]) -> bool:
+    """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
+    outcome = _deliver(connection_id, payload)
+    wsstats.record(**{outcome: 1})
+    return outcome == "messages_pushed"
+
+
+def close(connection_id: str) -> bool:
+    """Close a socket through ``DELETE @connections/{id}``; False when it was already gone."""
+    try:
+        management_client().delete_connection(ConnectionId=connection_id)
+    except ClientError as e:
+        if _is_gone(e):
+            return False
+        raise
     return True
+
+
+def describe(connection_id: str) -> dict[str, Any] | None:
+    """What ``GET @connections/{id}`` reports (connectedAt, identity, lastActiveAt); None when gone."""
+    try:
+        answer = management_client().get_connection(ConnectionId=connection_id)
+    except ClientError as e:
+        if _is_gone(e):
+            return None
+        raise
+    return {key: answer[key] for key in ("ConnectedAt", "Identity", "LastActiveAt") if key in answer}
 
 
 def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
                   exclude_connection: str | None = None) -> int:
     """Fan out to every live connection of each user (all tabs); returns how many got it."""
-    delivered = 0
+    outcomes: Counter[str] = Counter()
     for user_id in dict.fromkeys(u for u in user_ids if u):
         for connection in ConnectionModel.for_user(user_id):
             if connection.connection_id == exclude_connection:
                 continue
-            delivered += post(connection.connection_id, payload)
-    return delivered
+            outcomes[_deliver(connection.connection_id, payload)] += 1
+    wsstats.record(**outcomes)  # one write for the whole fan-out
+    return outcomes["messages_pushed"]

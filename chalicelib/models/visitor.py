@@ -1,6 +1,6 @@
 """Visitors (customers). PK visitor_id; they sign up anonymously and hold a visitor token."""
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -14,3 +14,4 @@ class VisitorModel(KefuModel):
     name = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked

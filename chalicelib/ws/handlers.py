@@ -23,7 +23,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.services import agents, connections, tokens
+from chalicelib.services import connections, operations, revocation, tokens, wsstats
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
@@ -50,9 +50,9 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     except Unauthorized as e:
         logger.info("connect rejected", reason=e.message)
         return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
-    if principal.is_agent and not agents.exists(principal.user_id):
-        logger.info("connect rejected", reason="agent no longer exists")
-        return Response(body={"error": "unauthorized", "message": "unknown agent"}, status_code=403)
+    if not revocation.is_current(principal):  # gone, disabled, or tokens revoked
+        logger.info("connect rejected", reason="token revoked")
+        return Response(body={"error": "unauthorized", "message": "token revoked"}, status_code=403)
     from chalicelib.ws import actions
 
     # Presence first, the record after: whatever this wakes up (an agent back online serves the
@@ -65,6 +65,7 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
                          identity.get("userAgent"))
     logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
                 user_type=principal.typ)
+    wsstats.record(connects=1)
     return {"statusCode": 200}
 
 
@@ -74,6 +75,7 @@ def handle_disconnect(event: Any) -> dict[str, Any]:
         from chalicelib.ws import actions
 
         actions.on_disconnected(connections.principal_of(record))
+    wsstats.record(disconnects=1)
     logger.info("disconnected", connection_id=event.connection_id)
     return {"statusCode": 200}
 
@@ -124,6 +126,7 @@ def handle_message(event: Any) -> dict[str, Any]:
 
     connection_id = event.connection_id
     data: dict[str, Any] = {}
+    wsstats.record(frames_received=1)
     try:
         data = decode_frame(event.body)
         frame = validate_frame(data)
@@ -131,6 +134,7 @@ def handle_message(event: Any) -> dict[str, Any]:
         if connection is None:
             raise Forbidden("this connection is not registered: reconnect")
         principal = connections.principal_of(connection)
+        operations.ensure_socket_current(principal, connection_id)  # a revoked token: closed here
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
