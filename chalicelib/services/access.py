@@ -43,5 +43,5 @@ def delete_agent(agent_id: str, attempts: int = 3) -> None:
             revocation.forget("agent", agent_id)
             logger.info("agent deleted", agent_id=agent_id)
             return
-        assignment.requeue_agent_sessions(agent_id)  # a customer reached them meanwhile
+        assignment.set_status(agent_id, "offline")  # a customer reached them meanwhile: hand on again
     raise Conflict("the agent still holds customers; try again")

@@ -147,7 +147,8 @@ def describe_connection(connection_id: str) -> dict[str, Any]:
 def online_users(user_type: str, limit: int = paging.DEFAULT_LIMIT,
                  cursor: str | None = None) -> Page[dict[str, Any]]:
     """Users with at least one live connection, in the order their earliest live socket opened;
-    with their live connection count, and for agents their status, load and capacity.
+    with their live connection count, and their status: for agents their presence status, load and
+    capacity; for visitors their open session's status (``queued``, ``active``) or ``idle``.
 
     A user is listed on the page that holds their earliest live socket in ``by_type`` order, so a
     user whose sockets span pages appears exactly once."""
@@ -192,6 +193,10 @@ def _describe_users(user_type: str, found: dict[str, list[ConnectionModel]]) -> 
             "status": "online",
         }
         agent = profiles.get(user_id)
+        if user_type == "visitor":
+            session = chat.open_session_of(user_id)
+            user["status"] = session.status if session is not None else "idle"
+            user["session_id"] = session.session_id if session is not None else None
         if user_type == "agent" and agent is not None:
             user.update(name=agent.display_name, role=agent.role, status=agent.status,
                         load=int(agent.active_count), capacity=int(agent.max_concurrent),

@@ -88,9 +88,15 @@ def test_online_visitors_are_listed_apart_from_agents(api, people):
     open_socket(ann, "c-v1")
     open_socket(ann, "c-v2")
 
+    bea = people.visitor("Bea")
+    open_socket(bea, "c-v3")
+    state = people.start_session(bea)
+
     users = api.get("/api/system/online-users?role=visitor", admin).json_body["users"]
 
-    assert [(u["user_id"], u["name"], u["connections"]) for u in users] == [(ann.user_id, "Ann", 2)]
+    assert [(u["user_id"], u["name"], u["connections"], u["status"]) for u in users] == [
+        (ann.user_id, "Ann", 2, "idle"), (bea.user_id, "Bea", 1, "queued")]
+    assert users[1]["session_id"] == state.session.session_id
 
 
 def test_online_users_page_through_every_user_exactly_once(api, people):
