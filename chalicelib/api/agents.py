@@ -42,7 +42,7 @@ def list_agents():
     return json_response({"agents": [a.to_public() for a in agents.list_agents()]})
 
 
-@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=agent_auth)
+@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=any_auth)
 def patch_agent(agent_id: str):
     require_admin(current_principal(bp))
     from chalicelib.api.bodies import PatchAgentBody

@@ -251,3 +251,10 @@ def test_disconnecting_an_unknown_user_is_not_found(api, people):
     response = api.post("/api/users/v_nobody/disconnect", root, body={"revoke_tokens": True})
 
     assert (response.status_code, response.json_body["error"]) == (404, "not_found")
+
+
+def test_agent_patch_needs_an_admin(api, people):
+    bob = people.agent("bob")
+
+    assert auth_matrix(api, people, "patch", f"/api/agents/{bob.user_id}", body={"disabled": True}) == ADMIN_ONLY
+    assert AgentModel.get(bob.user_id).disabled is None
