@@ -116,10 +116,13 @@ def _deliver(connection_id: str, payload: dict[str, Any]) -> str:
     return "messages_pushed"
 
 
-def post(connection_id: str, payload: dict[str, Any]) -> bool:
-    """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
+def post(connection_id: str, payload: dict[str, Any], **also_count: int) -> bool:
+    """Post one frame. A gone connection is deleted and counted; it never fails the caller.
+    ``also_count``: other ``wsstats`` counters to add in the same write (the frame a reply answers)."""
     outcome = _deliver(connection_id, payload)
-    wsstats.record(**{outcome: 1})
+    counts = Counter(also_count)
+    counts[outcome] += 1
+    wsstats.record(**counts)
     return outcome == "messages_pushed"
 
 

@@ -126,7 +126,6 @@ def handle_message(event: Any) -> dict[str, Any]:
 
     connection_id = event.connection_id
     data: dict[str, Any] = {}
-    wsstats.record(frames_received=1)
     try:
         data = decode_frame(event.body)
         frame = validate_frame(data)
@@ -140,16 +139,18 @@ def handle_message(event: Any) -> dict[str, Any]:
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-        push.post(connection_id, error_frame(e, action, client_msg_id))
+        push.post(connection_id, error_frame(e, action, client_msg_id), frames_received=1)
         return {"statusCode": 200}
     except Exception:
         logger.exception("unhandled error in frame", connection_id=connection_id)
         push.post(connection_id, {"type": "error", "code": "internal_error",
                                   "message": "An internal error occurred.",
-                                  "action": data.get("action")})
+                                  "action": data.get("action")}, frames_received=1)
         return {"statusCode": 200}
     if reply is not None:
-        push.post(connection_id, reply)
+        push.post(connection_id, reply, frames_received=1)  # one stats write for frame and reply
+    else:
+        wsstats.record(frames_received=1)
     return {"statusCode": 200}
 
 
