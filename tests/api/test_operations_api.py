@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import clock
-from chalicelib.config import get_config
+from chalicelib.config import get_config, reload_config
 from chalicelib.models import ConnectionModel
 from chalicelib.services import connections, wsstats
 from tests.api.matrix import ADMIN_ONLY, auth_matrix
@@ -19,6 +19,17 @@ from tests.api.matrix import ADMIN_ONLY, auth_matrix
 def real_time():
     yield
     clock.reset()
+
+
+@pytest.fixture(autouse=True)
+def no_gateway(monkeypatch):
+    """Nothing listens at the ``@connections`` endpoint, even when an e2e stack ran earlier in this
+    process (its gateway would answer 410 for these made-up sockets, and 410 deletes the record)."""
+    monkeypatch.setenv("KEFU_WS_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
+    reload_config()
+    yield
+    monkeypatch.undo()
+    reload_config()
 
 
 def open_socket(caller, connection_id: str, *, stale: bool = False, ip: str = "198.51.100.7"):
