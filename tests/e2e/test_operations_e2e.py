@@ -217,3 +217,34 @@ def test_deleted_messages_are_announced_to_both_participants(stack: Stack, conne
         frame = socket.expect("message.deleted")
         assert frame == {"type": "message.deleted", "session_id": chat.session_id,
                          "message_ids": [message["id"]]}
+
+
+def test_a_revoked_visitor_cannot_reconnect(stack: Stack, admin: str, connect: Connect) -> None:
+    visitor = sign_up_visitor(stack, "Vic")
+    socket = connect(visitor)
+    socket.ping()
+
+    response = api(stack, "POST", f"/api/users/{visitor.id}/disconnect", admin, json={"revoke_tokens": True})
+
+    assert response.status_code == 200, response.text
+    assert socket.expect("disconnected")["reason"] == "tokens_revoked"
+    assert_closed(socket)
+    with pytest.raises(InvalidStatus):
+        connect(visitor)
+    assert api(stack, "GET", "/api/sessions", visitor.token).status_code == 401
+
+
+def test_disabling_an_agent_in_a_chat_closes_their_socket_and_hands_the_customer_on(
+        stack: Stack, admin: str, connect: Connect) -> None:
+    chat = open_conversation(stack, connect)
+
+    response = api(stack, "PATCH", f"/api/agents/{chat.agent.id}", admin, json={"disabled": True})
+
+    assert response.status_code == 200, response.text
+    assert chat.agent_socket.expect("disconnected")["reason"] == "account_disabled"
+    assert_closed(chat.agent_socket)
+    assert chat.visitor_socket.expect("session.queued", session_id=chat.session_id)["position"] == 1
+    backup = create_agent(stack, admin, "Bob")
+    backup_socket = connect(backup)
+    api(stack, "PUT", "/api/agents/me/status", backup.token, json={"status": "online"})
+    assert backup_socket.expect("session.assigned", session_id=chat.session_id)["customer"]["id"] == chat.visitor.id
