@@ -34,12 +34,17 @@ def _model_of(typ: str) -> type[AgentModel] | type[VisitorModel]:
 
 
 def _read_generation(typ: str, user_id: str) -> int | None:
-    """The user's current token generation; None when they are gone or (agents) disabled."""
+    """The user's current token generation; None when they are gone or (agents) disabled.
+
+    Strongly consistent: an eventually consistent read right after sign-up may miss the new record,
+    and that answer would be cached."""
     try:
         if typ == "agent":
-            agent = AgentModel.get(user_id, attributes_to_get=["agent_id", "token_gen", "disabled"])
+            agent = AgentModel.get(user_id, consistent_read=True,
+                                   attributes_to_get=["agent_id", "token_gen", "disabled"])
             return None if agent.disabled else int(agent.token_gen or 0)
-        visitor = VisitorModel.get(user_id, attributes_to_get=["visitor_id", "token_gen"])
+        visitor = VisitorModel.get(user_id, consistent_read=True,
+                                   attributes_to_get=["visitor_id", "token_gen"])
         return int(visitor.token_gen or 0)
     except DoesNotExist:
         return None
