@@ -21,6 +21,7 @@ TABLE_KEYS = (
     "assignments",
     "counters",
     "reports",
+    "ws_stats",
 )
 
 
@@ -64,6 +65,8 @@ class Config:
     index_lag_seconds: float
     visitor_away_seconds: float
     cleanup_budget_seconds: float
+    revocation_cache_seconds: float
+    ws_stats_shards: int
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -100,6 +103,10 @@ def _load() -> Config:
         index_lag_seconds=_float("KEFU_INDEX_LAG", 1.0),
         visitor_away_seconds=_float("KEFU_VISITOR_AWAY_TIMEOUT", 600.0),
         cleanup_budget_seconds=_float("KEFU_CLEANUP_BUDGET", 20.0),
+        # API Gateway caches an authorizer's answer for its TTL (30 s, auth_guard) on top of this:
+        # a revoked token stops working within the sum, at most 60 s.
+        revocation_cache_seconds=min(_float("KEFU_REVOCATION_CACHE", 30.0), 30.0),
+        ws_stats_shards=max(1, _int("KEFU_WS_STATS_SHARDS", 4)),
         table_names=names,
     )
 

@@ -83,3 +83,8 @@ class UnknownAction(KefuError):
 class RateLimited(KefuError):
     code = "rate_limited"
     status = 429
+
+
+class Unavailable(KefuError):
+    code = "unavailable"
+    status = 503

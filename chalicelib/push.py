@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none
 from chalicelib.observability import count, logger
+from chalicelib.services import wsstats
 
 
 class PushStats:
@@ -109,8 +111,8 @@ def sockets_of(user_id: str) -> tuple[list[str], Any]:
     return [c.connection_id for c in ConnectionModel.for_user(user_id)], None
 
 
-def post(connection_id: str, payload: dict[str, Any], owner: Any = None) -> bool:
-    """Post one frame. A gone connection is deleted and counted; it never fails the caller."""
+def _deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> str:
+    """Post one frame; the outcome is a ``wsstats`` counter name. A gone connection is deleted."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         management_client().post_to_connection(ConnectionId=connection_id, Data=data)
@@ -118,31 +120,65 @@ def post(connection_id: str, payload: dict[str, Any], owner: Any = None) -> bool
         stats.add("failed")
         count("PushFailures")
         logger.warning("post failed", connection_id=connection_id, error=type(e).__name__)
-        return False
+        return "push_failures"
     except ClientError as e:
         if _is_gone(e):
             stats.add("gone")
             count("GoneConnections")
             logger.info("connection gone", connection_id=connection_id)
             forget_connection(connection_id, owner)
-        else:
-            stats.add("failed")
-            count("PushFailures")
-            logger.warning("post failed", connection_id=connection_id,
-                           error=e.response.get("Error", {}).get("Code"))
-        return False
+            return "gone_cleanups"
+        stats.add("failed")
+        count("PushFailures")
+        logger.warning("post failed", connection_id=connection_id,
+                       error=e.response.get("Error", {}).get("Code"))
+        return "push_failures"
     stats.add("posted")
+    return "messages_pushed"
+
+
+def post(connection_id: str, payload: dict[str, Any], owner: Any = None, **also_count: int) -> bool:
+    """Post one frame. A gone connection is deleted (and leaves ``owner``'s socket set) and counted;
+    it never fails the caller. ``also_count``: other ``wsstats`` counters to add in the same write
+    (the frame a reply answers)."""
+    outcome = _deliver(connection_id, payload, owner)
+    counts = Counter(also_count)
+    counts[outcome] += 1
+    wsstats.record(**counts)
+    return outcome == "messages_pushed"
+
+
+def close(connection_id: str) -> bool:
+    """Close a socket through ``DELETE @connections/{id}``; False when it was already gone."""
+    try:
+        management_client().delete_connection(ConnectionId=connection_id)
+    except ClientError as e:
+        if _is_gone(e):
+            return False
+        raise
     return True
+
+
+def describe(connection_id: str) -> dict[str, Any] | None:
+    """What ``GET @connections/{id}`` reports (connectedAt, identity, lastActiveAt); None when gone."""
+    try:
+        answer = management_client().get_connection(ConnectionId=connection_id)
+    except ClientError as e:
+        if _is_gone(e):
+            return None
+        raise
+    return {key: answer[key] for key in ("ConnectedAt", "Identity", "LastActiveAt") if key in answer}
 
 
 def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
                   exclude_connection: str | None = None) -> int:
     """Fan out to every live connection of each user (all tabs); returns how many got it."""
-    delivered = 0
+    outcomes: Counter[str] = Counter()
     for user_id in dict.fromkeys(u for u in user_ids if u):
         connection_ids, owner = sockets_of(user_id)
         for connection_id in connection_ids:
             if connection_id == exclude_connection:
                 continue
-            delivered += post(connection_id, payload, owner)
-    return delivered
+            outcomes[_deliver(connection_id, payload, owner)] += 1
+    wsstats.record(**outcomes)  # one write for the whole fan-out
+    return outcomes["messages_pushed"]

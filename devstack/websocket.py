@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -450,7 +451,9 @@ class WebSocketGateway:
     def _open_connection(self, connection_id: str) -> LocalConnection:
         with self._lock:
             conn = self._connections.get(connection_id)
-        if conn is None or not conn.is_open:
+        # A client's close frame may be in while a handler still runs (the receive loop has not
+        # seen it yet): API Gateway calls that connection gone at once, and so does this.
+        if conn is None or not conn.is_open or conn.socket.state is not State.OPEN:
             raise GoneError(connection_id)
         return conn
 

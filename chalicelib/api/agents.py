@@ -1,19 +1,13 @@
 """/api/agents: my profile and status; admins manage accounts."""
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
-from chalicelib.api.auth_guard import agent_auth, current_principal, require_admin
+from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal, require_admin
 from chalicelib.api.responses import json_response, parse_body, route
-from chalicelib.services import agents, assignment
+from chalicelib.errors import Conflict
+from chalicelib.services import access, agents, assignment
 
 bp = Blueprint(__name__)
-
-
-
-
-
-
-
 
 
 @route(bp, "/api/agents/me", methods=["GET"], authorizer=agent_auth)
@@ -48,17 +42,34 @@ def list_agents():
     return json_response({"agents": [a.to_public() for a in agents.list_agents()]})
 
 
-@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=agent_auth)
+@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=any_auth)
 def patch_agent(agent_id: str):
     require_admin(current_principal(bp))
     from chalicelib.api.bodies import PatchAgentBody
 
     body = parse_body(bp, PatchAgentBody)
-    agents.get_agent(agent_id)
+    agent = agents.get_agent(agent_id)
+    disabled = bool(agent.disabled) if body.disabled is None else body.disabled
+    if disabled and body.status in ("online", "away"):
+        raise Conflict("a disabled agent stays offline")
+    if body.disabled is False and agent.disabled:
+        access.enable_agent(agent_id)
     if body.display_name is not None or body.role is not None or body.password is not None:
-        agents.update_profile(agent_id, body.display_name, body.role, body.password)
+        change = agents.update_profile(agent_id, body.display_name, body.role, body.password)
+        if change.revokes_tokens:
+            access.after_revocation("agent", agent_id, "credentials_changed")
     if body.max_concurrent is not None:
         assignment.set_capacity(agent_id, body.max_concurrent)
     if body.status is not None:
         assignment.set_status(agent_id, body.status)
+    if body.disabled and not agent.disabled:
+        access.disable_agent(agent_id)
     return json_response(agents.get_agent(agent_id).to_public())
+
+
+@route(bp, "/api/agents/{agent_id}", methods=["DELETE"], authorizer=any_auth)
+def delete_agent(agent_id: str):
+    require_admin(current_principal(bp))
+    agents.get_agent(agent_id)
+    access.delete_agent(agent_id)
+    return Response(body="", status_code=204)

@@ -2,7 +2,9 @@
 
 ``agent_auth`` admits agent tokens, ``any_auth`` agent or visitor tokens. A token that fails is
 denied at the gateway (the merged template maps that to 401 ``invalid_token``); roles are checked
-in the views with ``require_admin``.
+in the views with ``require_admin``. A revoked token fails too (``revocation``): API Gateway caches
+an authorizer's answer per token for ``AUTHORIZER_TTL_SECONDS``, and ``revocation`` caches a user's
+generation for at most 30 s more, so a revocation takes effect within 60 s.
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 from chalice import AuthResponse, Blueprint
 
 from chalicelib.errors import Forbidden, Unauthorized
-from chalicelib.services import tokens
+from chalicelib.services import revocation, tokens
 from chalicelib.services.tokens import Principal
 
 bp = Blueprint(__name__)
+
+AUTHORIZER_TTL_SECONDS = 30
 
 
 def _auth_response(auth_request, allowed: tuple[str, ...]) -> AuthResponse:
     try:
         principal = tokens.verify(auth_request.token, allowed)
     except Unauthorized:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    if not revocation.is_current(principal):
         return AuthResponse(routes=[], principal_id="anonymous")
     return AuthResponse(
         routes=["*"],
@@ -28,12 +34,12 @@ def _auth_response(auth_request, allowed: tuple[str, ...]) -> AuthResponse:
     )
 
 
-@bp.authorizer()
+@bp.authorizer(ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def agent_auth(auth_request):
     return _auth_response(auth_request, ("agent",))
 
 
-@bp.authorizer()
+@bp.authorizer(ttl_seconds=AUTHORIZER_TTL_SECONDS)
 def any_auth(auth_request):
     return _auth_response(auth_request, ("agent", "visitor"))
 
@@ -51,3 +57,8 @@ def current_principal(blueprint: Blueprint) -> Principal:
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden("this action needs the admin role")
+
+
+def require_agent(principal: Principal) -> None:
+    if not principal.is_agent:
+        raise Forbidden("this action is for agents")

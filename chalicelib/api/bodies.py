@@ -1,9 +1,9 @@
 """Request bodies (Pydantic). Imported by the views that parse them, not at cold start:
 most invocations (authorizers, WebSocket frames, GETs) never need Pydantic."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
 
@@ -31,11 +31,14 @@ class CreateAgentBody(BaseModel):
 
 
 class PatchAgentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field must not answer 200 and do nothing
+
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Literal["agent", "admin"] | None = None
     password: str | None = Field(default=None, min_length=8, max_length=256)
     max_concurrent: int | None = Field(default=None, ge=0, le=1000)
     status: Literal["online", "away", "offline"] | None = None
+    disabled: StrictBool | None = None
 
 
 class PostMessageBody(BaseModel):
@@ -45,3 +48,22 @@ class PostMessageBody(BaseModel):
 
 class TransferBody(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class DisconnectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revoke_tokens: StrictBool = False
+
+
+class BulkDeleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str = Field(min_length=1, max_length=64)
+    message_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=500)
+
+
+class MarkReadBody(BaseModel):
+    session_id: str = Field(min_length=1, max_length=64)
+    up_to: str = Field(min_length=1, max_length=64)

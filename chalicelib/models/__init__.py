@@ -14,6 +14,7 @@ from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
 from chalicelib.models.visitor import VisitorModel
+from chalicelib.models.wsstats import WsStatsModel
 
 ALL_MODELS = (
     ConnectionModel,
@@ -25,6 +26,7 @@ ALL_MODELS = (
     AssignmentModel,
     CounterModel,
     ReportModel,
+    WsStatsModel,
 )
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "ReportModel",
     "SessionModel",
     "VisitorModel",
+    "WsStatsModel",
 ]

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.models.base import KefuModel, table_meta
@@ -76,6 +76,8 @@ class AgentModel(KefuModel):
     load_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
+    disabled = BooleanAttribute(null=True)  # a disabled agent cannot log in and holds no valid token
+    token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
 
     by_username = AgentsByUsername()
     in_directory = AgentDirectory()
@@ -92,4 +94,5 @@ class AgentModel(KefuModel):
             "active": int(self.active_count),
             "last_assigned_at": self.last_assigned_at,
             "created_at": self.created_at,
+            "disabled": bool(self.disabled),
         }

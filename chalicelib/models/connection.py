@@ -48,6 +48,7 @@ class ConnectionModel(KefuModel):
     expires_at = NumberAttribute()  # TTL, epoch seconds
     rate_window = NumberAttribute(null=True)  # current rate-limit window (epoch // window length)
     rate_frames = NumberAttribute(null=True)  # frames received in that window
+    token_gen = NumberAttribute(default=0)  # the generation of the token the socket connected with
 
     by_user = ConnectionsByUser()
     by_type = ConnectionsByType()

@@ -10,7 +10,7 @@ and every retry can find it again.
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -25,23 +25,28 @@ class MessageModel(KefuModel):
     sender_type = UnicodeAttribute()  # "visitor" | "agent" | "system"
     sender_id = UnicodeAttribute()
     sender_name = UnicodeAttribute(null=True)
-    text = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)  # removed when the message is deleted
     client_msg_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     read_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()
+    deleted = BooleanAttribute(null=True)  # soft delete: the text is gone, the message stays
+    deleted_by = UnicodeAttribute(null=True)
+    deleted_at = UnicodeAttribute(null=True)
 
     def to_public(self) -> dict:
         body = {
             "id": self.message_id,
             "session_id": self.session_id,
             "sender": {"type": self.sender_type, "id": self.sender_id, "name": self.sender_name},
-            "text": self.text,
+            "text": self.text or "",
             "created_at": self.created_at,
             "client_msg_id": self.client_msg_id,
         }
         if self.read_at:
             body["read_at"] = self.read_at
+        if self.deleted:
+            body.update(deleted=True, deleted_by=self.deleted_by, deleted_at=self.deleted_at)
         return body
 
 

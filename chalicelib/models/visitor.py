@@ -1,6 +1,6 @@
 """Visitors (customers). PK visitor_id; they sign up anonymously and hold a visitor token."""
 
-from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -15,3 +15,4 @@ class VisitorModel(KefuModel):
     email = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently on $disconnect
+    token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import load_key
-from chalicelib.models.base import Transaction, get_or_none
+from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, is_condition_failure
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
 
 ROLES = ("agent", "admin")
 STATUSES = ("online", "away", "offline")
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    agent: AgentModel
+    revokes_tokens: bool  # the change (role, password) invalidated every earlier token
 
 
 def _username_claim(username: str) -> str:
@@ -88,9 +95,10 @@ def authenticate(username: str, password: str) -> dict:
     if agent is None:
         passwords.verify_password(password, passwords.dummy_hash())
         raise Unauthorized("invalid username or password")
-    if not passwords.verify_password(password, agent.password_hash):
+    if not passwords.verify_password(password, agent.password_hash) or agent.disabled:
         raise Unauthorized("invalid username or password")
-    token, expires_at = tokens.issue(Principal(agent.agent_id, "agent", agent.role, agent.display_name))
+    token, expires_at = tokens.issue(Principal(agent.agent_id, "agent", agent.role, agent.display_name,
+                                               gen=int(agent.token_gen or 0)))
     return {"token": token, "expires_at": clock.iso_from_epoch(expires_at), "agent": agent.to_public()}
 
 
@@ -101,19 +109,59 @@ def list_agents() -> list[AgentModel]:
 
 def update_profile(agent_id: str, display_name: str | None = None, role: str | None = None,
                    password: str | None = None) -> AgentModel:
-    """Change what does not affect assignment (capacity and status go through ``assignment``)."""
+    """Change what does not affect assignment (capacity and status go through ``assignment``).
+
+    A new role or password revokes every token issued so far, in the same write (see
+    ``revocation``); ``revokes_tokens`` on the result says whether it did."""
     agent = get_agent(agent_id)
     actions = [AgentModel.updated_at.set(clock.iso())]
     if display_name is not None:
         actions.append(AgentModel.display_name.set(display_name))
+    revoke = password is not None
     if role is not None:
         if role not in ROLES:
             raise ValidationFailed(f"role must be one of {ROLES}")
+        revoke = revoke or role != agent.role
         actions.append(AgentModel.role.set(role))
     if password is not None:
         actions.append(AgentModel.password_hash.set(passwords.hash_password(password)))
+    if revoke:
+        actions.append(AgentModel.token_gen.add(1))
     agent.update(actions=actions, condition=AgentModel.agent_id.exists())
+    return ProfileChange(agent, revokes_tokens=revoke)
+
+
+def set_disabled(agent_id: str, disabled: bool) -> AgentModel:
+    """Disable (no login, every token revoked) or enable an agent again; leaving the pool and
+    handing customers on is ``access.disable_agent``'s business."""
+    actions = [AgentModel.updated_at.set(clock.iso())]
+    if disabled:
+        actions += [AgentModel.disabled.set(True), AgentModel.token_gen.add(1)]
+    else:
+        actions.append(AgentModel.disabled.remove())
+    agent = AgentModel(agent_id)
+    try:
+        agent.update(actions=actions, condition=AgentModel.agent_id.exists())
+    except UpdateError as e:
+        if is_condition_failure(e):
+            raise NotFound(f"no agent {agent_id}") from e
+        raise
     return agent
+
+
+def delete_account(agent: AgentModel) -> bool:
+    """Delete the agent and free their username, once they hold no customer; False when they
+    still do (a customer reached them meanwhile)."""
+    tx = Transaction()
+    tx.delete("agent", AgentModel(agent.agent_id),
+              condition=AgentModel.agent_id.exists() & (AgentModel.active_count == 0))
+    tx.delete("claim", CounterModel(_username_claim(agent.username)))
+    failed = tx.commit()
+    if failed.get("agent") == CONDITION_FAILED:
+        return False
+    if failed:
+        raise Conflict("the agent is changing right now; try again")
+    return True
 
 
 def ensure_admin(username: str, password: str) -> bool:

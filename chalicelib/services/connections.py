@@ -28,6 +28,7 @@ def register(connection_id: str, principal: Principal, source_ip: str | None,
         source_ip=source_ip,
         user_agent=(user_agent or "")[:512] or None,
         expires_at=int(at + config.connection_ttl_seconds),
+        token_gen=principal.gen,
     )
     retrying(connection.save)
     return connection
@@ -35,7 +36,7 @@ def register(connection_id: str, principal: Principal, source_ip: str | None,
 
 def principal_of(connection: ConnectionModel) -> Principal:
     return Principal(user_id=connection.user_id, typ=connection.user_type, role=connection.role,
-                     name=connection.user_name)
+                     name=connection.user_name, gen=int(connection.token_gen or 0))
 
 
 def get(connection_id: str) -> ConnectionModel | None:

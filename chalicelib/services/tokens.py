@@ -27,6 +27,7 @@ class Principal:
     typ: str  # "visitor" | "agent"
     role: str  # "visitor" | "agent" | "admin"
     name: str | None = None
+    gen: int = 0  # the user's token generation when the token was issued (see ``revocation``)
 
     @property
     def is_admin(self) -> bool:
@@ -68,6 +69,7 @@ def issue(principal: Principal, ttl_seconds: int | None = None) -> tuple[str, in
         "iat": issued_at,
         "exp": expires_at,
         "jti": uuid.uuid4().hex,
+        "gen": principal.gen,
     }
     if principal.name:
         claims["name"] = principal.name
@@ -101,4 +103,7 @@ def verify(token: str | None, allowed_types: tuple[str, ...] = TOKEN_TYPES) -> P
     role = claims.get("role")
     if (typ == "visitor" and role != "visitor") or (typ == "agent" and role not in ("agent", "admin")):
         raise Unauthorized("invalid token")
-    return Principal(user_id=str(claims["sub"]), typ=typ, role=role, name=claims.get("name"))
+    gen = claims.get("gen", 0)
+    if not isinstance(gen, int) or isinstance(gen, bool):
+        raise Unauthorized("invalid token")
+    return Principal(user_id=str(claims["sub"]), typ=typ, role=role, name=claims.get("name"), gen=gen)

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections
+from chalicelib.services import assignment, chat, connections, operations
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
@@ -32,16 +32,8 @@ def on_registered(principal: Principal, connection_id: str) -> None:
 
 
 def on_disconnected(principal: Principal, connection_id: str) -> None:
-    """A socket closed; when it was the user's last open one (decided on consistent reads of
-    the owner's socket set, not on the lagging index), presence changes."""
-    if principal.is_agent:
-        assignment.agent_disconnected(principal.user_id, connection_id)
-        return
-    left = connections.forget_visitor_sockets(principal.user_id, {connection_id})
-    gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
-    if gone:
-        left = connections.forget_visitor_sockets(principal.user_id, gone)
-    chat.visitor_socket_closed(principal.user_id, connection_id, last=not left)
+    """A socket closed; when it was the user's last open one, presence changes."""
+    operations.socket_closed(principal, connection_id)
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:

@@ -22,7 +22,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.services import agents, connections, tokens
+from chalicelib.services import connections, operations, revocation, tokens, wsstats
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
@@ -49,9 +49,9 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     except Unauthorized as e:
         logger.info("connect rejected", reason=e.message)
         return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
-    if principal.is_agent and not agents.exists(principal.user_id):
-        logger.info("connect rejected", reason="agent no longer exists")
-        return Response(body={"error": "unauthorized", "message": "unknown agent"}, status_code=403)
+    if not revocation.is_current(principal):  # gone, disabled, or tokens revoked
+        logger.info("connect rejected", reason="token revoked")
+        return Response(body={"error": "unauthorized", "message": "token revoked"}, status_code=403)
     from chalicelib.ws import actions
 
     # Presence first, the record after: whatever this wakes up (an agent back online serves the
@@ -65,6 +65,7 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     actions.on_registered(principal, event.connection_id)
     logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
                 user_type=principal.typ)
+    wsstats.record(connects=1)
     return {"statusCode": 200}
 
 
@@ -74,6 +75,7 @@ def handle_disconnect(event: Any) -> dict[str, Any]:
         from chalicelib.ws import actions
 
         actions.on_disconnected(connections.principal_of(record), event.connection_id)
+    wsstats.record(disconnects=1)
     logger.info("disconnected", connection_id=event.connection_id)
     return {"statusCode": 200}
 
@@ -131,21 +133,24 @@ def handle_message(event: Any) -> dict[str, Any]:
         if connection is None:
             raise Forbidden("this connection is not registered: reconnect")
         principal = connections.principal_of(connection)
+        operations.ensure_socket_current(principal, connection_id)  # a revoked token: closed here
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-        push.post(connection_id, error_frame(e, action, client_msg_id))
+        push.post(connection_id, error_frame(e, action, client_msg_id), frames_received=1)
         return {"statusCode": 200}
     except Exception:
         logger.exception("unhandled error in frame", connection_id=connection_id)
         push.post(connection_id, {"type": "error", "code": "internal_error",
                                   "message": "An internal error occurred.",
-                                  "action": data.get("action")})
+                                  "action": data.get("action")}, frames_received=1)
         return {"statusCode": 200}
     if reply is not None:
-        push.post(connection_id, reply)
+        push.post(connection_id, reply, frames_received=1)  # one stats write for frame and reply
+    else:
+        wsstats.record(frames_received=1)
     return {"statusCode": 200}
 
 

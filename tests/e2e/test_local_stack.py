@@ -124,9 +124,13 @@ def test_events_have_api_gateways_shape(stack: Stack, ws_connect: Connect) -> No
         client = ws_connect(agent_token(), user_agent_header="kefu-e2e")
         connection_id = ping(client)["connection_id"]
         client.close()
-        wait_for(lambda: any(e["requestContext"]["eventType"] == "DISCONNECT" for e in events))
 
-    connect_event, message_event, disconnect_event = events
+        def own() -> list[dict[str, Any]]:  # a late $disconnect of an earlier test's socket is not ours
+            return [e for e in events if e["requestContext"]["connectionId"] == connection_id]
+
+        wait_for(lambda: any(e["requestContext"]["eventType"] == "DISCONNECT" for e in own()))
+
+    connect_event, message_event, disconnect_event = own()
     connected = APIGatewayWebSocketConnectEventModel.model_validate(connect_event)
     message = APIGatewayWebSocketMessageEventModel.model_validate(message_event)
     disconnected = APIGatewayWebSocketDisconnectEventModel.model_validate(disconnect_event)
