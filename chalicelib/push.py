@@ -111,7 +111,7 @@ def sockets_of(user_id: str) -> tuple[list[str], Any]:
     return [c.connection_id for c in ConnectionModel.for_user(user_id)], None
 
 
-def _deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> str:
+def deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> str:
     """Post one frame; the outcome is a ``wsstats`` counter name. A gone connection is deleted."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
@@ -137,11 +137,16 @@ def _deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> 
     return "messages_pushed"
 
 
+def record(outcomes: Counter[str]) -> None:
+    """Record a tally of ``deliver`` outcomes (one statistics write for a whole fan-out)."""
+    wsstats.record(**outcomes)
+
+
 def post(connection_id: str, payload: dict[str, Any], owner: Any = None, **also_count: int) -> bool:
     """Post one frame. A gone connection is deleted (and leaves ``owner``'s socket set) and counted;
     it never fails the caller. ``also_count``: other ``wsstats`` counters to add in the same write
     (the frame a reply answers)."""
-    outcome = _deliver(connection_id, payload, owner)
+    outcome = deliver(connection_id, payload, owner)
     counts = Counter(also_count)
     counts[outcome] += 1
     wsstats.record(**counts)
@@ -179,6 +184,6 @@ def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
         for connection_id in connection_ids:
             if connection_id == exclude_connection:
                 continue
-            outcomes[_deliver(connection_id, payload, owner)] += 1
+            outcomes[deliver(connection_id, payload, owner)] += 1
     wsstats.record(**outcomes)  # one write for the whole fan-out
     return outcomes["messages_pushed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -53,13 +54,12 @@ def session_released(session: SessionModel, former_agent_id: str) -> None:
     })
 
 
-def _tell_position(session: SessionModel, position: int) -> None:
+def _tell_position(session: SessionModel, position: int) -> Counter[str]:
     if not session.visitor_sockets:
         session_queued(session, position)  # no sockets recorded on the session: look them up
-        return
+        return Counter()
     frame = {"type": "session.queued", "session_id": session.session_id, "position": position}
-    for connection_id in session.visitor_sockets:
-        push.post(connection_id, frame)
+    return Counter(push.deliver(connection_id, frame) for connection_id in session.visitor_sockets)
 
 
 def queue_positions(waiting: list[SessionModel]) -> None:
@@ -68,7 +68,8 @@ def queue_positions(waiting: list[SessionModel]) -> None:
     if not waiting:
         return
     with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
-        list(pool.map(lambda item: _tell_position(item[1], item[0]), enumerate(waiting, start=1)))
+        tallies = list(pool.map(lambda item: _tell_position(item[1], item[0]), enumerate(waiting, start=1)))
+    push.record(sum(tallies, Counter()))  # one statistics write for the whole announcement
 
 
 def agent_presence(agent_id: str, status: str, reason: str) -> None:

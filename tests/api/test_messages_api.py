@@ -163,7 +163,7 @@ def test_the_agent_marks_the_customers_messages_read_over_rest(api, conversation
     response = api.post("/api/messages/mark-read", agent, body={"session_id": session_id, "up_to": ids[1]})
 
     assert response.status_code == 200
-    assert response.json_body == {"session_id": session_id, "up_to": ids[1], "updated": 2}
+    assert response.json_body == {"session_id": session_id, "up_to": ids[1], "updated": 2, "complete": True}
     seen = history(api, visitor, session_id)
     assert [bool(seen[i].get("read_at")) for i in ids] == [True, True, False]
 

@@ -12,6 +12,7 @@ from chalicelib import clock
 from chalicelib.config import get_config, reload_config
 from chalicelib.models import ConnectionModel
 from chalicelib.services import connections, wsstats
+from chalicelib.ws import actions
 from tests.api.matrix import ADMIN_ONLY, auth_matrix
 
 
@@ -35,6 +36,7 @@ def no_gateway(monkeypatch):
 def open_socket(caller, connection_id: str, *, stale: bool = False, ip: str = "198.51.100.7"):
     """A connection record as ``$connect`` writes it; ``stale``: silent past the heartbeat window."""
     record = connections.register(connection_id, caller.principal, ip, "pytest-agent/1.0")
+    actions.on_registered(caller.principal, connection_id)  # joins the owner's socket set, as $connect does
     if stale:
         record.update(actions=[ConnectionModel.last_seen_at.set(
             clock.epoch() - get_config().heartbeat_window_seconds - 5)])
