@@ -21,6 +21,7 @@ TABLE_KEYS = (
     "assignments",
     "counters",
     "reports",
+    "limits",
 )
 
 
@@ -60,6 +61,14 @@ class Config:
     candidate_page_size: int
     ws_rate_limit: int
     ws_rate_window_seconds: float
+    login_ip_limit: int
+    login_user_limit: int
+    login_window_seconds: float
+    max_sockets_visitor: int
+    max_sockets_agent: int
+    signups_per_ip: int
+    sessions_per_ip: int
+    per_ip_window_seconds: float
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -92,6 +101,14 @@ def _load() -> Config:
         candidate_page_size=_int("KEFU_CANDIDATE_PAGE_SIZE", 5),
         ws_rate_limit=_int("KEFU_WS_RATE_LIMIT", 60),
         ws_rate_window_seconds=_float("KEFU_WS_RATE_WINDOW", 10.0),
+        login_ip_limit=_int("KEFU_LOGIN_IP_LIMIT", 20),
+        login_user_limit=_int("KEFU_LOGIN_USER_LIMIT", 10),
+        login_window_seconds=_float("KEFU_LOGIN_WINDOW", 15 * 60.0),
+        max_sockets_visitor=_int("KEFU_MAX_SOCKETS_VISITOR", 10),
+        max_sockets_agent=_int("KEFU_MAX_SOCKETS_AGENT", 20),
+        signups_per_ip=_int("KEFU_SIGNUPS_PER_IP", 5),
+        sessions_per_ip=_int("KEFU_SESSIONS_PER_IP", 10),
+        per_ip_window_seconds=_float("KEFU_PER_IP_WINDOW", 12 * 3600.0),
         table_names=names,
     )
 

@@ -16,16 +16,19 @@ if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=body, status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})})
+                    headers={"Content-Type": "application/json", **NOSNIFF, **(headers or {})})
 
 
 def error_response(error: KefuError) -> Response:
-    return json_response(error.to_dict(), status=error.status)
+    retry_after = error.details.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return json_response(error.to_dict(), status=error.status, headers=headers)
 
 
 def validation_message(error: ValidationError) -> str:
@@ -37,15 +40,30 @@ def validation_message(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def strict_json(raw: bytes, what: str) -> Any:
+    """``raw`` parsed as JSON; ``invalid_json`` for malformed, too deeply nested or not UTF-8
+    encodable text (a lone surrogate escape such as ``"\\ud800"`` decodes but cannot be stored)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidJson(f"{what} is not valid JSON") from e
+    except RecursionError as e:
+        raise InvalidJson(f"{what} is nested too deeply") from e
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError as e:
+        raise InvalidJson(f"{what} contains a lone surrogate, which is not valid Unicode") from e
+    except RecursionError as e:
+        raise InvalidJson(f"{what} is nested too deeply") from e
+    return data
+
+
 def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
     """The JSON body validated by ``model``; 400/413/422 for what a client got wrong."""
     raw = bp.current_request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidJson("request body is not valid JSON") from e
+    data = strict_json(raw, "request body") if raw.strip() else {}
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object")
     from pydantic import ValidationError
@@ -54,6 +72,12 @@ def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as e:
         raise ValidationFailed(validation_message(e)) from e
+
+
+def source_ip(bp: Blueprint) -> str | None:
+    """The caller's address as API Gateway saw it."""
+    context = bp.current_request.context or {}
+    return (context.get("identity") or {}).get("sourceIp")
 
 
 def query_params(bp: Blueprint) -> dict[str, str]:

@@ -10,6 +10,7 @@ from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
 from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
+from chalicelib.models.limit import LimitModel
 from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
@@ -25,6 +26,7 @@ ALL_MODELS = (
     AssignmentModel,
     CounterModel,
     ReportModel,
+    LimitModel,
 )
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "AssignmentModel",
     "ConnectionModel",
     "CounterModel",
+    "LimitModel",
     "MessageKeyModel",
     "MessageModel",
     "ReportModel",

@@ -6,13 +6,12 @@ without route responses), so a reply and a fan-out take the same path.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalice import Response
 
 from chalicelib import push
-from chalicelib.api.responses import validation_message
+from chalicelib.api.responses import strict_json, validation_message
 from chalicelib.errors import (
     Forbidden,
     InvalidJson,
@@ -23,7 +22,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.services import agents, connections, tokens
+from chalicelib.services import agents, connections, ratelimit, tokens
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
@@ -53,6 +52,12 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     if principal.is_agent and not agents.exists(principal.user_id):
         logger.info("connect rejected", reason="agent no longer exists")
         return Response(body={"error": "unauthorized", "message": "unknown agent"}, status_code=403)
+    cap = ratelimit.max_sockets(principal)
+    if len(connections.live_connections(principal.user_id)) >= cap:
+        logger.info("connect rejected", reason="too many sockets", user_id=principal.user_id)
+        return Response(body={"error": "rate_limited",
+                              "message": f"at most {cap} open connections per user"},
+                        status_code=429)
     from chalicelib.ws import actions
 
     # Presence first, the record after: whatever this wakes up (an agent back online serves the
@@ -93,10 +98,7 @@ def decode_frame(body: str | bytes | None) -> dict[str, Any]:
     raw = body if isinstance(body, bytes) else (body or "").encode()
     if len(raw) > MAX_FRAME_BYTES:
         raise TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidJson("frame is not valid JSON") from e
+    data = strict_json(raw, "frame")
     if not isinstance(data, dict):
         raise InvalidJson("frame must be a JSON object")
     return data
@@ -125,12 +127,21 @@ def handle_message(event: Any) -> dict[str, Any]:
     connection_id = event.connection_id
     data: dict[str, Any] = {}
     try:
-        data = decode_frame(event.body)
-        frame = validate_frame(data)
+        invalid: KefuError | None = None
+        try:
+            data = decode_frame(event.body)
+            frame = validate_frame(data)
+        except KefuError as e:
+            invalid = e  # counted against the rate limit like any frame, then answered
         connection = connections.get(connection_id)
         if connection is None:
             raise Forbidden("this connection is not registered: reconnect")
         principal = connections.principal_of(connection)
+        ratelimit.count_message(principal.user_id)
+        if invalid is not None:
+            raise invalid
+        if data.get("action") == "start_session":
+            ratelimit.per_ip("session", connection.source_ip)
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
