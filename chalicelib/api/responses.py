@@ -97,6 +97,28 @@ def int_param(params: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
+CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "BadRequestError": "bad_request",
+    "InternalServerError": "internal_error",
+}
+
+
+def house_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: the answers Chalice gives itself (405, 415...) in our ``{"error",
+    "message"}`` shape, and ``nosniff`` on every response."""
+    response = get_response(event)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = CHALICE_CODES.get(str(body["Code"]), "error")
+        response.body = {"error": code, "message": body["Message"]}
+        response.headers["Content-Type"] = "application/json"
+    response.headers.update(NOSNIFF)
+    return response
+
+
 def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain errors into ``{"error", "message"}`` responses; log the unexpected ones."""
 

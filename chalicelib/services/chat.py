@@ -236,6 +236,14 @@ def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> Me
         return None
 
 
+def _same_message(existing: MessageModel, text: str) -> MessageModel:
+    """A retry returns the stored message; the same ``client_msg_id`` with another text is a
+    client bug that must not pass silently."""
+    if existing.text != text:
+        raise Conflict("client_msg_id was already used for a different text")
+    return existing
+
+
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
                  exclude_connection: str | None = None, _attempt: int = 0) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
@@ -248,7 +256,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     session = session_for(principal, session_id)
     existing = _existing_message(principal.user_id, client_msg_id, session_id)
     if existing is not None:
-        return existing, False
+        return _same_message(existing, text), False
     if not session.is_open:
         raise Conflict("session has ended")
     party = _party(principal, session)
@@ -279,7 +287,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     if failed.get("key") == CONDITION_FAILED:
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
         if existing is not None:
-            return existing, False
+            return _same_message(existing, text), False
     if failed.get("session") == CONDITION_FAILED:
         raise Conflict("session has ended")
     if failed and _attempt < 3:

@@ -10,6 +10,8 @@ wins and the other re-reads and is refused. Cost: one consistent read and one wr
 from __future__ import annotations
 
 import math
+import random
+import time
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
@@ -20,7 +22,7 @@ from chalicelib.models import LimitModel
 from chalicelib.models.base import is_condition_failure
 from chalicelib.services.tokens import Principal
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 12
 
 
 def _load(key: str) -> LimitModel:
@@ -58,7 +60,9 @@ def check(key: str, limit: int, window: float, what: str = "requests") -> None:
 def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
     """Record one event for ``key`` or refuse it (``RateLimited`` with ``retry_after``) when
     ``limit`` events already happened in the last ``window`` seconds."""
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))  # backoff, full jitter
         now = clock.epoch()
         log = _load(key)
         recent = _recent(log, window, now)
@@ -75,7 +79,8 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
         except PutError as e:
             if not is_condition_failure(e):
                 raise
-    raise _refuse(what, limit, window, 1)  # contended beyond reason: the caller retries shortly
+    # Contended beyond reason (dozens of simultaneous events for one subject): refuse this one.
+    raise RateLimited(f"too many simultaneous {what}; retry in 1 s", retry_after=1)
 
 
 # -- the limits kefu applies, each one definition used by REST and WebSocket alike ---------------

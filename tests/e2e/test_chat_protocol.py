@@ -268,8 +268,18 @@ def test_a_message_posted_over_rest_reaches_every_socket_and_a_retry_is_not_stor
 
 # ---- idempotent sends -------------------------------------------------------------------------
 
+@pytest.fixture
+def many_sockets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Room for 30 sockets per visitor (the default cap is 10)."""
+    monkeypatch.setenv("KEFU_MAX_SOCKETS_VISITOR", "30")
+    reload_config()
+    yield
+    monkeypatch.undo()
+    reload_config()
+
+
 def test_twenty_concurrent_retries_of_one_client_msg_id_store_one_message(
-        stack: Stack, chat: Conversation, connect: Connect) -> None:
+        stack: Stack, chat: Conversation, connect: Connect, many_sockets: None) -> None:
     sockets = [connect(chat.visitor) for _ in range(20)]
     for socket in sockets:
         socket.ping()
