@@ -6,7 +6,7 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib.api import agents, auth, auth_guard, kefu, sessions, system, visitors
+from chalicelib.api import agents, auth, auth_guard, kefu, metrics as metrics_api, sessions, system, visitors
 from chalicelib.api.responses import house_shape
 from chalicelib.jobs import schedules
 from chalicelib.observability import logger, metrics
@@ -18,7 +18,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(house_shape, "http")
 
-for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):
+for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, metrics_api,
+                         schedules):
     app.register_blueprint(blueprint_module.bp)
 
 

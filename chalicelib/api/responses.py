@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
 
+from chalicelib import runtime
 from chalicelib.errors import BadRequest, InvalidJson, KefuError, TooLarge, ValidationFailed
 from chalicelib.observability import logger
 
@@ -109,6 +110,7 @@ CHALICE_CODES = {
 def house_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """HTTP middleware: the answers Chalice gives itself (405, 415...) in our ``{"error",
     "message"}`` shape, and ``nosniff`` on every response."""
+    runtime.count_invocation()
     response = get_response(event)
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
