@@ -22,6 +22,7 @@ TABLE_KEYS = (
     "counters",
     "reports",
     "limits",
+    "metrics",
 )
 
 

@@ -3,8 +3,9 @@
 from chalice import Blueprint
 
 from chalicelib.api.auth_guard import agent_auth, current_principal, require_admin
-from chalicelib.api.responses import json_response, route
-from chalicelib.services import resources
+from chalicelib.api.responses import json_response, query_params, route
+from chalicelib.errors import ValidationFailed
+from chalicelib.services import performance, resources
 
 bp = Blueprint(__name__)
 
@@ -13,3 +14,12 @@ bp = Blueprint(__name__)
 def resources_report():
     require_admin(current_principal(bp))
     return json_response(resources.report(bp.lambda_context))
+
+
+@route(bp, "/api/metrics/performance", methods=["GET"], authorizer=agent_auth)
+def performance_report():
+    require_admin(current_principal(bp))
+    raw = query_params(bp).get("window", "5")
+    if raw not in {str(w) for w in performance.WINDOWS_MINUTES}:
+        raise ValidationFailed(f"window must be one of {performance.WINDOWS_MINUTES} (minutes)")
+    return json_response(performance.report(int(raw)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,6 +13,7 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.errors import BadRequest, InvalidJson, KefuError, TooLarge, ValidationFailed
 from chalicelib.observability import logger
+from chalicelib.services import performance
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -138,10 +140,26 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def timed(name: str, view: Callable[..., Any]) -> Callable[..., Any]:
+    """Record each call's latency and status under ``name`` (``services.performance``)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        response = view(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+        status = response.status_code if isinstance(response, Response) else 200
+        performance.record("rest", name, elapsed, status)
+        return response
+
+    return wrapper
+
+
 def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """``bp.route`` with the error mapping applied, so no view forgets it."""
+    """``bp.route`` with the error mapping applied and every call timed, so no view forgets."""
+    name = f"{','.join(options.get('methods') or ['GET'])} {path}"
 
     def decorate(view: Callable[..., Any]) -> Any:
-        return bp.route(path, **options)(handles_errors(view))
+        return bp.route(path, **options)(timed(name, handles_errors(view)))
 
     return decorate

@@ -12,6 +12,7 @@ from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
 from chalicelib.models.limit import LimitModel
 from chalicelib.models.message import MessageKeyModel, MessageModel
+from chalicelib.models.metric import MetricModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
 from chalicelib.models.visitor import VisitorModel
@@ -27,6 +28,7 @@ ALL_MODELS = (
     CounterModel,
     ReportModel,
     LimitModel,
+    MetricModel,
 )
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "LimitModel",
     "MessageKeyModel",
     "MessageModel",
+    "MetricModel",
     "ReportModel",
     "SessionModel",
     "VisitorModel",

@@ -6,6 +6,7 @@ without route responses), so a reply and a fan-out take the same path.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalice import Response
@@ -22,7 +23,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.services import agents, connections, ratelimit, tokens
+from chalicelib.services import agents, connections, performance, ratelimit, tokens
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
@@ -121,7 +122,16 @@ def validate_frame(data: dict[str, Any]) -> Any:
 
 
 def handle_message(event: Any) -> dict[str, Any]:
-    """Route one client frame; every failure becomes an error frame and the socket stays open."""
+    """Route one client frame, timed per action (``services.performance``)."""
+    started = time.perf_counter()
+    action, status = _route_frame(event)
+    performance.record("ws", action, time.perf_counter() - started, status)
+    return {"statusCode": 200}
+
+
+def _route_frame(event: Any) -> tuple[str, int]:
+    """Run one client frame; every failure becomes an error frame and the socket stays open.
+    Returns the action (``invalid`` when there was none) and the REST status of its outcome."""
     from chalicelib.ws import actions
 
     connection_id = event.connection_id
@@ -148,16 +158,24 @@ def handle_message(event: Any) -> dict[str, Any]:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
         push.post(connection_id, error_frame(e, action, client_msg_id))
-        return {"statusCode": 200}
+        return _action_name(data), e.status
     except Exception:
         logger.exception("unhandled error in frame", connection_id=connection_id)
         push.post(connection_id, {"type": "error", "code": "internal_error",
                                   "message": "An internal error occurred.",
                                   "action": data.get("action")})
-        return {"statusCode": 200}
+        return _action_name(data), 500
     if reply is not None:
         push.post(connection_id, reply)
-    return {"statusCode": 200}
+    return _action_name(data), 200
+
+
+def _action_name(data: dict[str, Any]) -> str:
+    """A known action's name; anything else is ``invalid`` (clients must not mint metric names)."""
+    from chalicelib.ws.frames import FRAME_MODELS
+
+    action = data.get("action")
+    return action if isinstance(action, str) and action in FRAME_MODELS else "invalid"
 
 
 
