@@ -122,16 +122,20 @@ def validate_frame(data: dict[str, Any]) -> Any:
 
 
 def handle_message(event: Any) -> dict[str, Any]:
-    """Route one client frame, timed per action (``services.performance``)."""
+    """Route one client frame, timed per action (``services.performance``). The timing is
+    recorded before the answer is posted, so whoever reads metrics after the answer sees it."""
     started = time.perf_counter()
-    action, status = _route_frame(event)
+    action, status, answer = _route_frame(event)
     performance.record("ws", action, time.perf_counter() - started, status)
+    if answer is not None:
+        push.post(event.connection_id, answer)
     return {"statusCode": 200}
 
 
-def _route_frame(event: Any) -> tuple[str, int]:
+def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
     """Run one client frame; every failure becomes an error frame and the socket stays open.
-    Returns the action (``invalid`` when there was none) and the REST status of its outcome."""
+    Returns the action (``invalid`` when there was none), the REST status of its outcome and the
+    frame to answer with (None when there is none)."""
     from chalicelib.ws import actions
 
     connection_id = event.connection_id
@@ -157,17 +161,13 @@ def _route_frame(event: Any) -> tuple[str, int]:
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-        push.post(connection_id, error_frame(e, action, client_msg_id))
-        return _action_name(data), e.status
+        return _action_name(data), e.status, error_frame(e, action, client_msg_id)
     except Exception:
         logger.exception("unhandled error in frame", connection_id=connection_id)
-        push.post(connection_id, {"type": "error", "code": "internal_error",
-                                  "message": "An internal error occurred.",
-                                  "action": data.get("action")})
-        return _action_name(data), 500
-    if reply is not None:
-        push.post(connection_id, reply)
-    return _action_name(data), 200
+        return _action_name(data), 500, {"type": "error", "code": "internal_error",
+                                         "message": "An internal error occurred.",
+                                         "action": data.get("action")}
+    return _action_name(data), 200, reply
 
 
 def _action_name(data: dict[str, Any]) -> str:

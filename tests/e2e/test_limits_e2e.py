@@ -98,3 +98,27 @@ def test_a_lone_surrogate_client_msg_id_gets_an_error_frame(stack: Stack, chat: 
     error = chat.visitor_socket.expect("error")
     assert error["code"] == "invalid_json"
     assert chat.visitor_socket.ping()["type"] == "pong"
+
+
+def _ws_counts(stack: Stack, admin: str) -> dict[str, dict]:
+    response = api(stack, "GET", "/api/metrics/performance?window=5", admin)
+    assert response.status_code == 200
+    return response.json()["websocket"]
+
+
+def test_websocket_actions_are_counted_per_action_with_their_errors(
+        stack: Stack, admin: str, chat: Conversation) -> None:
+    before = _ws_counts(stack, admin)
+    for _ in range(3):
+        assert chat.visitor_socket.ping()["type"] == "pong"
+    chat.visitor_socket.send("get_session", session_id="s_nope")
+    chat.visitor_socket.expect("error")
+
+    after = _ws_counts(stack, admin)
+
+    def grew(action: str, key: str) -> int:
+        return after.get(action, {}).get(key, 0) - before.get(action, {}).get(key, 0)
+
+    assert (grew("ping", "requests"), grew("ping", "errors_4xx")) == (3, 0)
+    assert (grew("get_session", "requests"), grew("get_session", "errors_4xx")) == (1, 1)
+    assert after["ping"]["p50_ms"] is not None
