@@ -113,11 +113,12 @@ def check_login(username: str, source_ip: str | None, is_known_ip: bool) -> None
 
 
 def record_login_failure(username: str, source_ip: str | None) -> None:
+    """Count a wrong password against the address and the username."""
     config = get_config()
-    for key, limit in ((f"login-ip#{source_ip}", config.login_ip_limit),
-                       (f"login-user#{username.lower()}", config.login_user_limit)):
-        if key.endswith("#None"):
-            continue
+    subjects = [(f"login-user#{username.lower()}", config.login_user_limit)]
+    if source_ip:
+        subjects.append((f"login-ip#{source_ip}", config.login_ip_limit))
+    for key, limit in subjects:
         try:
             hit(key, limit, config.login_window_seconds, "failed logins")
         except RateLimited:
