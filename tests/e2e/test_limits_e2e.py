@@ -122,3 +122,17 @@ def test_websocket_actions_are_counted_per_action_with_their_errors(
     assert (grew("list_sessions", "requests"), grew("list_sessions", "errors_4xx")) == (3, 0)
     assert (grew("get_session", "requests"), grew("get_session", "errors_4xx")) == (1, 1)
     assert after["list_sessions"]["p50_ms"] is not None
+
+
+def test_new_conversations_are_limited_per_source_address(stack: Stack, fresh: None, connect: Connect,
+                                                          settings: Callable[..., None]) -> None:
+    settings(KEFU_SESSIONS_PER_IP=1)
+    first, second = (connect(sign_up_visitor(stack, name)) for name in ("One", "Two"))
+
+    first.send("start_session", topic="billing")
+    second.send("start_session", topic="billing")
+    answers = [peer.expect(("session.queued", "session.assigned", "error")) for peer in (first, second)]
+
+    refused = [a for a in answers if a["type"] == "error"]
+    assert len(refused) == 1, answers  # the two race for the address's one slot: exactly one wins
+    assert (refused[0]["code"], refused[0]["action"]) == ("rate_limited", "start_session")
