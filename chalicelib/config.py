@@ -22,6 +22,8 @@ TABLE_KEYS = (
     "counters",
     "reports",
     "ws_stats",
+    "limits",
+    "metrics",
 )
 
 
@@ -67,6 +69,14 @@ class Config:
     cleanup_budget_seconds: float
     revocation_cache_seconds: float
     ws_stats_shards: int
+    login_ip_limit: int
+    login_user_limit: int
+    login_window_seconds: float
+    max_sockets_visitor: int
+    max_sockets_agent: int
+    signups_per_ip: int
+    sessions_per_ip: int
+    per_ip_window_seconds: float
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -107,6 +117,14 @@ def _load() -> Config:
         # a revoked token stops working within the sum, at most 60 s.
         revocation_cache_seconds=min(_float("KEFU_REVOCATION_CACHE", 30.0), 30.0),
         ws_stats_shards=max(1, _int("KEFU_WS_STATS_SHARDS", 4)),
+        login_ip_limit=_int("KEFU_LOGIN_IP_LIMIT", 20),
+        login_user_limit=_int("KEFU_LOGIN_USER_LIMIT", 10),
+        login_window_seconds=_float("KEFU_LOGIN_WINDOW", 15 * 60.0),
+        max_sockets_visitor=_int("KEFU_MAX_SOCKETS_VISITOR", 10),
+        max_sockets_agent=_int("KEFU_MAX_SOCKETS_AGENT", 20),
+        signups_per_ip=_int("KEFU_SIGNUPS_PER_IP", 5),
+        sessions_per_ip=_int("KEFU_SESSIONS_PER_IP", 10),
+        per_ip_window_seconds=_float("KEFU_PER_IP_WINDOW", 12 * 3600.0),
         table_names=names,
     )
 

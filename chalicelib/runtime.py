@@ -18,3 +18,16 @@ def mark_ready() -> None:
 
 def cold_start_seconds() -> float | None:
     return _ready_after
+
+
+_invocations = 0
+
+
+def count_invocation() -> None:
+    """Called once per REST request (by the HTTP middleware): the first one was a cold start."""
+    global _invocations
+    _invocations += 1
+
+
+def invocations() -> int:
+    return _invocations

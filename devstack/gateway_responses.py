@@ -28,6 +28,9 @@ class GatewayResponse:
         return json.dumps({"error": self.error, "message": self.message}).encode()
 
 
+# Headers on every gateway response (infra/generate.py sets the same in the packaged template).
+HEADERS = {"X-Content-Type-Options": "nosniff"}
+
 GATEWAY_RESPONSES: tuple[GatewayResponse, ...] = (
     # No Authorization header on a route with an authorizer: API Gateway answers without calling it.
     GatewayResponse("UNAUTHORIZED", 401, "UnauthorizedException",

@@ -52,8 +52,9 @@ class KefuRequestHandler(ChaliceRequestHandler):
         headers = dict(error.headers)
         custom = gateway_responses.match(error.CODE, headers, error.body)
         if custom is None:
-            super()._send_error_response(error)
+            self._send_http_response(error.CODE, {**headers, **gateway_responses.HEADERS}, error.body)
             return
+        headers.update(gateway_responses.HEADERS)
         headers["Content-Type"] = "application/json"
         self._send_http_response(custom.status, headers, custom.body())
 

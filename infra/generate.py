@@ -58,6 +58,9 @@ GATEWAY_RESPONSES: dict[str, tuple[int, dict[str, str]]] = {
     "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "not_found", "message": "no such route"}),
 }
 
+# Headers on every gateway response, as on every answer of the app (SAM quotes static values).
+GATEWAY_RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff"}
+
 Json = dict[str, Any]
 
 
@@ -289,6 +292,8 @@ def gateway_responses() -> Json:
     """
     return {
         response_type: {"StatusCode": str(status),
+                        "ResponseParameters": {"Headers": {name: f"'{value}'" for name, value
+                                                           in GATEWAY_RESPONSE_HEADERS.items()}},
                         "ResponseTemplates": {"application/json": json.dumps(body)}}
         for response_type, (status, body) in GATEWAY_RESPONSES.items()
     }

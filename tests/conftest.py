@@ -24,6 +24,10 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_NAMESPACE": "KefuTest",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # Every test client comes from 127.0.0.1: per-IP limits generous unless a test tightens them.
+        "KEFU_SIGNUPS_PER_IP": "100000",
+        "KEFU_SESSIONS_PER_IP": "100000",
+        "KEFU_LOGIN_IP_LIMIT": "100000",
     }
 )
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)

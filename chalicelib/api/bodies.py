@@ -8,21 +8,27 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
 
 
-class LoginBody(BaseModel):
+class Body(BaseModel):
+    """Strict types: ``"3"`` or ``true`` is not a number, ``3`` is not a string (422, not coerced)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class LoginBody(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
-class SignUpBody(BaseModel):
+class SignUpBody(Body):
     name: str | None = Field(default=None, max_length=100)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class StatusBody(BaseModel):
+class StatusBody(Body):
     status: Literal["online", "away", "offline"]
 
 
-class CreateAgentBody(BaseModel):
+class CreateAgentBody(Body):
     username: str = Field(min_length=3, max_length=64, pattern=USERNAME)
     password: str = Field(min_length=8, max_length=256)
     display_name: str | None = Field(default=None, max_length=100)
@@ -30,8 +36,8 @@ class CreateAgentBody(BaseModel):
     max_concurrent: int | None = Field(default=None, ge=0, le=1000)
 
 
-class PatchAgentBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field must not answer 200 and do nothing
+class PatchAgentBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")  # a misspelt field must not answer 200 and do nothing
 
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Literal["agent", "admin"] | None = None
@@ -41,23 +47,23 @@ class PatchAgentBody(BaseModel):
     disabled: StrictBool | None = None
 
 
-class PostMessageBody(BaseModel):
+class PostMessageBody(Body):
     text: str = Field(min_length=1, max_length=4000)
     client_msg_id: str = Field(min_length=1, max_length=128)
 
 
-class TransferBody(BaseModel):
+class TransferBody(Body):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
-class DisconnectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DisconnectBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     revoke_tokens: StrictBool = False
 
 
-class BulkDeleteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BulkDeleteBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     session_id: str = Field(min_length=1, max_length=64)
     message_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(

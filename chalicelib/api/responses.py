@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import functools
-import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
 
-from chalicelib.errors import BadRequest, InvalidJson, KefuError, TooLarge, ValidationFailed
+from chalicelib import runtime
+from chalicelib.errors import BadRequest, KefuError, TooLarge, ValidationFailed
+from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
+from chalicelib.services import performance
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body=body, status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})})
+                    headers={"Content-Type": "application/json", **NOSNIFF, **(headers or {})})
 
 
 def error_response(error: KefuError) -> Response:
-    return json_response(error.to_dict(), status=error.status)
+    retry_after = error.details.get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return json_response(error.to_dict(), status=error.status, headers=headers)
 
 
 def validation_message(error: ValidationError) -> str:
@@ -38,10 +44,7 @@ def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
     raw = bp.current_request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise TooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidJson("request body is not valid JSON") from e
+    data = strict_json(raw, "request body") if raw.strip() else {}
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object")
     from pydantic import ValidationError
@@ -50,6 +53,12 @@ def parse_body(bp: Blueprint, model: type[ModelT]) -> ModelT:
         return model.model_validate(data)
     except ValidationError as e:
         raise ValidationFailed(validation_message(e)) from e
+
+
+def source_ip(bp: Blueprint) -> str | None:
+    """The caller's address as API Gateway saw it."""
+    context = bp.current_request.context or {}
+    return (context.get("identity") or {}).get("sourceIp")
 
 
 def query_params(bp: Blueprint) -> dict[str, str]:
@@ -69,6 +78,29 @@ def int_param(params: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
+CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "BadRequestError": "bad_request",
+    "InternalServerError": "internal_error",
+}
+
+
+def house_shape(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: the answers Chalice gives itself (405, 415...) in our ``{"error",
+    "message"}`` shape, and ``nosniff`` on every response."""
+    runtime.count_invocation()
+    response = get_response(event)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = CHALICE_CODES.get(str(body["Code"]), "error")
+        response.body = {"error": code, "message": body["Message"]}
+        response.headers["Content-Type"] = "application/json"
+    response.headers.update(NOSNIFF)
+    return response
+
+
 def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain errors into ``{"error", "message"}`` responses; log the unexpected ones."""
 
@@ -86,10 +118,26 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def timed(name: str, view: Callable[..., Any]) -> Callable[..., Any]:
+    """Record each call's latency and status under ``name`` (``services.performance``)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        response = view(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+        status = response.status_code if isinstance(response, Response) else 200
+        performance.record("rest", name, elapsed, status)
+        return response
+
+    return wrapper
+
+
 def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """``bp.route`` with the error mapping applied, so no view forgets it."""
+    """``bp.route`` with the error mapping applied and every call timed, so no view forgets."""
+    name = f"{','.join(options.get('methods') or ['GET'])} {path}"
 
     def decorate(view: Callable[..., Any]) -> Any:
-        return bp.route(path, **options)(handles_errors(view))
+        return bp.route(path, **options)(timed(name, handles_errors(view)))
 
     return decorate

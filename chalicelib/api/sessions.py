@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal
 from chalicelib.api.responses import int_param, json_response, parse_body, query_params, route
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import assignment, chat
+from chalicelib.services import assignment, chat, ratelimit
 
 bp = Blueprint(__name__)
 
@@ -53,7 +53,9 @@ def post_message(session_id: str):
     from chalicelib.api.bodies import PostMessageBody
 
     body = parse_body(bp, PostMessageBody)
-    message, is_new = chat.send_message(current_principal(bp), session_id, body.client_msg_id, body.text)
+    principal = current_principal(bp)
+    ratelimit.count_message(principal.user_id)
+    message, is_new = chat.send_message(principal, session_id, body.client_msg_id, body.text)
     return json_response({"message": message.to_public(), "duplicate": not is_new},
                          status=201 if is_new else 200)
 

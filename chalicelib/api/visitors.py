@@ -2,12 +2,10 @@
 
 from chalice import Blueprint
 
-from chalicelib.api.responses import json_response, parse_body, route
-from chalicelib.services import visitors
+from chalicelib.api.responses import json_response, parse_body, route, source_ip
+from chalicelib.services import ratelimit, visitors
 
 bp = Blueprint(__name__)
-
-
 
 
 @route(bp, "/api/visitors", methods=["POST"])
@@ -15,4 +13,5 @@ def sign_up():
     from chalicelib.api.bodies import SignUpBody
 
     body = parse_body(bp, SignUpBody)
+    ratelimit.per_ip("signup", source_ip(bp))
     return json_response(visitors.sign_up(body.name, body.email), status=201)

@@ -10,7 +10,9 @@ from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
 from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
+from chalicelib.models.limit import LimitModel
 from chalicelib.models.message import MessageKeyModel, MessageModel
+from chalicelib.models.metric import MetricModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
 from chalicelib.models.visitor import VisitorModel
@@ -27,6 +29,8 @@ ALL_MODELS = (
     CounterModel,
     ReportModel,
     WsStatsModel,
+    LimitModel,
+    MetricModel,
 )
 
 __all__ = [
@@ -35,8 +39,10 @@ __all__ = [
     "AssignmentModel",
     "ConnectionModel",
     "CounterModel",
+    "LimitModel",
     "MessageKeyModel",
     "MessageModel",
+    "MetricModel",
     "ReportModel",
     "SessionModel",
     "VisitorModel",

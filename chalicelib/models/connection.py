@@ -46,8 +46,6 @@ class ConnectionModel(KefuModel):
     source_ip = UnicodeAttribute(null=True)
     user_agent = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()  # TTL, epoch seconds
-    rate_window = NumberAttribute(null=True)  # current rate-limit window (epoch // window length)
-    rate_frames = NumberAttribute(null=True)  # frames received in that window
     token_gen = NumberAttribute(default=0)  # the generation of the token the socket connected with
 
     by_user = ConnectionsByUser()

@@ -179,6 +179,14 @@ MARK_READ_BATCH = 200  # messages marked read by one call, at most
 FANOUT_LEASE_SECONDS = 5.0
 
 
+def _same_message(existing: MessageModel, text: str) -> MessageModel:
+    """A retry returns the stored message; the same ``client_msg_id`` with another text is a
+    client bug that must not pass silently."""
+    if existing.text != text:
+        raise Conflict("client_msg_id was already used for a different text")
+    return existing
+
+
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
                  exclude_connection: str | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
@@ -193,6 +201,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     for _ in range(SEND_ATTEMPTS):
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
         if existing is not None:
+            _same_message(existing, text)
             if clock.epoch() - clock.epoch_of(existing.created_at) > FANOUT_LEASE_SECONDS:
                 _fan_out(session, existing, exclude_connection)
             return existing, False

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.errors import RateLimited
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
-from chalicelib.models.base import conditional, get_or_none, is_condition_failure, retrying
+from chalicelib.models.base import conditional, get_or_none, retrying
 from chalicelib.services.tokens import Principal
 
 
@@ -51,41 +50,12 @@ def get(connection_id: str) -> ConnectionModel | None:
 
 
 def record_frame(connection_id: str) -> None:
-    """Count a client frame against the connection's rate limit and refresh its heartbeat.
-
-    One UpdateItem in the common case: within the current window, ``ADD frames 1`` while under the
-    limit. A new window resets the count (a second UpdateItem, once per window). Over the limit:
-    ``RateLimited``, and the frame is not processed. The count lives on the connection item, so it
-    holds across Lambda containers.
-    """
-    config = get_config()
-    now = clock.epoch()
-    window = int(now // config.ws_rate_window_seconds)
-    seen = ConnectionModel.last_seen_at.set(now)
-    try:
-        ConnectionModel(connection_id).update(
-            actions=[seen, ConnectionModel.rate_frames.add(1)],
-            condition=(ConnectionModel.rate_window == window)
-            & (ConnectionModel.rate_frames < config.ws_rate_limit),
-        )
-        return
-    except UpdateError as e:
-        if not is_condition_failure(e):
-            raise
-    try:
-        ConnectionModel(connection_id).update(
-            actions=[seen, ConnectionModel.rate_window.set(window), ConnectionModel.rate_frames.set(1)],
-            condition=ConnectionModel.connection_id.exists()
-            & (ConnectionModel.rate_window.does_not_exist() | (ConnectionModel.rate_window != window)),
-        )
-    except UpdateError as e:
-        if not is_condition_failure(e):
-            raise
-        if get(connection_id) is None:
-            return  # removed meanwhile (gone or disconnected): nothing to count
-        raise RateLimited(
-            f"more than {config.ws_rate_limit} frames in {config.ws_rate_window_seconds:g} s; slow down"
-        ) from e
+    """A client frame refreshes the connection's heartbeat (the rate limit is per user:
+    ``ratelimit.count_message``). A record removed meanwhile is left alone."""
+    conditional(lambda: ConnectionModel(connection_id).update(
+        actions=[ConnectionModel.last_seen_at.set(clock.epoch())],
+        condition=ConnectionModel.connection_id.exists(),
+    ))
 
 
 def unregister(connection_id: str) -> ConnectionModel | None:

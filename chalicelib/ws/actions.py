@@ -37,8 +37,7 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame is a heartbeat for the socket (and, for agents, for their availability), and
-    counts against the connection's rate limit."""
+    """Any frame is a heartbeat for the socket (and, for agents, for their availability)."""
     connections.record_frame(connection_id)
     if principal.is_agent:
         assignment.agent_heartbeat(principal.user_id)

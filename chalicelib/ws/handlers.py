@@ -6,7 +6,7 @@ without route responses), so a reply and a fan-out take the same path.
 
 from __future__ import annotations
 
-import json
+import time
 from typing import Any
 
 from chalice import Response
@@ -21,8 +21,9 @@ from chalicelib.errors import (
     UnknownAction,
     ValidationFailed,
 )
+from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
-from chalicelib.services import connections, operations, revocation, tokens, wsstats
+from chalicelib.services import connections, operations, performance, ratelimit, revocation, tokens, wsstats
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.
@@ -52,6 +53,12 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     if not revocation.is_current(principal):  # gone, disabled, or tokens revoked
         logger.info("connect rejected", reason="token revoked")
         return Response(body={"error": "unauthorized", "message": "token revoked"}, status_code=403)
+    cap = ratelimit.max_sockets(principal)
+    if _open_sockets_reach(principal, cap):
+        logger.info("connect rejected", reason="too many sockets", user_id=principal.user_id)
+        return Response(body={"error": "rate_limited",
+                              "message": f"at most {cap} open connections per user"},
+                        status_code=429)
     from chalicelib.ws import actions
 
     # Presence first, the record after: whatever this wakes up (an agent back online serves the
@@ -67,6 +74,14 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
                 user_type=principal.typ)
     wsstats.record(connects=1)
     return {"statusCode": 200}
+
+
+def _open_sockets_reach(principal: tokens.Principal, cap: int) -> bool:
+    """The user already holds ``cap`` open sockets, counted on their own item's socket set (the
+    ``by_user`` index lags behind a burst of connects); a socket whose ``$disconnect`` never came
+    is not counted once it falls silent. Concurrent connects may still pass the cap by a few."""
+    recorded = connections.sockets_of(principal.user_id, principal.typ)
+    return len(recorded) >= cap and sum(connections.is_open(c) for c in recorded) >= cap
 
 
 def handle_disconnect(event: Any) -> dict[str, Any]:
@@ -95,10 +110,7 @@ def decode_frame(body: str | bytes | None) -> dict[str, Any]:
     raw = body if isinstance(body, bytes) else (body or "").encode()
     if len(raw) > MAX_FRAME_BYTES:
         raise TooLarge(f"frame is larger than {MAX_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidJson("frame is not valid JSON") from e
+    data = strict_json(raw, "frame")
     if not isinstance(data, dict):
         raise InvalidJson("frame must be a JSON object")
     return data
@@ -121,37 +133,63 @@ def validate_frame(data: dict[str, Any]) -> Any:
 
 
 def handle_message(event: Any) -> dict[str, Any]:
-    """Route one client frame; every failure becomes an error frame and the socket stays open."""
+    """Route one client frame, timed per action (``services.performance``). The timing is
+    recorded before the answer is posted, so whoever reads metrics after the answer sees it."""
+    started = time.perf_counter()
+    action, status, answer = _route_frame(event)
+    performance.record("ws", action, time.perf_counter() - started, status)
+    if answer is not None:
+        push.post(event.connection_id, answer, frames_received=1)  # one stats write for frame and reply
+    else:
+        wsstats.record(frames_received=1)
+    return {"statusCode": 200}
+
+
+def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
+    """Run one client frame; every failure becomes an error frame and the socket stays open.
+    Returns the action (``invalid`` when there was none), the REST status of its outcome and the
+    frame to answer with (None when there is none)."""
     from chalicelib.ws import actions
 
     connection_id = event.connection_id
     data: dict[str, Any] = {}
     try:
-        data = decode_frame(event.body)
-        frame = validate_frame(data)
+        invalid: KefuError | None = None
+        try:
+            data = decode_frame(event.body)
+            frame = validate_frame(data)
+        except KefuError as e:
+            invalid = e  # counted against the rate limit like any frame, then answered
         connection = connections.get(connection_id)
         if connection is None:
             raise Forbidden("this connection is not registered: reconnect")
         principal = connections.principal_of(connection)
         operations.ensure_socket_current(principal, connection_id)  # a revoked token: closed here
+        ratelimit.count_message(principal.user_id)
+        if invalid is not None:
+            raise invalid
+        if data.get("action") == "start_session":
+            ratelimit.per_ip("session", connection.source_ip)
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-        push.post(connection_id, error_frame(e, action, client_msg_id), frames_received=1)
-        return {"statusCode": 200}
+        return _action_name(data), e.status, error_frame(e, action, client_msg_id)
     except Exception:
         logger.exception("unhandled error in frame", connection_id=connection_id)
-        push.post(connection_id, {"type": "error", "code": "internal_error",
-                                  "message": "An internal error occurred.",
-                                  "action": data.get("action")}, frames_received=1)
-        return {"statusCode": 200}
-    if reply is not None:
-        push.post(connection_id, reply, frames_received=1)  # one stats write for frame and reply
-    else:
-        wsstats.record(frames_received=1)
-    return {"statusCode": 200}
+        return _action_name(data), 500, {"type": "error", "code": "internal_error",
+                                         "message": "An internal error occurred.",
+                                         "action": data.get("action")}
+    return _action_name(data), 200, reply
+
+
+def _action_name(data: dict[str, Any]) -> str:
+    """A known action's name; anything else is ``invalid`` (clients must not mint metric names)."""
+    from chalicelib.ws.frames import FRAME_MODELS
+
+    action = data.get("action")
+    return action if isinstance(action, str) and action in FRAME_MODELS else "invalid"
 
 
 

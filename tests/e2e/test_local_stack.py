@@ -37,8 +37,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # ---- REST --------------------------------------------------------------------------------------
 
-def test_health_answers_200_with_a_check_per_table(stack: Stack) -> None:
-    response = requests.get(f"{stack.rest_url}/api/system/health", timeout=10)
+def test_health_answers_200_with_a_check_per_table_for_an_admin(stack: Stack) -> None:
+    response = requests.get(f"{stack.rest_url}/api/system/health", timeout=10,
+                            headers={"Authorization": f"Bearer {agent_token('admin')}"})
 
     assert response.status_code == 200
     body = response.json()

@@ -68,6 +68,11 @@ def test_gateway_errors_answer_like_the_local_stack(template):
     emulated = {r.response_type: (r.status, {"error": r.error, "message": r.message})
                 for r in LOCAL_GATEWAY_RESPONSES}
     assert answered == emulated
+    from devstack.gateway_responses import HEADERS
+
+    assert HEADERS == {"X-Content-Type-Options": "nosniff"}
+    assert all(r["ResponseParameters"]["Headers"] == {"X-Content-Type-Options": "'nosniff'"}
+               for r in responses.values())
 
 
 def test_every_function_can_push_and_keeps_chalice_environment(template):

@@ -1,0 +1,138 @@
+"""Limits through the real local stack: one message budget per user across REST and WebSocket
+(invalid frames included), sockets per user, and bad frames answered with error frames."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from chalicelib.config import reload_config
+from chalicelib.models import LimitModel
+from devstack import Stack
+from tests.e2e.protocol_helpers import Connect, Conversation, api, open_conversation, sign_up_visitor
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """The stack runs in this process and reads the same config: tighten it for one test."""
+
+    def apply(**values: str | int) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        reload_config()
+
+    yield apply
+    monkeypatch.undo()
+    reload_config()
+
+
+@pytest.fixture
+def chat(stack: Stack, fresh: None, connect: Connect) -> Conversation:
+    """An assigned conversation whose visitor starts with an unspent message budget (opening it
+    took a few frames)."""
+    conversation = open_conversation(stack, connect)
+    LimitModel(f"msg#{conversation.visitor.id}").delete()
+    return conversation
+
+
+def test_rest_and_websocket_sends_share_one_budget_per_user(
+        stack: Stack, chat: Conversation, settings: Callable[..., None]) -> None:
+    settings(KEFU_WS_RATE_LIMIT=5, KEFU_WS_RATE_WINDOW=30)
+    rest = [api(stack, "POST", f"/api/sessions/{chat.session_id}/messages", chat.visitor.token,
+                json={"text": f"r{n}", "client_msg_id": f"r{n}"}).status_code for n in range(3)]
+    for n in range(3):
+        chat.visitor_socket.send("send_message", session_id=chat.session_id, client_msg_id=f"w{n}",
+                                 text=f"w{n}")
+    replies = [chat.visitor_socket.expect(("message.ack", "error")) for _ in range(3)]
+
+    assert rest == [201, 201, 201]
+    assert [r["type"] for r in replies] == ["message.ack", "message.ack", "error"]
+    assert replies[-1]["code"] == "rate_limited"
+    refused = api(stack, "POST", f"/api/sessions/{chat.session_id}/messages", chat.visitor.token,
+                  json={"text": "late", "client_msg_id": "late"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_invalid_frames_count_against_the_limit(stack: Stack, chat: Conversation,
+                                                 settings: Callable[..., None]) -> None:
+    settings(KEFU_WS_RATE_LIMIT=4, KEFU_WS_RATE_WINDOW=30)
+    for _ in range(4):
+        chat.visitor_socket.send_raw("not json")
+    errors = [chat.visitor_socket.expect("error")["code"] for _ in range(4)]
+    chat.visitor_socket.send("ping")
+
+    assert errors == ["invalid_json"] * 4
+    assert chat.visitor_socket.expect("error")["code"] == "rate_limited"
+
+
+def test_a_user_may_hold_only_so_many_sockets(stack: Stack, fresh: None, connect: Connect,
+                                               settings: Callable[..., None]) -> None:
+    settings(KEFU_MAX_SOCKETS_VISITOR=2)
+    visitor = sign_up_visitor(stack, "Many")
+    first, second = connect(visitor), connect(visitor)
+
+    with pytest.raises(InvalidStatus) as refused:
+        connect(visitor)
+
+    assert refused.value.response.status_code == 429
+    assert first.ping()["type"] == second.ping()["type"] == "pong"
+
+
+def test_a_deeply_nested_frame_gets_an_error_frame_not_a_crash(stack: Stack, chat: Conversation) -> None:
+    chat.visitor_socket.send_raw("[" * 10_000 + "]" * 10_000)
+
+    assert chat.visitor_socket.expect("error")["code"] == "invalid_json"
+    assert chat.visitor_socket.ping()["type"] == "pong"
+
+
+def test_a_lone_surrogate_client_msg_id_gets_an_error_frame(stack: Stack, chat: Conversation) -> None:
+    frame = json.dumps({"action": "send_message", "session_id": chat.session_id, "text": "hi",
+                        "client_msg_id": "\ud800"})
+
+    chat.visitor_socket.send_raw(frame)
+
+    error = chat.visitor_socket.expect("error")
+    assert error["code"] == "invalid_json"
+    assert chat.visitor_socket.ping()["type"] == "pong"
+
+
+def _ws_counts(stack: Stack, admin: str) -> dict[str, dict]:
+    response = api(stack, "GET", "/api/metrics/performance?window=5", admin)
+    assert response.status_code == 200
+    return response.json()["websocket"]
+
+
+def test_websocket_actions_are_counted_per_action_with_their_errors(
+        stack: Stack, admin: str, chat: Conversation) -> None:
+    before = _ws_counts(stack, admin)  # helpers' sockets may ping meanwhile: use other actions
+    for _ in range(3):
+        chat.visitor_socket.request("list_sessions", "sessions")
+    chat.visitor_socket.send("get_session", session_id="s_nope")
+    chat.visitor_socket.expect("error")
+
+    after = _ws_counts(stack, admin)
+
+    def grew(action: str, key: str) -> int:
+        return after.get(action, {}).get(key, 0) - before.get(action, {}).get(key, 0)
+
+    assert (grew("list_sessions", "requests"), grew("list_sessions", "errors_4xx")) == (3, 0)
+    assert (grew("get_session", "requests"), grew("get_session", "errors_4xx")) == (1, 1)
+    assert after["list_sessions"]["p50_ms"] is not None
+
+
+def test_new_conversations_are_limited_per_source_address(stack: Stack, fresh: None, connect: Connect,
+                                                          settings: Callable[..., None]) -> None:
+    settings(KEFU_SESSIONS_PER_IP=1)
+    first, second = (connect(sign_up_visitor(stack, name)) for name in ("One", "Two"))
+
+    first.send("start_session", topic="billing")
+    second.send("start_session", topic="billing")
+    answers = [peer.expect(("session.queued", "session.assigned", "error")) for peer in (first, second)]
+
+    refused = [a for a in answers if a["type"] == "error"]
+    assert len(refused) == 1, answers  # the two race for the address's one slot: exactly one wins
+    assert (refused[0]["code"], refused[0]["action"]) == ("rate_limited", "start_session")
