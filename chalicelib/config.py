@@ -21,6 +21,7 @@ TABLE_KEYS = (
     "assignments",
     "counters",
     "reports",
+    "activity",
 )
 
 

@@ -37,7 +37,7 @@ from chalicelib.models.base import CONDITION_FAILED, Transaction, is_condition_f
 from chalicelib.models.counter import FRONT_COUNTER, QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import count, logger
-from chalicelib.services import notify
+from chalicelib.services import activity, notify
 
 MAX_DISPATCH_PER_CALL = 100
 ANNOUNCE_WORKERS = 8
@@ -687,6 +687,7 @@ def set_status(agent_id: str, status: str) -> AgentModel:
                 *_count_actions(agent, int(agent.active_count), status=status)]
 
     agent = _update_agent(agent_id, build)
+    activity.agent_status_changed(agent_id, status)
     if status == "offline":
         requeue_agent_sessions(agent_id)
     dispatch_queue()
