@@ -6,8 +6,8 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib.api import agents, auth, auth_guard, kefu, sessions, system, visitors
-from chalicelib.jobs import schedules
+from chalicelib.api import agents, analytics, auth, auth_guard, kefu, sessions, system, visitors
+from chalicelib.jobs import reports, schedules
 from chalicelib.observability import logger, metrics
 from chalicelib.ws import handlers as ws
 
@@ -16,7 +16,8 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
-for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):
+for blueprint_module in (auth_guard, system, auth, visitors, agents, analytics, sessions, kefu, schedules,
+                         reports):
     app.register_blueprint(blueprint_module.bp)
 
 

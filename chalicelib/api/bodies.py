@@ -45,3 +45,11 @@ class PostMessageBody(BaseModel):
 
 class TransferBody(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ReportBody(BaseModel):
+    """Generate the report of one day, or of every day from ``from`` to ``to``."""
+
+    date: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
