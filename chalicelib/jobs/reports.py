@@ -44,12 +44,13 @@ def _idempotent_run():
 
     store = DynamoDBPersistenceLayer(table_name=get_config().table_name("reports"), key_attr="report_id")
     config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS)
-    return idempotent_function(data_keyword_argument="delivery", persistence_store=store,
-                               config=config)(run_daily_report)
+    return config, idempotent_function(data_keyword_argument="delivery", persistence_store=store,
+                                       config=config)(run_daily_report)
 
 
 @bp.schedule(Cron(10, 0, "*", "*", "?", "*"), name="daily_report")
 def daily_report(event):
     """Yesterday's report, stored (replacing any earlier run)."""
-    run = _idempotent_run()
+    config, run = _idempotent_run()
+    config.register_lambda_context(event.context)  # an in-progress record expires with the invocation
     return run(delivery=event.to_dict())
