@@ -210,3 +210,18 @@ def test_bad_statistics_requests_are_client_errors(client, world, query, status)
     response = get(client, world, f"/api/sessions/statistics?{query}")
     assert response.status_code == status
     assert response.json_body["error"] == "validation_error"
+
+
+def test_backfill_command_stores_every_day_with_a_progress_bar(client, world, capsys):
+    from chalicelib import manage
+
+    first, last = world.day(3), world.day(1)
+
+    assert manage.main(["reports", "--from", first.isoformat(), "--to", last.isoformat()]) == 0
+
+    out = capsys.readouterr()
+    assert json.loads(out.out) == [{"date": world.day(n).isoformat(), "sessions": 13} for n in (3, 2, 1)]
+    assert out.err.rstrip().endswith(f"3/3 {last.isoformat()}") and "[" + "#" * 30 + "]" in out.err
+    for n in (3, 2, 1):
+        stored = get(client, world, f"/api/analytics/report?date={world.day(n)}").json_body
+        assert figures_of(stored) == expected(world.script, world.names, world.day(n), world.day(n))
