@@ -63,7 +63,7 @@ def load_period(start: datetime, end: datetime, now: datetime | None = None) -> 
     data = PeriodData(start=start, end=end, now=now)
     days = utc_days(start, end)
     end_iso = clock.iso(end - timedelta(milliseconds=1))
-    data.sessions = [s for s in _sessions_of(days, clock.iso(start), end_iso)]
+    data.sessions = list(_sessions_of(days, clock.iso(start), end_iso))
     wanted = {s.session_id for s in data.sessions}
     buckets = [bucket for day in days for bucket in session_buckets(day)]
     day_before = (date.fromisoformat(days[0]) - timedelta(days=1)).isoformat()

@@ -3,7 +3,8 @@ plain language, each with the figures it rests on.
 
 A finding is made only when the data can carry it (docs/analytics.md, "Insight thresholds"):
 both periods have at least ``MIN_SESSIONS`` sessions, a duration or CSAT at least ``MIN_SAMPLES``
-measurements in each, and the change is at least ``MIN_CHANGE_PCT`` percent. Agents are compared
+measurements in each, and the change is at least ``MIN_CHANGE_PCT`` percent; the same holds for
+the queue wait of each part of the day (night, morning, afternoon, evening, UTC hours). Agents are compared
 when they have at least ``MIN_AGENT_SAMPLES`` measurements in each period.
 """
 
@@ -22,6 +23,8 @@ MIN_CHANGE_PCT = 10.0
 MIN_AGENT_SAMPLES = 5
 TOP_AGENTS = 3
 TOP_HOURS = 3
+PARTS_OF_DAY = {"night": range(0, 6), "morning": range(6, 12), "afternoon": range(12, 18),
+                "evening": range(18, 24)}
 
 # name -> (label, how to read it from a figures block, samples behind it, higher is better)
 FIGURES = {
@@ -76,6 +79,37 @@ def _findings(comparison: dict[str, Any], now: dict[str, Any], before: dict[str,
     return findings
 
 
+def _wait_by_part_of_day(figures: dict[str, Any]) -> dict[str, tuple[float | None, int]]:
+    """Average queue wait and its number of measurements in each part of the day (UTC hours)."""
+    out = {}
+    for part, hours in PARTS_OF_DAY.items():
+        n = sum(figures["hourly_queue_wait_count"][h] for h in hours)
+        total = sum(figures["hourly_queue_wait_total_s"][h] for h in hours)
+        out[part] = (round(total / n, 3) if n else None, n)
+    return out
+
+
+def _part_of_day_findings(now: dict[str, Any], before: dict[str, Any]) -> list[dict[str, Any]]:
+    """Queue wait per part of the day, under the same thresholds as the whole period's."""
+    if now["overall"]["sessions_started"] < MIN_SESSIONS or before["overall"]["sessions_started"] < MIN_SESSIONS:
+        return []
+    current, previous = _wait_by_part_of_day(now), _wait_by_part_of_day(before)
+    findings = []
+    for part, hours in PARTS_OF_DAY.items():
+        (value, n), (old, m) = current[part], previous[part]
+        pct = change_pct(value, old)
+        if min(n, m) < MIN_SAMPLES or pct is None or abs(pct) < MIN_CHANGE_PCT:
+            continue
+        findings.append({
+            "metric": f"queue_wait_{part}",
+            "text": f"Queue wait {'rose' if pct > 0 else 'fell'} {abs(pct):g}% in the {part} "
+                    f"({hours.start:02d}-{hours.stop:02d}h UTC, {old:g} to {value:g} s)",
+            "current": value, "previous": old, "change_pct": pct,
+            "samples": {"current": n, "previous": m},
+        })
+    return findings
+
+
 def _agents_moved(now: list[dict[str, Any]], before: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     previous = {a["agent_id"]: a for a in before}
     moved: dict[str, list[dict[str, Any]]] = {"first_response": [], "csat": []}
@@ -114,7 +148,7 @@ def insights(days: int = 7) -> dict[str, Any]:
         "figures": comparison,
         "peak_hours": [{"hour": h, "sessions": hours[h]} for h in peak],
         "agents_moved": _agents_moved(now["per_agent"], before["per_agent"]),
-        "findings": _findings(comparison, now["overall"], before["overall"]),
+        "findings": _findings(comparison, now["overall"], before["overall"]) + _part_of_day_findings(now, before),
         "thresholds": {"min_sessions": MIN_SESSIONS, "min_samples": MIN_SAMPLES,
                        "min_change_pct": MIN_CHANGE_PCT, "min_agent_samples": MIN_AGENT_SAMPLES},
     }

@@ -280,7 +280,8 @@ def _local_hour(text: str, zone: ZoneInfo) -> int:
 
 def compute(data: PeriodData, tz: str = "UTC", agent_id: str | None = None) -> dict[str, Any]:
     """Every figure of the period: ``overall``, ``per_agent`` (one agent's only when ``agent_id``),
-    ``busiest_hours`` and ``hourly_queue_wait_s`` (24 buckets each, hours in ``tz``)."""
+    ``busiest_hours`` and ``hourly_queue_wait_s`` / ``_count`` / ``_total_s`` (24 buckets each,
+    hours in ``tz``)."""
     zone = ZoneInfo(tz)
     facts = session_facts(data)
     start, end = data.start.timestamp(), min(data.end, max(data.start, data.now)).timestamp()
@@ -316,5 +317,7 @@ def compute(data: PeriodData, tz: str = "UTC", agent_id: str | None = None) -> d
         "per_agent": per_agent,
         "busiest_hours": hours,
         "hourly_queue_wait_s": [summary(w)["avg"] for w in hour_waits],
+        "hourly_queue_wait_count": [len(w) for w in hour_waits],
+        "hourly_queue_wait_total_s": [round(sum(w), 3) for w in hour_waits],
     }
 

@@ -97,7 +97,7 @@ def play(world: World, script: list[Conversation]) -> None:
 
 @pytest.fixture(scope="module")
 def world():
-    """Ten days ago a busy day with short waits; the last three days quieter, with longer waits."""
+    """Nine and ten days ago busy days with short waits; the last three days quieter, with longer waits."""
     reset_tables()
     patch = pytest.MonkeyPatch()
     frozen = FrozenTime(time.time())
@@ -113,7 +113,8 @@ def world():
     issued["admin"] = tokens.issue(Principal(admin.agent_id, "agent", "admin", "Boss"))[0]
     issued["visitor"] = tokens.issue(Principal("v_outsider", "visitor", "visitor", None))[0]
     w = World(today=today, names=names, tokens=issued, frozen=frozen)
-    play(w, day_script(w.day(10), slot_minutes=20, wait_bonus=0, count=24))
+    for days_ago in (10, 9):
+        play(w, day_script(w.day(days_ago), slot_minutes=20, wait_bonus=0, count=24))
     for days_ago in (3, 2, 1):
         play(w, day_script(w.day(days_ago), slot_minutes=35, wait_bonus=100, count=13))
     frozen.now = time.time()

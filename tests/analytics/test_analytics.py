@@ -149,18 +149,47 @@ def test_insights_compare_with_the_previous_period_and_say_what_moved(client, wo
     assert wait["change_pct"] == round((now["queue_wait_s"]["avg"] - before["queue_wait_s"]["avg"])
                                        / before["queue_wait_s"]["avg"] * 100, 1)
     volume = body["figures"]["volume"]
-    assert (volume["current"], volume["previous"]) == (39, 24)
+    assert (volume["current"], volume["previous"]) == (39, 48)
     abandonment = body["figures"]["abandonment"]
     assert abandonment["current"] == round(now["sessions_abandoned"] / 39, 4)
     findings = {f["metric"]: f for f in body["findings"]}
     assert findings["queue_wait"]["text"] == (
         f"Average queue wait rose {wait['change_pct']:g}% ({wait['previous']:g} to {wait['current']:g}) (worse)")
-    assert findings["volume"]["change_pct"] == round((39 - 24) / 24 * 100, 1)
+    assert findings["volume"]["change_pct"] == round((39 - 48) / 48 * 100, 1)
+    assert findings["volume"]["text"].startswith("Sessions fell 18.8% (48 to 39)")
     for finding in body["findings"]:
         assert abs(finding["change_pct"]) >= analytics_insights.MIN_CHANGE_PCT
     peak = body["peak_hours"][0]
     assert peak["sessions"] == max(expected(world.script, world.names, world.day(7), world.day(1))["busiest_hours"])
     assert set(body["agents_moved"]) == {"first_response", "csat"}
+
+
+def _waits_by_part(world, first_days_ago: int, last_days_ago: int) -> dict[str, list[int]]:
+    parts: dict[str, list[int]] = {}
+    for c in world.script:
+        if world.day(first_days_ago) <= c.start.date() <= world.day(last_days_ago) and c.accept_after:
+            part = next(p for p, hours in analytics_insights.PARTS_OF_DAY.items() if c.start.hour in hours)
+            parts.setdefault(part, []).append(c.accept_after)
+    return parts
+
+
+def test_insights_find_where_in_the_day_the_wait_moved(client, world):
+    now, before = _waits_by_part(world, 7, 1), _waits_by_part(world, 14, 8)
+    want = {}
+    for part in set(now) & set(before):
+        current, previous = round(sum(now[part]) / len(now[part]), 3), round(sum(before[part]) / len(before[part]), 3)
+        pct = round((current - previous) / previous * 100, 1)
+        if min(len(now[part]), len(before[part])) >= 10 and abs(pct) >= 10:
+            want[f"queue_wait_{part}"] = (current, previous, pct)
+    assert want, "the script should move the wait of some part of the day"
+
+    body = get(client, world, "/api/analytics/insights?days=7").json_body
+
+    found = {f["metric"]: (f["current"], f["previous"], f["change_pct"])
+             for f in body["findings"] if f["metric"].startswith("queue_wait_")}
+    assert found == want
+    morning = next(f for f in body["findings"] if f["metric"] == "queue_wait_morning")
+    assert morning["text"].startswith(f"Queue wait rose {want['queue_wait_morning'][2]:g}% in the morning")
 
 
 def test_insights_stay_silent_when_the_data_is_thin(client, world):
