@@ -6,10 +6,10 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib.api import agents, auth, auth_guard, kefu, messages, operations, sessions, system, visitors
+from chalicelib.api import agents, analytics, auth, auth_guard, kefu, messages, operations, sessions, system, visitors
 from chalicelib.api import metrics as metrics_api
 from chalicelib.api.responses import house_shape
-from chalicelib.jobs import schedules
+from chalicelib.jobs import reports, schedules
 from chalicelib.observability import logger, metrics
 from chalicelib.ws import handlers as ws
 
@@ -19,8 +19,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(house_shape, "http")
 
-for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, messages,
-                         operations, metrics_api, schedules):
+for blueprint_module in (auth_guard, system, auth, visitors, agents, analytics, sessions, kefu, messages,
+                         operations, metrics_api, schedules, reports):
     app.register_blueprint(blueprint_module.bp)
 
 

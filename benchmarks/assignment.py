@@ -4,7 +4,7 @@ Choosing the least-loaded agent reads the sparse ``available`` index (first page
 calls and the items read per assignment must not grow with the number of agents. Counted: the
 calls that choose and commit an assignment (agents, sessions, assignments, counters tables and
 the transaction); the two connection lookups that tell both parties (fan-out, measured by
-``fanout.py``) are printed separately.
+``fanout.py``) and the activity-log write analytics needs (one PutItem) are printed separately.
 
 Prints per size: assignments per second (on moto), calls and items read per assignment; then
 ``calls_per_assignment`` (target: at most 3) and, last, ``items_read_ratio`` (500 / 50, at most 1.0).
@@ -53,7 +53,7 @@ def measure(counter: DynamoCounter, label: int, offset: int) -> dict[str, float]
     from chalicelib.services import assignment
 
     sessions = [new_session(offset + n) for n in range(ASSIGNMENTS)]
-    core_calls = push_calls = items = 0
+    core_calls = push_calls = log_writes = items = 0
     elapsed = 0.0
     for session in sessions:
         with counter:
@@ -62,12 +62,14 @@ def measure(counter: DynamoCounter, label: int, offset: int) -> dict[str, float]
             elapsed += time.perf_counter() - started
         assert outcome is not None and outcome.is_assigned, "an agent with room should be found"
         push_calls += counter.by_table["connections"]
-        core_calls += counter.total_calls - counter.by_table["connections"]
+        log_writes += counter.by_table["activity"]
+        core_calls += counter.total_calls - counter.by_table["connections"] - counter.by_table["activity"]
         items += counter.items_read
     return {
         "per_second": ASSIGNMENTS / elapsed,
         "calls": core_calls / ASSIGNMENTS,
         "push_calls": push_calls / ASSIGNMENTS,
+        "log_writes": log_writes / ASSIGNMENTS,
         "items": items / ASSIGNMENTS,
     }
 
@@ -88,6 +90,7 @@ def main() -> None:
         print(f"agents_{size}_assignments_per_second_on_moto: {r['per_second']:.1f}")
         print(f"agents_{size}_calls_per_assignment: {r['calls']:.2f}")
         print(f"agents_{size}_push_lookups_per_assignment: {r['push_calls']:.2f}")
+        print(f"agents_{size}_activity_log_writes_per_assignment: {r['log_writes']:.2f}")
         print(f"agents_{size}_items_read_per_assignment: {r['items']:.2f}")
     print(f"calls_per_assignment: {max(r['calls'] for r in results.values()):.2f}")
     print(f"items_read_ratio: {results[SIZES[-1]]['items'] / results[SIZES[0]]['items']:.2f}")

@@ -24,6 +24,7 @@ TABLE_KEYS = (
     "ws_stats",
     "limits",
     "metrics",
+    "activity",
 )
 
 

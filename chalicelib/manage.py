@@ -1,6 +1,7 @@
 """Operator commands against a deployed stage (or the local stack), e.g. the first admin:
 
     python -m chalicelib.manage create-agent --username alice --role admin --display-name "Alice"
+    python -m chalicelib.manage reports --from 2026-11-01 --to 2026-11-25    # backfill daily reports
 
 The password is asked for (or read from ``KEFU_NEW_AGENT_PASSWORD``), never taken as an argument,
 so it stays out of shell history. Tables and region come from the same environment variables the
@@ -14,6 +15,18 @@ import getpass
 import json
 import os
 import sys
+from datetime import date
+
+BAR_WIDTH = 30
+
+
+def _progress(done: int, total: int, day: date) -> None:
+    """A one-line progress bar on stderr, redrawn in place."""
+    filled = BAR_WIDTH * done // total
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} {day.isoformat()}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def _password() -> str:
@@ -35,13 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", choices=("agent", "admin"), default="agent")
     create.add_argument("--max-concurrent", type=int)
     commands.add_parser("list-agents", help="list agent accounts")
+    backfill = commands.add_parser("reports", help="generate and store the daily reports of a range of days")
+    backfill.add_argument("--from", dest="first", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     args = parser.parse_args(argv)
 
     from chalicelib.errors import KefuError
-    from chalicelib.services import agents
+    from chalicelib.services import agents, analytics_reports
 
     try:
-        if args.command == "create-agent":
+        if args.command == "reports":
+            reports = analytics_reports.generate_reports(args.first, args.last, progress=_progress)
+            summary = [{"date": r["date"], "sessions": r["overall"]["sessions_started"]} for r in reports]
+            sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        elif args.command == "create-agent":
             password = _password()
             if len(password) < 8:
                 raise SystemExit("the password needs at least 8 characters")

@@ -70,6 +70,14 @@ class BulkDeleteBody(Body):
         min_length=1, max_length=500)
 
 
-class MarkReadBody(BaseModel):
+class MarkReadBody(Body):
     session_id: str = Field(min_length=1, max_length=64)
     up_to: str = Field(min_length=1, max_length=64)
+
+
+class ReportBody(Body):
+    """Generate the report of one day, or of every day from ``from`` to ``to``."""
+
+    date: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None

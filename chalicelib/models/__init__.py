@@ -6,6 +6,7 @@ resources (``infra/generate.py``); ``tests/unit/test_table_drift.py`` fails when
 
 from __future__ import annotations
 
+from chalicelib.models.activity import ActivityModel
 from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
 from chalicelib.models.connection import ConnectionModel
@@ -31,10 +32,12 @@ ALL_MODELS = (
     WsStatsModel,
     LimitModel,
     MetricModel,
+    ActivityModel,
 )
 
 __all__ = [
     "ALL_MODELS",
+    "ActivityModel",
     "AgentModel",
     "AssignmentModel",
     "ConnectionModel",

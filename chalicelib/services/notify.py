@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib import push
 from chalicelib.models import SessionModel
+from chalicelib.services import activity
 
 
 def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
@@ -21,6 +22,7 @@ def session_queued(session: SessionModel, position: int) -> None:
 
 
 def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
+    activity.session_assigned(session, agent_id)
     frame = {
         "type": "session.assigned",
         "session_id": session.session_id,
@@ -33,6 +35,7 @@ def session_assigned(session: SessionModel, agent_id: str, agent_name: str | Non
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],
                         to_agent: tuple[str, str | None]) -> None:
+    activity.session_transferred(session, from_agent[0], to_agent[0])
     frame = {
         "type": "session.transferred",
         "session_id": session.session_id,
@@ -49,6 +52,7 @@ ANNOUNCE_WORKERS = 8
 def session_released(session: SessionModel, former_agent_id: str) -> None:
     """The former agent's customer went back to the queue (the customer hears it from the
     position announcement that follows: one ``session.queued``)."""
+    activity.session_released(session, former_agent_id)
     push.send_to_users([former_agent_id], {
         "type": "session.released", "session_id": session.session_id, "reason": "agent_offline",
     })
@@ -80,6 +84,7 @@ def agent_presence(agent_id: str, status: str, reason: str) -> None:
 
 def session_ended(session: SessionModel, ended_by: str, reason: str,
                   agent_id: str | None = None) -> None:
+    activity.session_ended(session, reason, agent_id or session.agent_id)
     frame = {"type": "session.ended", "session_id": session.session_id, "ended_by": ended_by,
              "reason": reason}
     push.send_to_users([session.visitor_id, agent_id or session.agent_id], frame)

@@ -14,7 +14,7 @@ from chalicelib import clock
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import AgentModel
 from chalicelib.observability import logger
-from chalicelib.services import connections, notify
+from chalicelib.services import activity, connections, notify
 from chalicelib.services.assignment import dispatch, lifecycle, queue, slots
 from chalicelib.services.assignment.availability import is_available
 from chalicelib.services.assignment.effects import after_commit
@@ -39,6 +39,7 @@ def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentMo
         return actions
 
     slots.update_agent(agent_id, build, status=status)
+    after_commit("activity", activity.agent_status_changed, agent_id, status)
     if status == "offline":
         after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id)
     after_commit("dispatch", dispatch.dispatch_queue)

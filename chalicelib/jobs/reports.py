@@ -1,0 +1,56 @@
+"""The daily report, stored at 00:10 UTC for the day before.
+
+Safe to run more than once: storing replaces the day's report. On top of that, a delivery
+EventBridge repeats (same event ``id``) is answered from the Powertools Idempotency record
+instead of being computed again; a delivery that failed leaves no record, so its retry runs.
+Idempotency records live in the reports table under their own key prefix (``kefu-daily_report#``).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint, Cron
+
+from chalicelib import clock
+from chalicelib.config import get_config
+from chalicelib.services import analytics_reports
+
+bp = Blueprint(__name__)
+
+IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
+
+
+def run_daily_report(delivery: dict[str, Any]) -> dict[str, Any]:
+    """Generate and store the report of the day before the delivery's ``time``."""
+    delivered = datetime.fromisoformat(delivery["time"]) if delivery.get("time") else clock.now()
+    day = analytics_reports.report_day_for(delivered)
+    body = analytics_reports.generate_report(day)
+    return {"date": day.isoformat(), "sessions": body["overall"]["sessions_started"],
+            "generated_at": body["generated_at"]}
+
+
+@functools.lru_cache(maxsize=1)
+def _idempotent_run():
+    """``run_daily_report`` behind Powertools Idempotency, keyed on the event id (built on first
+    use: the persistence layer makes a boto3 client)."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    store = DynamoDBPersistenceLayer(table_name=get_config().table_name("reports"), key_attr="report_id")
+    config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS)
+    return config, idempotent_function(data_keyword_argument="delivery", persistence_store=store,
+                                       config=config)(run_daily_report)
+
+
+@bp.schedule(Cron(10, 0, "*", "*", "?", "*"), name="daily_report")
+def daily_report(event):
+    """Yesterday's report, stored (replacing any earlier run)."""
+    config, run = _idempotent_run()
+    config.register_lambda_context(event.context)  # an in-progress record expires with the invocation
+    return run(delivery=event.to_dict())
