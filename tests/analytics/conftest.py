@@ -11,6 +11,7 @@ from chalice.test import Client
 
 from chalicelib import clock
 from chalicelib.services import agents, assignment, chat, tokens
+from chalicelib.services.assignment import sweeps
 from chalicelib.services.tokens import Principal
 from tests.analytics.script import AGENTS, STATUS_PLAN, Conversation, at, day_script
 from tests.conftest import reset_tables
@@ -80,7 +81,7 @@ def play(world: World, script: list[Conversation]) -> None:
                 assignment.transfer(s["id"], world.names[c.transfer_to], world.names[c.agent])
             steps.append((offset(c.transfer_at), 1, transfer))
         if c.kind == "abandoned":
-            ender = lambda: assignment.sweep_abandoned(assignment.SweepReport())  # noqa: E731
+            ender = lambda: sweeps.sweep_customers(assignment.SweepReport(), sweeps.Deadline(budget_seconds=60))  # noqa: E731
         elif c.kind == "agent_ends":
             ender = lambda s=state, c=c: chat.end_session(_agent(world, c.agent), s["id"])  # noqa: E731
         else:
