@@ -6,7 +6,7 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 
 from chalice import Chalice, ConvertToMiddleware
 
-from chalicelib.api import agents, auth, auth_guard, kefu, sessions, system, visitors
+from chalicelib.api import agents, auth, auth_guard, cors, kefu, sessions, system, visitors
 from chalicelib.jobs import schedules
 from chalicelib.observability import logger, metrics
 from chalicelib.ws import handlers as ws
@@ -18,6 +18,7 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
 for blueprint_module in (auth_guard, system, auth, visitors, agents, sessions, kefu, schedules):
     app.register_blueprint(blueprint_module.bp)
+cors.enable(app)  # after every route: it adds an OPTIONS view per path
 
 
 @app.on_ws_connect()

@@ -60,6 +60,7 @@ class Config:
     candidate_page_size: int
     ws_rate_limit: int
     ws_rate_window_seconds: float
+    cors_origins: tuple[str, ...] = ()
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -92,6 +93,8 @@ def _load() -> Config:
         candidate_page_size=_int("KEFU_CANDIDATE_PAGE_SIZE", 5),
         ws_rate_limit=_int("KEFU_WS_RATE_LIMIT", 60),
         ws_rate_window_seconds=_float("KEFU_WS_RATE_WINDOW", 10.0),
+        cors_origins=tuple(o.strip().rstrip("/") for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",")
+                           if o.strip()),
         table_names=names,
     )
 

@@ -58,6 +58,8 @@ class Stack:
         self._idle_timeout = idle_timeout
         self._max_duration = max_duration
         self.rest_url = ""
+        self.widget_url = ""  # the demo page with the widget
+        self.console_url = ""
         self.ws_url = ""
         self.management_endpoint = ""
         self.dynamodb_endpoint = ""
@@ -244,9 +246,11 @@ class Stack:
 
         assert self.app_module is not None
         config = chalice_config(environment.PROJECT_DIR, self._stage())
-        self._rest = RestServer(self.app_module.app, config, self.host, self._ports["http"])
+        self._rest = RestServer(self.app_module.app, config, self.host, self._ports["http"], self.ws_url)
         self._rest.start()
         self.rest_url = f"http://{self.host}:{self._rest.port}"
+        self.widget_url = f"{self.rest_url}/"
+        self.console_url = f"{self.rest_url}/console/"
 
     # ---- how Lambda would call the app --------------------------------------------------------
 
