@@ -1,0 +1,226 @@
+"""The customer widget and the agent console in a real browser (headless Chromium, Playwright),
+against the real local stack that serves them.
+
+The browser is Debian's ``chromium`` (Playwright's own downloads do not work here): set-up installs
+it when it is missing; under ``CI=true`` a browser that cannot be had fails the run instead of
+skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+from chalicelib.services import agents
+from devstack import Stack
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+XSS = "<img src=x onerror=window.__xss=1>"
+PASSWORD = "correct horse battery"
+WAIT_MS = 10_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def _ensure_chromium() -> None:
+    if os.path.exists(CHROMIUM):
+        return
+    if shutil.which("apt-get") is None:
+        _unavailable(f"{CHROMIUM} is missing and apt-get is not available to install it")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        subprocess.run(command, check=False, capture_output=True, timeout=600,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"{CHROMIUM} is missing and `apt-get install chromium` did not provide it")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    _ensure_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Tab:
+    """One browser context and page, and every console error and uncaught exception it showed."""
+
+    page: Any
+    errors: list[str] = field(default_factory=list)
+    offline: bool = False
+    errors_while_offline: list[str] = field(default_factory=list)
+
+    def record(self, text: str) -> None:
+        (self.errors_while_offline if self.offline else self.errors).append(text)
+
+
+@pytest.fixture
+def open_tab(browser: Any) -> Iterator[Any]:
+    contexts = []
+
+    def open_(url: str) -> Tab:
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        tab = Tab(page)
+        page.on("console", lambda m: tab.record(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: tab.record(f"uncaught: {e}"))
+        page.goto(url)
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def agent_with_login(name: str) -> str:
+    username = f"{name.lower()}-{uuid.uuid4().hex[:8]}"
+    agents.create_agent(username, PASSWORD, display_name=name)
+    return username
+
+
+def test_the_pages_are_served_on_the_rest_port(stack: Stack):
+    home = requests.get(stack.widget_url, timeout=10)
+    assert home.status_code == 200 and home.headers["Content-Type"].startswith("text/html")
+    assert f'data-ws="{stack.ws_url}"' in home.text  # the stack's own WebSocket, whatever its port
+    widget = requests.get(f"{stack.rest_url}/widget.js", timeout=10)
+    assert widget.status_code == 200 and widget.headers["Content-Type"].startswith("text/javascript")
+    console = requests.get(stack.console_url, timeout=10)
+    assert console.status_code == 200 and 'data-testid="login-username"' in console.text
+    assert requests.get(f"{stack.rest_url}/console/app.js", timeout=10).status_code == 200
+    moved = requests.get(f"{stack.rest_url}/console", timeout=10, allow_redirects=False)
+    assert (moved.status_code, moved.headers["Location"]) == (301, "/console/")
+    for outside in ("/console/../../README.md", "/console/%2e%2e/%2e%2e/README.md", "/console/nope.js"):
+        assert requests.get(f"{stack.rest_url}{outside}", timeout=10).status_code == 404
+
+
+def test_gateway_errors_carry_cors_headers_for_local_origins(stack: Stack):
+    origin = "http://localhost:5173"
+    refused = requests.get(f"{stack.rest_url}/api/agents/me", headers={"Origin": origin}, timeout=10)
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == origin
+    preflight = requests.options(f"{stack.rest_url}/api/agents/me", timeout=10, headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    foreign = requests.get(f"{stack.rest_url}/api/agents/me", headers={"Origin": "https://evil.example"},
+                           timeout=10)
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
+        stack: Stack, fresh: None, open_tab: Any):
+    from playwright.sync_api import expect
+
+    username = agent_with_login("Alice")
+    agent_tab = open_tab(stack.console_url)
+    agent = agent_tab.page
+    agent.get_by_test_id("login-username").fill(username)
+    agent.get_by_test_id("login-password").fill(PASSWORD)
+    agent.get_by_test_id("login-submit").click()
+    expect(agent.locator("#live.on")).to_be_visible()
+    with agent.expect_response(lambda r: r.url.endswith("/api/agents/me/status")) as status:
+        agent.get_by_test_id("agent-status").select_option("online")
+    assert status.value.status == 200
+    sockets_before = set(stack.gateway.connection_ids())
+
+    customer_tab = open_tab(stack.widget_url)
+    customer = customer_tab.page
+    customer.get_by_test_id("kefu-launcher").click()
+    customer.get_by_test_id("kefu-name").fill("Ann")
+    customer.get_by_test_id("kefu-start").click()
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    assert customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).token")
+
+    # Assignment shows in the console; a message to a closed conversation counts as unread.
+    item = agent.get_by_test_id("session-item")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Ann")
+    customer.get_by_test_id("kefu-input").fill("Hello, my order is late")
+    expect(agent.get_by_test_id("typing-indicator")).to_be_hidden()  # no conversation open yet
+    customer.get_by_test_id("kefu-send").click()
+    expect(item.get_by_test_id("unread-count")).to_have_text("1")
+
+    # Opening it shows the history, clears the count and tells the customer it was read.
+    item.click()
+    conversation = agent.get_by_test_id("conversation")
+    expect(conversation.locator("[data-testid=message][data-sender=visitor] .text")).to_have_text(
+        ["Hello, my order is late"])
+    expect(item.get_by_test_id("unread-count")).to_have_text("0")
+    expect(customer.locator("[data-testid=kefu-message][data-sender=visitor]")).to_have_attribute(
+        "data-read", "true")
+
+    # Typing both ways.
+    customer.get_by_test_id("kefu-input").fill("It was due")
+    expect(agent.get_by_test_id("typing-indicator")).to_be_visible()
+    customer.get_by_test_id("kefu-input").fill("")
+    expect(agent.get_by_test_id("typing-indicator")).to_be_hidden()
+    agent.get_by_test_id("message-input").fill("Let me check")
+    expect(customer.get_by_test_id("kefu-typing")).to_be_visible()
+
+    # Messages both ways; text stays text.
+    agent.get_by_test_id("message-send").click()
+    expect(customer.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(["Let me check"])
+    expect(customer.get_by_test_id("kefu-typing")).to_be_hidden()
+    customer.get_by_test_id("kefu-input").fill(XSS)
+    customer.get_by_test_id("kefu-input").press("Enter")
+    expect(conversation.locator("[data-sender=visitor] .text").last).to_have_text(XSS)
+    expect(customer.locator("[data-testid=kefu-message][data-sender=visitor] .kefu-text").last).to_have_text(XSS)
+    assert agent.locator("img").count() == 0 and customer.locator("img").count() == 0
+    assert agent.evaluate("window.__xss") is None and customer.evaluate("window.__xss") is None
+
+    # The customer's network drops; the agent writes meanwhile; after the reconnect the history
+    # reloads with every message once.
+    customer_sockets = set(stack.gateway.connection_ids()) - sockets_before
+    assert customer_sockets
+    customer_tab.offline = True
+    customer.context.set_offline(True)
+    for connection_id in customer_sockets:
+        stack.gateway.abort(connection_id)
+    expect(customer.get_by_test_id("kefu-status")).to_contain_text("reconnecting")
+    for text in ("Found it", "It ships today"):
+        agent.get_by_test_id("message-input").fill(text)
+        agent.get_by_test_id("message-send").click()
+        expect(conversation.locator("[data-sender=agent][data-id] .text").last).to_have_text(text)
+    customer.context.set_offline(False)
+    customer_tab.offline = False
+    expected = ["Hello, my order is late", "Let me check", XSS, "Found it", "It ships today"]
+    expect(customer.locator("[data-testid=kefu-message]:not([data-sender=system]) .kefu-text")).to_have_text(
+        expected, timeout=20_000)
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    expect(conversation.locator("[data-testid=message]:not([data-sender=system]) .text")).to_have_text(expected)
+
+    # The agent ends the chat; the customer rates it, and the agent hears of it.
+    agent.get_by_test_id("end-session").click()
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("The agent ended the chat")
+    customer.get_by_test_id("kefu-rate-5").click()
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("Thank you for your feedback!")
+    expect(conversation.locator("[data-sender=system] .text").last).to_have_text("The customer rated this chat 5/5")
+    expect(item).to_have_attribute("data-status", "ended")
+
+    assert agent_tab.errors == [] and customer_tab.errors == []
+    # While the network was down, only the browser's own notes of failed reconnects.
+    assert all("WebSocket connection to" in e for e in customer_tab.errors_while_offline), \
+        customer_tab.errors_while_offline
