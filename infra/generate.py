@@ -58,6 +58,14 @@ GATEWAY_RESPONSES: dict[str, tuple[int, dict[str, str]]] = {
     "MISSING_AUTHENTICATION_TOKEN": (404, {"error": "not_found", "message": "no such route"}),
 }
 
+# A gateway response runs before any code, so it cannot check KEFU_CORS_ORIGINS: it echoes the
+# caller's Origin. It carries only the error body above, never data, and a browser still sends no
+# token unless the preflight (answered by the app, which does check the list) allowed it.
+GATEWAY_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "method.request.header.Origin",
+    "Vary": "'Origin'",
+}
+
 Json = dict[str, Any]
 
 
@@ -286,9 +294,11 @@ def gateway_responses() -> Json:
     Set on the ``AWS::Serverless::Api`` rather than as ``AWS::ApiGateway::GatewayResponse``
     resources: SAM writes them into the OpenAPI body, whose hash names the deployment, so they are
     deployed with the API and survive every later body import (separate resources are neither).
+    Each carries CORS headers, or a browser on the widget's site could not read why it was refused.
     """
     return {
         response_type: {"StatusCode": str(status),
+                        "ResponseParameters": {"Headers": dict(GATEWAY_CORS_HEADERS)},
                         "ResponseTemplates": {"application/json": json.dumps(body)}}
         for response_type, (status, body) in GATEWAY_RESPONSES.items()
     }
