@@ -20,6 +20,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / ".data"
 REGION = "us-east-1"
 JWT_SECRET_FILE = "jwt_secret"
+# Where a running stack says where it is, so that `python -m chalicelib.manage` finds it unaided.
+STACK_FILE = "stack.json"
 
 LOCAL_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
 

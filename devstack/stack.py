@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import importlib
+import json
 import logging
 import os
 import sys
@@ -94,6 +95,24 @@ class Stack:
     def snapshot_path(self) -> Path | None:
         return self.data_dir / SNAPSHOT_FILE if self.data_dir is not None else None
 
+    @property
+    def stack_file(self) -> Path | None:
+        """Where this stack describes itself while it runs (``chalicelib.manage`` reads it)."""
+        return self.data_dir / environment.STACK_FILE if self.data_dir is not None else None
+
+    def _write_stack_file(self) -> None:
+        if self.stack_file is None:
+            return
+        from chalicelib.config import get_config
+
+        config = get_config()
+        environment.write_private(self.stack_file, json.dumps({
+            "pid": os.getpid(), "region": self._region, "stage": config.stage,
+            "table_prefix": config.table_prefix, "dynamodb_endpoint": self.dynamodb_endpoint,
+            "rest_url": self.rest_url, "ws_url": self.ws_url, "console_url": self.console_url,
+            "widget_url": self.widget_url,
+        }, indent=2))
+
     def save_snapshot(self) -> int:
         """Snapshot now (the periodic thread does it every minute anyway)."""
         if self._snapshotter is None:
@@ -117,6 +136,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice or after a failed start."""
+        if self.stack_file is not None:
+            self.stack_file.unlink(missing_ok=True)
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -179,6 +200,7 @@ class Stack:
             self._scheduler = Scheduler(jobs, self._region)
             self._scheduler.start()
         self._wait_until_answering()
+        self._write_stack_file()
 
     def _import_app(self) -> ModuleType:
         if str(environment.PROJECT_DIR) not in sys.path:
