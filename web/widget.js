@@ -54,7 +54,7 @@
 
   const style = el("style");
   style.textContent = `
-    .kefu-root{position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.4 system-ui,sans-serif;color:#1d2430}
+    .kefu-root{position:fixed;right:20px;bottom:20px;display:flex;flex-direction:column;align-items:flex-end;z-index:2147483000;font:14px/1.4 system-ui,sans-serif;color:#1d2430}
     .kefu-launcher{border:0;border-radius:28px;padding:14px 20px;background:#2f6fed;color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.2)}
     .kefu-panel{display:none;flex-direction:column;width:340px;height:480px;background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;margin-bottom:10px}
     .kefu-open .kefu-panel{display:flex}
