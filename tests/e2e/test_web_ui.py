@@ -263,6 +263,25 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
     expect(agent.get_by_test_id("session-item")).to_have_count(1)
     expect(agent.get_by_test_id("queue-item")).to_have_count(0)
 
+    # A long history pages: the console shows the newest page, then older ones on demand, in order.
+    token = customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).token")
+    session_id = agent.get_by_test_id("session-item").get_attribute("data-session-id")
+    sent = [f"line {n}" for n in range(1, 33)]  # one page of 30, then 2 older
+    for n, text in enumerate(sent):
+        answer = requests.post(f"{stack.rest_url}/api/sessions/{session_id}/messages", timeout=10,
+                               headers={"Authorization": f"Bearer {token}"},
+                               json={"text": text, "client_msg_id": f"paging-{n}"})
+        assert answer.status_code == 201, answer.text
+    agent.reload()  # the console keeps its login for the tab
+    expect(agent.locator("#live.on")).to_be_visible()
+    agent.get_by_test_id("session-item").click()
+    shown = agent.locator("[data-testid=conversation] [data-sender=visitor] .text")
+    expect(shown).to_have_text(sent[-30:])
+    agent.get_by_test_id("load-older").click()
+    expect(shown).to_have_text(sent)
+    expect(agent.get_by_test_id("load-older")).to_be_hidden()
+    expect(customer.locator("[data-testid=kefu-message][data-sender=visitor] .kefu-text")).to_have_text(sent)
+
     customer.get_by_test_id("kefu-end").click()
     expect(customer.get_by_test_id("kefu-status")).to_have_text("You ended the chat")
     expect(agent.locator("[data-testid=conversation] [data-sender=system] .text")).to_have_text(
