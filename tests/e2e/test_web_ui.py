@@ -204,9 +204,13 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
         agent.get_by_test_id("message-input").fill(text)
         agent.get_by_test_id("message-send").click()
         expect(conversation.locator("[data-sender=agent][data-id] .text").last).to_have_text(text)
+    # Written while offline: shown as sending, sent once the socket is back, stored once.
+    customer.get_by_test_id("kefu-input").fill("Are you there?")
+    customer.get_by_test_id("kefu-send").click()
+    expect(customer.locator("[data-client-msg-id] .kefu-meta")).to_have_text("Sending…")
     customer.context.set_offline(False)
     customer_tab.offline = False
-    expected = ["Hello, my order is late", "Let me check", XSS, "Found it", "It ships today"]
+    expected = ["Hello, my order is late", "Let me check", XSS, "Found it", "It ships today", "Are you there?"]
     expect(customer.locator("[data-testid=kefu-message]:not([data-sender=system]) .kefu-text")).to_have_text(
         expected, timeout=20_000)
     expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
@@ -247,7 +251,8 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
 
     agent_tab = open_tab(stack.console_url)
     agent = agent_tab.page
-    log_in(agent, agent_with_login("Bea"), PASSWORD)
+    username = agent_with_login("Bea")
+    log_in(agent, username, PASSWORD)
     set_status(agent, "away")  # takes no customer unasked
 
     customer_tab = open_tab(stack.widget_url)
@@ -288,6 +293,14 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
         ["Chat ended (ended by visitor)"])
     customer.get_by_test_id("kefu-rate-3").click()
     expect(customer.get_by_test_id("kefu-status")).to_have_text("Thank you for your feedback!")
+
+    # A status changed elsewhere (another tab, the presence sweep) shows in the status select.
+    token = requests.post(f"{stack.rest_url}/api/auth/login", timeout=10,
+                          json={"username": username, "password": PASSWORD}).json()["token"]
+    changed = requests.put(f"{stack.rest_url}/api/agents/me/status", json={"status": "offline"},
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert changed.status_code == 200, changed.text
+    expect(agent.get_by_test_id("agent-status")).to_have_value("offline")
     assert agent_tab.errors == [] and customer_tab.errors == []
 
 

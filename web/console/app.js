@@ -166,10 +166,13 @@ function renderSessions() {
   list.replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, "No chats yet")]));
 }
 
+// The queue has no push of its own, and my status can change on the server (the presence sweep
+// takes a silent agent offline): both are read again every few seconds.
 async function pollQueue() {
   clearTimeout(state.timers.queue);
   try {
-    const { queue } = await request("GET", "/api/kefu/queue");
+    const [{ queue }, me] = await Promise.all([request("GET", "/api/kefu/queue"), request("GET", "/api/agents/me")]);
+    if (me.status !== state.me.status && document.activeElement !== $("agent-status")) showStatus(me.status);
     const items = queue.map((entry) => el("li", { testid: "queue-item", "data-session-id": entry.session_id },
       el("span", { class: "name" }, `#${entry.position} `, entry.customer_name || "Visitor"),
       el("button", { testid: "queue-accept", type: "button", onclick: () => accept(entry.session_id) }, "Accept")));
