@@ -341,3 +341,37 @@ def test_an_admin_manages_agents_and_every_admin_view_shows_data_or_says_it_is_n
         expect(shown.locator("[role=alert]")).to_have_count(0)  # a 404 is "not available", not a failure
     # The only console errors: the browser's notes of those 404s while issues 9 and 10 are not merged.
     assert all("status of 404" in e for e in tab.errors), tab.errors
+
+
+def test_an_agent_transfers_a_chat_to_a_colleague(stack: Stack, fresh: None, open_tab: Any):
+    from playwright.sync_api import expect
+
+    first_tab = open_tab(stack.console_url)
+    first = first_tab.page
+    log_in(first, agent_with_login("Dan"), PASSWORD)
+    set_status(first, "online")
+    customer_tab = open_tab(stack.widget_url)
+    customer = customer_tab.page
+    customer.get_by_test_id("kefu-launcher").click()
+    customer.get_by_test_id("kefu-name").fill("Fay")
+    customer.get_by_test_id("kefu-start").click()
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Dan")
+
+    second_tab = open_tab(stack.console_url)
+    second = second_tab.page
+    eve = agent_with_login("Eve")
+    log_in(second, eve, PASSWORD)
+    set_status(second, "online")
+    first.get_by_test_id("session-item").click()
+    first.get_by_test_id("transfer-agent").select_option(agents.find_by_username(eve).agent_id)
+    first.get_by_test_id("transfer-session").click()
+
+    expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Eve")
+    expect(second.get_by_test_id("session-item")).to_contain_text("Fay")
+    expect(first.get_by_test_id("session-item")).to_have_count(0)
+    second.get_by_test_id("session-item").click()
+    second.get_by_test_id("message-input").fill("Eve here, I can help")
+    second.get_by_test_id("message-send").click()
+    expect(customer.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(
+        ["Eve here, I can help"])
+    assert first_tab.errors == [] and second_tab.errors == [] and customer_tab.errors == []
