@@ -191,8 +191,10 @@
   function connect() {
     setStatus(state.attempt ? "Reconnecting…" : "Connecting…");
     const socket = new WebSocket(`${WS_URL}?token=${encodeURIComponent(state.visitor.token)}`);
+    let opened = false;
     state.socket = socket;
     socket.addEventListener("open", () => {
+      opened = true;
       state.attempt = 0;
       clearInterval(state.timers.ping);
       state.timers.ping = setInterval(() => frame({ action: "ping" }), PING_MS);
@@ -214,12 +216,13 @@
       }
       handle(data);
     });
-    socket.addEventListener("close", (event) => {
+    socket.addEventListener("close", async () => {
       clearInterval(state.timers.ping);
       if (state.socket !== socket) return;
       state.socket = null;
-      if (event.code === 1008 || event.code === 4403) {
-        localStorage.removeItem(STORE_KEY);
+      // A refused handshake looks like any failed connection to a page; REST tells them apart.
+      if (!opened && navigator.onLine && !(await isTokenAccepted())) {
+        forgetVisitor();
         return;
       }
       // Backoff with jitter: 0.5 s, 1 s, 2 s ... at most 15 s.
@@ -228,6 +231,30 @@
       setStatus("Connection lost, reconnecting…");
       state.timers.reconnect = setTimeout(connect, delay);
     });
+  }
+
+  async function isTokenAccepted() {
+    try {
+      const response = await fetch(`${API}/api/sessions?limit=1`, {
+        headers: { Authorization: `Bearer ${state.visitor.token}` },
+      });
+      return response.status !== 401 && response.status !== 403;
+    } catch (e) {
+      return true; // the network is down: keep the token, keep trying
+    }
+  }
+
+  function forgetVisitor() {
+    localStorage.removeItem(STORE_KEY);
+    state.visitor = null;
+    state.sessionId = null;
+    state.messages.clear();
+    list.replaceChildren();
+    show(body, false);
+    show(foot, false);
+    show(endButton, false);
+    show(form, true);
+    setStatus("Please start a new chat.");
   }
 
   function frame(data) {

@@ -226,8 +226,8 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
 
     assert agent_tab.errors == [] and customer_tab.errors == []
     # While the network was down, only the browser's own notes of failed reconnects.
-    assert all("WebSocket connection to" in e for e in customer_tab.errors_while_offline), \
-        customer_tab.errors_while_offline
+    assert all("WebSocket connection to" in e or "ERR_INTERNET_DISCONNECTED" in e
+               for e in customer_tab.errors_while_offline), customer_tab.errors_while_offline
 
 
 def log_in(page: Any, username: str, password: str) -> None:
@@ -375,3 +375,21 @@ def test_an_agent_transfers_a_chat_to_a_colleague(stack: Stack, fresh: None, ope
     expect(customer.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(
         ["Eve here, I can help"])
     assert first_tab.errors == [] and second_tab.errors == [] and customer_tab.errors == []
+
+
+def test_a_widget_whose_stored_token_is_refused_signs_the_visitor_up_again(
+        stack: Stack, fresh: None, open_tab: Any, browser: Any):
+    from playwright.sync_api import expect
+
+    forged = '{"visitor_id": "v_x", "token": "not.a.token", "expires_at": "2999-01-01T00:00:00Z"}'
+    tab = open_tab("about:blank")
+    page = tab.page
+    page.add_init_script(f"localStorage.setItem('kefu.visitor', {forged!r})")
+    page.goto(stack.widget_url)
+    page.get_by_test_id("kefu-launcher").click()
+    expect(page.get_by_test_id("kefu-status")).to_have_text("Please start a new chat.")
+    assert page.evaluate("localStorage.getItem('kefu.visitor')") is None
+    page.get_by_test_id("kefu-start").click()
+    expect(page.get_by_test_id("kefu-status")).to_have_text("You are number 1 in the queue")
+    # The browser's own notes of the refused handshake and of the REST check's 401, nothing else.
+    assert all("403" in e or "401" in e for e in tab.errors), tab.errors
