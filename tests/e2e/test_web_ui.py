@@ -393,3 +393,80 @@ def test_a_widget_whose_stored_token_is_refused_signs_the_visitor_up_again(
     expect(page.get_by_test_id("kefu-status")).to_have_text("You are number 1 in the queue")
     # The browser's own notes of the refused handshake and of the REST check's 401, nothing else.
     assert all("403" in e or "401" in e for e in tab.errors), tab.errors
+
+
+def _figures(n: int) -> dict[str, Any]:
+    """One ``overall`` / ``per_agent`` block in issue 10's shape."""
+    spread = {"avg": 12.5, "median": 10, "p90": 30}
+    return {"sessions_started": n, "sessions_ended": n - 1, "sessions_abandoned": 1, "messages_visitor": 3 * n,
+            "messages_agent": 4 * n, "transfers": 0, "queue_wait_s": spread, "first_response_s": spread,
+            "resolution_s": spread, "csat": {"average": 4.5, "count": 2, "distribution": [0, 0, 0, 1, 1]}}
+
+
+# What issues 9 and 10 specify, served by the browser itself: the views are tested against the
+# contract until those endpoints are merged.
+CONTRACT = {
+    "/api/sessions/statistics": {"overall": _figures(7), "per_agent": [{"agent_id": "a1", **_figures(7)}],
+                                 "busiest_hours": [0] * 9 + [5, 2] + [0] * 13,
+                                 "live": {"queued": 2, "active": 3, "agents_online": 1}},
+    "/api/analytics/report": {"date": "2026-11-28", "partial": True, "overall": _figures(7), "per_agent": [],
+                              "busiest_hours": [0] * 9 + [5, 2] + [0] * 13},
+    "/api/analytics/insights": {"findings": [{"text": f"queue wait rose 40% {XSS}", "figures": {}}]},
+    "/api/system/online-users": {"users": [{"user_id": "v_1", "role": "visitor", "connections": 1}],
+                                 "next": None},
+    "/api/connections": {"connections": [{"connection_id": "c1=", "user_id": "v_1", "role": "visitor"}],
+                         "next": None},
+}
+CHART = '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="60"><rect width="10" height="50"/></svg>'
+
+
+def test_the_admin_views_render_issue_9_and_10_shapes_as_text(stack: Stack, admin: str, open_tab: Any):
+    import json
+    from urllib.parse import urlparse
+
+    from playwright.sync_api import expect
+
+    tab = open_tab("about:blank")
+    page = tab.page
+    calls: list[str] = []
+
+    def answer(route: Any) -> None:
+        url = urlparse(route.request.url)
+        calls.append(f"{route.request.method} {url.path}")
+        if route.request.method != "GET":
+            route.fulfill(status=200, content_type="application/json", body="{}")
+        elif "format=svg" in url.query:
+            route.fulfill(status=200, content_type="image/svg+xml", body=CHART)
+        else:
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(CONTRACT[url.path]))
+
+    for path in CONTRACT:
+        page.route(f"**{path}*", answer)
+    page.route("**/api/users/*/disconnect", answer)
+    page.route("**/api/connections/*", answer)
+    page.goto(stack.console_url)
+    assert stack.admin is not None and stack.admin.password is not None
+    log_in(page, stack.admin.username, stack.admin.password)
+
+    page.get_by_test_id("nav-stats").click()
+    stats = page.locator("#view-stats")
+    expect(stats.locator("tr", has_text="sessions_started").first).to_contain_text("7")
+    expect(stats.locator("tr", has_text="queue_wait_s").first).to_contain_text("avg 12.5 · median 10 · p90 30")
+    expect(stats.locator("tr", has_text="agents_online")).to_contain_text("1")
+
+    page.get_by_test_id("nav-report").click()
+    expect(page.get_by_test_id("report-chart").locator("img")).to_be_visible()
+    expect(page.locator("#view-report h2")).to_have_text("Report for 2026-11-28 (day still running)")
+
+    page.get_by_test_id("nav-insights").click()
+    expect(page.locator("#view-insights .findings li")).to_have_text([f"queue wait rose 40% {XSS}"])
+    assert page.evaluate("window.__xss") is None
+
+    page.get_by_test_id("nav-online").click()
+    with page.expect_request(lambda r: r.method == "DELETE"):
+        page.get_by_test_id("disconnect-connection").click()
+    with page.expect_request(lambda r: r.method == "POST"):
+        page.get_by_test_id("disconnect-user").click()
+    assert "DELETE /api/connections/c1%3D" in calls
+    assert "POST /api/users/v_1/disconnect" in calls
+    assert tab.errors == []

@@ -40,8 +40,16 @@ function pairs(object) {
 
 function show(value) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  if (Array.isArray(value)) return value.map(show).join(", ");
+  if (typeof value === "object") {
+    // {avg, median, p90} and {average, count, distribution} read better as one line.
+    return Object.entries(value).map(([k, v]) => `${k} ${typeof v === "number" ? round(v) : show(v)}`).join(" · ");
+  }
+  return typeof value === "number" ? String(round(value)) : String(value);
+}
+
+function round(n) {
+  return Math.round(n * 100) / 100;
 }
 
 // ---- agents --------------------------------------------------------------------------------------
@@ -91,12 +99,22 @@ async function online(root) {
   const [users, connections] = await Promise.allSettled([
     request("GET", "/api/system/online-users"), request("GET", "/api/connections")]);
   const parts = [el("h2", {}, "Online users")];
-  parts.push(users.status === "fulfilled" ? table(users.value.users || []) : problem(users.reason));
+  if (users.status === "fulfilled") {
+    const rows = users.value.users || [];
+    const columns = rows.length ? Object.keys(rows[0]) : [];
+    parts.push(table(rows, [...columns, { label: "", render: (u) => el("button", { type: "button", testid: "disconnect-user",
+      onclick: async () => {
+        await request("POST", `/api/users/${encodeURIComponent(u.user_id)}/disconnect`, {}).catch((e) => alert(e.message));
+        online(root);
+      } }, "Disconnect all") }]));
+  } else {
+    parts.push(problem(users.reason));
+  }
   parts.push(el("h2", {}, "Connections"));
   if (connections.status === "fulfilled") {
     const rows = connections.value.connections || [];
     const columns = rows.length ? Object.keys(rows[0]) : [];
-    parts.push(table(rows, [...columns, { label: "", render: (c) => el("button", { type: "button", onclick: async () => {
+    parts.push(table(rows, [...columns, { label: "", render: (c) => el("button", { type: "button", testid: "disconnect-connection", onclick: async () => {
       await request("DELETE", `/api/connections/${encodeURIComponent(c.connection_id)}`).catch((e) => alert(e.message));
       online(root);
     } }, "Disconnect") }]));
