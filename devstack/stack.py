@@ -273,6 +273,20 @@ class Stack:
         self.rest_url = f"http://{self.host}:{self._rest.port}"
         self.widget_url = f"{self.rest_url}/"
         self.console_url = f"{self.rest_url}/console/"
+        self._allow_own_origin()
+
+    def _allow_own_origin(self) -> None:
+        """The stack's own origin may call its API whatever ``KEFU_CORS_ORIGINS`` says (its pages
+        are same-origin anyway; this also covers a host name that is not localhost)."""
+        from chalicelib.api.cors import allowed_origin
+        from chalicelib.config import get_config, reload_config
+
+        if allowed_origin(self.rest_url, get_config().cors_origins) is not None:
+            return
+        self._previous_urls.setdefault("KEFU_CORS_ORIGINS", os.environ.get("KEFU_CORS_ORIGINS"))
+        os.environ["KEFU_CORS_ORIGINS"] = ",".join(filter(None, (os.environ.get("KEFU_CORS_ORIGINS"),
+                                                                 self.rest_url)))
+        reload_config()
 
     # ---- how Lambda would call the app --------------------------------------------------------
 

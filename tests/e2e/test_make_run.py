@@ -1,5 +1,6 @@
 """``make run`` as a new user meets it: the banner names the customer page and the console, both
-answer, and ``python -m chalicelib.manage`` works on the running stack with no setup."""
+answer, the stack's own origin may always call its API, and ``python -m chalicelib.manage`` works
+on the running stack with no setup."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def test_make_run_prints_the_pages_and_manage_finds_the_running_stack(tmp_path: 
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("KEFU_", "POWERTOOLS_", "AWS_"))}
     env.update({"KEFU_HTTP_PORT": str(_free_port()), "KEFU_WS_PORT": str(_free_port()),
-                "KEFU_WS_MGMT_PORT": str(_free_port()), "KEFU_DATA_DIR": str(data_dir)})
+                "KEFU_WS_MGMT_PORT": str(_free_port()), "KEFU_DATA_DIR": str(data_dir),
+                "KEFU_CORS_ORIGINS": "https://shop.example"})
     process, banner = _start_devstack(env, tmp_path / "stack.log")
     try:
         customer = re.search(r"Customer\s+(http://\S+/)", banner)
@@ -28,6 +30,12 @@ def test_make_run_prints_the_pages_and_manage_finds_the_running_stack(tmp_path: 
         assert customer and console, banner
         assert 'data-testid="login-submit"' in requests.get(console.group(1), timeout=10).text
         assert "/widget.js" in requests.get(customer.group(1), timeout=10).text
+        own_origin = customer.group(1).rstrip("/")
+        for origin, allowed in ((own_origin, True), ("https://shop.example", True),
+                                ("http://localhost:5173", False)):  # the list given replaces the default
+            preflight = requests.options(f"{own_origin}/api/visitors", timeout=10, headers={
+                "Origin": origin, "Access-Control-Request-Method": "POST"})
+            assert (preflight.headers.get("Access-Control-Allow-Origin") == origin) is allowed, origin
 
         # The operator command, with nothing but the data dir the stack itself was given.
         manage_env = {**env, "KEFU_NEW_AGENT_PASSWORD": "alice's password"}
