@@ -17,7 +17,7 @@ def cors_client(monkeypatch: pytest.MonkeyPatch, tables) -> Iterator[Client]:
     reload_config()
     with Client(app) as client:
         yield client
-    monkeypatch.delenv("KEFU_CORS_ORIGINS")
+    monkeypatch.undo()  # the value before, if any (a running local stack sets one)
     reload_config()
 
 
