@@ -86,6 +86,7 @@ class RestServer:
 
     def __init__(self, app: Chalice, config: Config, host: str, port: int, ws_url: str = "") -> None:
         make_thread_safe(app)
+        # socketserver makes a handler per request from a class: one class per server carries its URLs.
         handler = type("StackRequestHandler", (KefuRequestHandler,), {"urls": {}})
         self._server = LocalDevServer(app, config, host, port, handler_cls=handler)
         handler.urls.update(KEFU_API_URL=f"http://{host}:{self.port}", KEFU_WS_URL=ws_url)
