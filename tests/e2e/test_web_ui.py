@@ -184,6 +184,7 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
     agent.get_by_test_id("message-send").click()
     expect(customer.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(["Let me check"])
     expect(customer.get_by_test_id("kefu-typing")).to_be_hidden()
+    expect(conversation.locator("[data-sender=agent][data-id]")).to_have_attribute("data-read", "true")
     customer.get_by_test_id("kefu-input").fill(XSS)
     customer.get_by_test_id("kefu-input").press("Enter")
     expect(conversation.locator("[data-sender=visitor] .text").last).to_have_text(XSS)
