@@ -24,6 +24,7 @@
     pending: new Map(), // client_msg_id -> {text, sentAt}
     readUpTo: "", // the newest of my messages the agent has read
     lastMarked: "",
+    reloadFloor: "", // after a reconnect: the newest message we had, which history pages back to
     attempt: 0,
     timers: {},
     typingSent: false,
@@ -201,6 +202,8 @@
       // Ask for our state: the open session (and its history) or a new one.
       if (state.sessionId) {
         frame({ action: "get_session", session_id: state.sessionId });
+        // Page back until we meet what we already had: nothing missed, however much came meanwhile.
+        state.reloadFloor = newestKnown();
         frame({ action: "get_history", session_id: state.sessionId, limit: 100 });
       } else {
         frame({ action: "start_session" });
@@ -295,6 +298,12 @@
       case "history":
         if (data.session_id === state.sessionId) {
           data.messages.forEach(addMessage);
+          const oldest = data.messages.reduce((low, m) => (low === null || m.id < low ? m.id : low), null);
+          if (data.next && state.reloadFloor && oldest !== null && oldest > state.reloadFloor) {
+            frame({ action: "get_history", session_id: state.sessionId, before: data.next, limit: 100 });
+          } else {
+            state.reloadFloor = "";
+          }
           markRead();
         }
         break;
@@ -348,6 +357,12 @@
   }
 
   // ---- messages -----------------------------------------------------------------------------
+
+  function newestKnown() {
+    let newest = "";
+    for (const id of state.messages.keys()) if (id > newest) newest = id;
+    return newest;
+  }
 
   function newId() {
     return (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random().toString(16).slice(2)}`;
