@@ -78,6 +78,7 @@ class Config:
     signups_per_ip: int
     sessions_per_ip: int
     per_ip_window_seconds: float
+    cors_origins: tuple[str, ...] = ()
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -126,6 +127,8 @@ def _load() -> Config:
         signups_per_ip=_int("KEFU_SIGNUPS_PER_IP", 5),
         sessions_per_ip=_int("KEFU_SESSIONS_PER_IP", 10),
         per_ip_window_seconds=_float("KEFU_PER_IP_WINDOW", 12 * 3600.0),
+        cors_origins=tuple(o.strip().rstrip("/") for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",")
+                           if o.strip()),
         table_names=names,
     )
 

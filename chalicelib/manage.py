@@ -5,7 +5,9 @@
 
 The password is asked for (or read from ``KEFU_NEW_AGENT_PASSWORD``), never taken as an argument,
 so it stays out of shell history. Tables and region come from the same environment variables the
-functions use (``KEFU_STAGE`` / ``KEFU_TABLE_PREFIX``, ``AWS_REGION``).
+functions use (``KEFU_STAGE`` / ``KEFU_TABLE_PREFIX``, ``AWS_REGION``). When neither ``KEFU_STAGE``
+nor ``AWS_ENDPOINT_URL_DYNAMODB`` is set and a local stack (``make run``) is running from this
+checkout, the command works on the local stack's tables instead, with no setup.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 from datetime import date
+from pathlib import Path
 
 BAR_WIDTH = 30
 
@@ -27,6 +30,36 @@ def _progress(done: int, total: int, day: date) -> None:
     if done == total:
         sys.stderr.write("\n")
     sys.stderr.flush()
+
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                     "AWS_SESSION_TOKEN": "testing"}
+
+
+def _running_local_stack() -> dict | None:
+    """What ``python -m devstack`` wrote about itself (``<data dir>/stack.json``), if it still runs."""
+    data_dir = Path(os.environ.get("KEFU_DATA_DIR") or Path(__file__).resolve().parent.parent / ".data")
+    try:
+        described = json.loads((data_dir / "stack.json").read_text(encoding="utf-8"))
+        os.kill(int(described["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return described
+
+
+def use_local_stack_unless_configured() -> None:
+    """Point at the running local stack when the environment names no deployment."""
+    if os.environ.get("KEFU_STAGE") or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+        return
+    stack = _running_local_stack()
+    if stack is None:
+        return
+    os.environ.update(LOCAL_CREDENTIALS)  # the local stack never needs, nor gets, real ones
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update({"AWS_ENDPOINT_URL_DYNAMODB": stack["dynamodb_endpoint"], "KEFU_STAGE": stack["stage"],
+                       "KEFU_TABLE_PREFIX": stack["table_prefix"], "AWS_REGION": stack["region"],
+                       "AWS_DEFAULT_REGION": stack["region"]})
+    sys.stderr.write(f"using the local stack at {stack['rest_url']} (DynamoDB {stack['dynamodb_endpoint']})\n")
 
 
 def _password() -> str:
@@ -53,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     args = parser.parse_args(argv)
 
+    use_local_stack_unless_configured()
     from chalicelib.errors import KefuError
     from chalicelib.services import agents, analytics_reports
 

@@ -39,6 +39,9 @@ def _banner(stack: Stack) -> str:
     return "\n".join([
         "",
         "kefu local stack is up",
+        f"  Customer     {stack.widget_url}   (the demo page with the chat widget)",
+        f"  Console      {stack.console_url}   (agents log in here)",
+        f"  Widget       {stack.rest_url}/widget.js",
         f"  REST         {stack.rest_url}",
         f"  WebSocket    {stack.ws_url}?token=<token>",
         f"  @connections {stack.management_endpoint}",

@@ -20,6 +20,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / ".data"
 REGION = "us-east-1"
 JWT_SECRET_FILE = "jwt_secret"
+# Where a running stack says where it is, so that `python -m chalicelib.manage` finds it unaided.
+STACK_FILE = "stack.json"
+
+LOCAL_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -67,6 +71,9 @@ def prepare(data_dir: Path | None) -> None:
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_REGION"] = REGION
     os.environ.setdefault("KEFU_STAGE", "local")
+    # The pages the stack serves are same-origin; this admits a widget or console under development
+    # on any other local port.
+    os.environ.setdefault("KEFU_CORS_ORIGINS", LOCAL_CORS_ORIGINS)
     # CloudWatch EMF lines have no reader locally; they would only bury the stack's own log.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     # Locally every browser tab comes from 127.0.0.1: per-IP limits stay out of a developer's way.

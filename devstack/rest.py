@@ -3,7 +3,9 @@
 Chalice keeps ``app.current_request`` on the app object, which concurrent requests would trample;
 ``chalice local`` swaps the app's class for one that keeps it per thread, and so do we. Errors the
 local gateway raises on its own (no token, denied token, unknown route) are rewritten as our
-deployed API Gateway rewrites them (see ``gateway_responses``).
+deployed API Gateway rewrites them (see ``gateway_responses``), with the CORS headers the template
+gives them. The web pages (``static``) are served on the same port, as CloudFront serves them
+beside the API in AWS.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from chalice.local import (
     LocalGatewayException,
 )
 
-from devstack import gateway_responses
+from devstack import gateway_responses, static
 from devstack.serving import BackgroundServer
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,13 @@ def chalice_config(project_dir: Path, stage: str) -> Config:
 class KefuRequestHandler(ChaliceRequestHandler):
     """chalice.local's handler with our gateway responses, logging instead of stderr noise."""
 
+    urls: dict[str, str] = {}  # what static pages get for __KEFU_API_URL__ / __KEFU_WS_URL__
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
+        from chalicelib.api.cors import cors_headers
+
         headers = dict(error.headers)
+        headers.update(cors_headers(self.headers.get("Origin")))
         custom = gateway_responses.match(error.CODE, headers, error.body)
         if custom is None:
             self._send_http_response(error.CODE, {**headers, **gateway_responses.HEADERS}, error.body)
@@ -58,6 +65,19 @@ class KefuRequestHandler(ChaliceRequestHandler):
         headers["Content-Type"] = "application/json"
         self._send_http_response(custom.status, headers, custom.body())
 
+    def do_GET(self) -> None:
+        if not static.is_static_path(self.path):
+            self._generic_handle()
+            return
+        found = static.resolve(self.path, self.urls)
+        if isinstance(found, str):
+            self._send_http_response(301, {"Location": found}, b"")
+        elif found is None:
+            self._send_http_response(404, {"Content-Type": "text/plain"}, b"not found")
+        else:
+            self._send_http_response(200, {"Content-Type": found.content_type, "Cache-Control": "no-cache"},
+                                     found.body)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.info("rest %s", format % args)
 
@@ -65,9 +85,12 @@ class KefuRequestHandler(ChaliceRequestHandler):
 class RestServer:
     """The app on ``http://host:port``, one thread per request."""
 
-    def __init__(self, app: Chalice, config: Config, host: str, port: int) -> None:
+    def __init__(self, app: Chalice, config: Config, host: str, port: int, ws_url: str = "") -> None:
         make_thread_safe(app)
-        self._server = LocalDevServer(app, config, host, port, handler_cls=KefuRequestHandler)
+        # socketserver makes a handler per request from a class: one class per server carries its URLs.
+        handler = type("StackRequestHandler", (KefuRequestHandler,), {"urls": {}})
+        self._server = LocalDevServer(app, config, host, port, handler_cls=handler)
+        handler.urls.update(KEFU_API_URL=f"http://{host}:{self.port}", KEFU_WS_URL=ws_url)
         self._serving = BackgroundServer(self._server.server, "devstack-rest")
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import importlib
+import json
 import logging
 import os
 import sys
@@ -59,6 +60,8 @@ class Stack:
         self._idle_timeout = idle_timeout
         self._max_duration = max_duration
         self.rest_url = ""
+        self.widget_url = ""  # the demo page with the widget
+        self.console_url = ""
         self.ws_url = ""
         self.management_endpoint = ""
         self.dynamodb_endpoint = ""
@@ -94,6 +97,24 @@ class Stack:
     def snapshot_path(self) -> Path | None:
         return self.data_dir / SNAPSHOT_FILE if self.data_dir is not None else None
 
+    @property
+    def stack_file(self) -> Path | None:
+        """Where this stack describes itself while it runs (``chalicelib.manage`` reads it)."""
+        return self.data_dir / environment.STACK_FILE if self.data_dir is not None else None
+
+    def _write_stack_file(self) -> None:
+        if self.stack_file is None:
+            return
+        from chalicelib.config import get_config
+
+        config = get_config()
+        environment.write_private(self.stack_file, json.dumps({
+            "pid": os.getpid(), "region": self._region, "stage": config.stage,
+            "table_prefix": config.table_prefix, "dynamodb_endpoint": self.dynamodb_endpoint,
+            "rest_url": self.rest_url, "ws_url": self.ws_url, "console_url": self.console_url,
+            "widget_url": self.widget_url,
+        }, indent=2))
+
     def save_snapshot(self) -> int:
         """Snapshot now (the periodic thread does it every minute anyway)."""
         if self._snapshotter is None:
@@ -117,6 +138,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice or after a failed start."""
+        if self.stack_file is not None:
+            self.stack_file.unlink(missing_ok=True)
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
@@ -181,6 +204,7 @@ class Stack:
             self._scheduler = Scheduler(jobs, self._region)
             self._scheduler.start()
         self._wait_until_answering()
+        self._write_stack_file()
 
     def _import_app(self) -> ModuleType:
         if str(environment.PROJECT_DIR) not in sys.path:
@@ -248,9 +272,25 @@ class Stack:
 
         assert self.app_module is not None
         config = chalice_config(environment.PROJECT_DIR, self._stage())
-        self._rest = RestServer(self.app_module.app, config, self.host, self._ports["http"])
+        self._rest = RestServer(self.app_module.app, config, self.host, self._ports["http"], self.ws_url)
         self._rest.start()
         self.rest_url = f"http://{self.host}:{self._rest.port}"
+        self.widget_url = f"{self.rest_url}/"
+        self.console_url = f"{self.rest_url}/console/"
+        self._allow_own_origin()
+
+    def _allow_own_origin(self) -> None:
+        """The stack's own origin may call its API whatever ``KEFU_CORS_ORIGINS`` says (its pages
+        are same-origin anyway; this also covers a host name that is not localhost)."""
+        from chalicelib.api.cors import allowed_origin
+        from chalicelib.config import get_config, reload_config
+
+        if allowed_origin(self.rest_url, get_config().cors_origins) is not None:
+            return
+        self._previous_urls.setdefault("KEFU_CORS_ORIGINS", os.environ.get("KEFU_CORS_ORIGINS"))
+        os.environ["KEFU_CORS_ORIGINS"] = ",".join(filter(None, (os.environ.get("KEFU_CORS_ORIGINS"),
+                                                                 self.rest_url)))
+        reload_config()
 
     # ---- how Lambda would call the app --------------------------------------------------------
 

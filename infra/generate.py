@@ -61,6 +61,14 @@ GATEWAY_RESPONSES: dict[str, tuple[int, dict[str, str]]] = {
 # Headers on every gateway response, as on every answer of the app (SAM quotes static values).
 GATEWAY_RESPONSE_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
+# A gateway response runs before any code, so it cannot check KEFU_CORS_ORIGINS: it echoes the
+# caller's Origin. It carries only the error body above, never data, and a browser still sends no
+# token unless the preflight (answered by the app, which does check the list) allowed it.
+GATEWAY_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "method.request.header.Origin",
+    "Vary": "'Origin'",
+}
+
 Json = dict[str, Any]
 
 
@@ -289,11 +297,13 @@ def gateway_responses() -> Json:
     Set on the ``AWS::Serverless::Api`` rather than as ``AWS::ApiGateway::GatewayResponse``
     resources: SAM writes them into the OpenAPI body, whose hash names the deployment, so they are
     deployed with the API and survive every later body import (separate resources are neither).
+    Each carries CORS headers, or a browser on the widget's site could not read why it was refused.
     """
     return {
         response_type: {"StatusCode": str(status),
-                        "ResponseParameters": {"Headers": {name: f"'{value}'" for name, value
-                                                           in GATEWAY_RESPONSE_HEADERS.items()}},
+                        "ResponseParameters": {"Headers": {
+                            **{name: f"'{value}'" for name, value in GATEWAY_RESPONSE_HEADERS.items()},
+                            **GATEWAY_CORS_HEADERS}},
                         "ResponseTemplates": {"application/json": json.dumps(body)}}
         for response_type, (status, body) in GATEWAY_RESPONSES.items()
     }

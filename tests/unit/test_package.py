@@ -75,6 +75,17 @@ def test_gateway_errors_answer_like_the_local_stack(template):
                for r in responses.values())
 
 
+def test_browsers_can_read_gateway_errors_and_preflight_every_path(template):
+    responses = template["Resources"][generate.REST_API]["Properties"]["GatewayResponses"]
+    for response in responses.values():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == "method.request.header.Origin"
+    paths = template["Resources"][generate.REST_API]["Properties"]["DefinitionBody"]["paths"]
+    for path, methods in paths.items():
+        assert "options" in methods, f"{path} answers no CORS preflight"
+        assert "security" not in methods["options"], f"the preflight of {path} needs a token"
+
+
 def test_every_function_can_push_and_keeps_chalice_environment(template):
     config = generate.load_chalice_config()
     chalice_env = {**config["environment_variables"], **config["stages"][STAGE]["environment_variables"]}
