@@ -80,8 +80,9 @@ def release_customer(customer_id: str, ended_by: str, reason: str = "released",
 
 def requeue_agent_sessions(agent_id: str) -> int:
     """Hand back every customer of an agent who left for good: each waits at the front of the
-    queue, or ends (``visitor_left``) when the visitor closed every socket and has not come back
-    (one who never opened a socket, a REST client, waits like the others). One customer's
+    queue, or ends (``visitor_left``) when the visitor has no live socket (closed, or silent past
+    the heartbeat window); one who never opened a socket (a REST client) waits like the others.
+    One customer's
     failure does not stop the others."""
     moved = 0
     requeued: set[str] = set()
@@ -101,7 +102,7 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
     if assignment is None or assignment.agent_id != agent_id:
         return False  # the index was behind
     session = get_or_none(SessionModel, assignment.session_id)
-    if session is not None and session.visitor_left_at is not None \
+    if session is not None and (session.visitor_left_at is not None or session.visitor_sockets) \
             and not connections.is_present(session.visitor_id, "visitor"):
         if release.release_assignment(assignment, release.end_actions("system", "visitor_left")) \
                 is not Release.RELEASED:
