@@ -82,8 +82,7 @@ def requeue_agent_sessions(agent_id: str) -> int:
     """Hand back every customer of an agent who left for good: each waits at the front of the
     queue, or ends (``visitor_left``) when the visitor has no live socket (closed, or silent past
     the heartbeat window); one who never opened a socket (a REST client) waits like the others.
-    One customer's
-    failure does not stop the others."""
+    One customer's failure does not stop the others."""
     moved = 0
     requeued: set[str] = set()
     for listed in AssignmentModel.by_agent.query(agent_id):
