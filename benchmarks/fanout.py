@@ -42,12 +42,14 @@ def conversation():
     assignment.set_status(agent.agent_id, "online")
     visitor = Principal("v_bench", "visitor", "visitor", "Bench Visitor")
     agent_principal = Principal(agent.agent_id, "agent", "agent", "Bench Agent")
-    connections.register("visitorconn=", visitor, "127.0.0.1", "bench")
-    connections.register("agentconn=", agent_principal, "127.0.0.1", "bench")
+    from chalicelib.ws import actions
+
+    for connection_id, principal in (("visitorconn=", visitor), ("agentconn=", agent_principal)):
+        connections.register(connection_id, principal, "127.0.0.1", "bench")
+        actions.on_registered(principal, connection_id)  # the owner's socket set, as $connect does
     wait_for_indexes()  # the agent is in the available index before the visitor asks
     state = chat.start_session(visitor, "bench")
     assert state.session.status == "active", state.session.status
-    from chalicelib.ws import actions
 
     # A socket's first frame opens its rate-limit window (one extra write, once per window):
     # measure the steady state, the same for both sizes.

@@ -96,6 +96,9 @@ def main() -> None:
     principal = Principal(agent.agent_id, "agent", "agent", "Bench Ops")
     token, _ = tokens.issue(principal)
     connections.register("opsconn=", principal, "127.0.0.1", "bench")
+    from chalicelib.ws import actions
+
+    actions.on_registered(principal, "opsconn=")  # the owner's socket set, as $connect does
     counter = DynamoCounter()
     reads = GenerationReads()
     per_frame(counter, reads, "opsconn=", cold=False)  # warm the clients and the rate-limit window

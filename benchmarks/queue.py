@@ -49,7 +49,8 @@ def seed_queue(count: int) -> None:
                                              expires_at=int(clock.epoch()) + 7200))
             sessions.save(SessionModel(f"s_wait_{ticket:06d}", visitor_id=visitor, visitor_name=f"Waiting {ticket}",
                                        status="queued", created_at=now, created_day=now[:10], queued_at=now,
-                                       queue_pool=QUEUE_POOL, queue_ticket=ticket))
+                                       queue_pool=QUEUE_POOL, queue_ticket=ticket,
+                                       visitor_sockets={f"wait{ticket:06d}="}))  # as start_session records it
     CounterModel(QUEUE_COUNTER, issued=count, length=count).save()
 
 
@@ -62,8 +63,11 @@ def busy_agent() -> tuple[str, str]:
     agent = agents.create_agent("queue-bench", "password123", "Queue Bench", max_concurrent=1)
     wait_for_indexes()
     # Online as a real agent is: with a console connected and heard from.
-    connections.register("agentconn=", Principal(agent.agent_id, "agent", "agent", "Queue Bench"), "127.0.0.1",
-                         "bench")
+    from chalicelib.ws import actions
+
+    principal = Principal(agent.agent_id, "agent", "agent", "Queue Bench")
+    connections.register("agentconn=", principal, "127.0.0.1", "bench")
+    actions.on_registered(principal, "agentconn=")  # the owner's socket set, as $connect does
     assignment.agent_heartbeat(agent.agent_id)
     assignment.set_status(agent.agent_id, "online")  # takes the head of the queue
     wait_for_indexes()
