@@ -8,12 +8,16 @@ agent goes offline ends, instead of being handed to another agent or answered 40
 
 from __future__ import annotations
 
+import time
+
+from chalicelib import clock
+from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound
-from chalicelib.models import AssignmentModel, SessionModel
+from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import fetch, get_or_none
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, queue, release
+from chalicelib.services.assignment import claims, dispatch, matching, queue, release
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release
 
@@ -120,10 +124,27 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
 
 
 def active_sessions_of(agent_id: str) -> list[SessionModel]:
-    """The agent's current conversations (from their assignments, confirmed), newest first."""
+    """The agent's current conversations (from their assignments, confirmed), newest first.
+
+    The ``by_agent`` index may not show an assignment made a moment ago, though the agent was
+    already told of it: when it lists fewer sessions than the agent's count (read consistently)
+    and the last assignment is recent, it is read again, within ``KEFU_INDEX_LAG``."""
+    lag = get_config().index_lag_seconds
+    sessions = _confirmed_sessions_of(agent_id)
+    for _ in range(matching.LOOK_AGAIN):
+        agent = get_or_none(AgentModel, agent_id)
+        if agent is None or len(sessions) >= int(agent.active_count) or not agent.last_assigned_at \
+                or clock.epoch() - clock.epoch_of(agent.last_assigned_at) >= lag:
+            break
+        time.sleep(lag / matching.LOOK_AGAIN)
+        sessions = _confirmed_sessions_of(agent_id)
+    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+
+
+def _confirmed_sessions_of(agent_id: str) -> list[SessionModel]:
     sessions = []
     for listed in AssignmentModel.by_agent.query(agent_id):
         session = get_or_none(SessionModel, listed.session_id)
         if session is not None and session.status == "active" and session.agent_id == agent_id:
             sessions.append(session)
-    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+    return sessions
