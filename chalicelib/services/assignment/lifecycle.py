@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 
-from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import fetch, get_or_none
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, matching, queue, release
+from chalicelib.services.assignment import claims, dispatch, matching, queue, release, slots
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release
 
@@ -87,14 +86,27 @@ def requeue_agent_sessions(agent_id: str) -> int:
     queue, or ends (``visitor_left``) when the visitor closed every socket and has not come back
     (one who never opened a socket, a REST client, waits like the others). One customer's
     failure does not stop the others."""
+    lag = get_config().index_lag_seconds
     moved = 0
     requeued: set[str] = set()
-    for listed in AssignmentModel.by_agent.query(agent_id):
-        try:
-            if _hand_back(listed.customer_id, agent_id, requeued):
-                moved += 1
-        except Exception:  # the next customer must still be handed back; the sweep retries this one
-            logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
+    tried: set[str] = set()
+    for round_ in range(matching.LOOK_AGAIN + 1):
+        if round_:
+            # The by_agent index may not show an assignment made a moment ago: while the agent
+            # (read consistently) still counts customers and was assigned one recently, look again.
+            agent = get_or_none(AgentModel, agent_id)
+            if agent is None or int(agent.active_count) <= 0 or not slots.assigned_recently(agent, lag):
+                break
+            time.sleep(lag / matching.LOOK_AGAIN)
+        for listed in AssignmentModel.by_agent.query(agent_id):
+            if listed.customer_id in tried:
+                continue
+            tried.add(listed.customer_id)
+            try:
+                if _hand_back(listed.customer_id, agent_id, requeued):
+                    moved += 1
+            except Exception:  # the next customer must still be handed back; the sweep retries this one
+                logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
     if requeued and not after_commit("dispatch", dispatch.dispatch_queue):
         after_commit("announce", dispatch.announce_positions)  # dispatch announces when it moved
     return moved
@@ -133,8 +145,7 @@ def active_sessions_of(agent_id: str) -> list[SessionModel]:
     sessions = _confirmed_sessions_of(agent_id)
     for _ in range(matching.LOOK_AGAIN):
         agent = get_or_none(AgentModel, agent_id)
-        if agent is None or len(sessions) >= int(agent.active_count) or not agent.last_assigned_at \
-                or clock.epoch() - clock.epoch_of(agent.last_assigned_at) >= lag:
+        if agent is None or len(sessions) >= int(agent.active_count) or not slots.assigned_recently(agent, lag):
             break
         time.sleep(lag / matching.LOOK_AGAIN)
         sessions = _confirmed_sessions_of(agent_id)

@@ -89,6 +89,13 @@ def pool_entered_recently(window: float) -> bool:
     return counter is not None and clock.epoch() - float(counter.last_enqueued_at or 0) < window
 
 
+def assigned_recently(agent: AgentModel, window: float) -> bool:
+    """The agent's last assignment is younger than ``window``: an index of assignments (which
+    lags) may not show it yet."""
+    return agent.last_assigned_at is not None and \
+        clock.epoch() - clock.epoch_of(agent.last_assigned_at) < window
+
+
 def refresh_pool(agent_id: str) -> AgentModel:
     """Bring ``pool``/``load_key`` up to date with the stored agent."""
     return update_agent(agent_id, lambda agent: [])
