@@ -57,8 +57,7 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             # An expiry must not win over a message that just extended the assignment.
             condition &= AssignmentModel.expires_at < expired_before
         tx.delete("assignment", assignment, condition=condition)
-        if agent is not None:
-            slots.add_decrement(tx, agent, additive=additive)
+        enters_pool = agent is not None and slots.add_decrement(tx, agent, additive=additive)
         if session_actions:
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=(SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active"))
@@ -83,6 +82,8 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             continue
         if additive:
             slots.fix_agent_index(assignment.agent_id)
+        elif enters_pool:
+            slots.note_pool_entry()
         return Release.RELEASED
     raise Conflict("agent counters are too busy; try again")
 
