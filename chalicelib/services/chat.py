@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, is_condition_failure
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional
 from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, notify
@@ -106,24 +106,30 @@ def end_session(principal: Principal, session_id: str) -> SessionModel:
 
 
 def rate_session(principal: Principal, session_id: str, rating: int, comment: str | None) -> SessionModel:
-    """The visitor's one rating, after the session ended."""
+    """The visitor's one rating, after the session ended. A conflict with a write in flight on
+    the session (its ending's transaction) is retried; a retry that meets its own rating is a
+    success; a rating the session cannot take is a ``Conflict``, never a server error."""
     if principal.typ != "visitor":
         raise Forbidden("only the customer rates a session")
+    if not 1 <= rating <= 5:
+        raise ValidationFailed("rating must be between 1 and 5")
     session = session_for(principal, session_id)
     if session.is_open:
         raise Conflict("a session can be rated once it has ended")
-    if not 1 <= rating <= 5:
-        raise ValidationFailed("rating must be between 1 and 5")
     actions = [SessionModel.rating.set(rating)]
     if comment:
         actions.append(SessionModel.rating_comment.set(comment))
-    try:
-        session.update(actions=actions, condition=SessionModel.rating.does_not_exist()
-                       & SessionModel.status.is_in("ended", "abandoned"))
-    except UpdateError as e:
-        if is_condition_failure(e):
-            raise Conflict("this session was already rated") from e
-        raise
+
+    def rated_by_this_call() -> bool:
+        stored = get_session(session_id)
+        return stored.rating == rating and stored.rating_comment == (comment or None)
+
+    if not conditional(lambda: session.update(actions=actions, condition=SessionModel.rating.does_not_exist()
+                                              & SessionModel.status.is_in("ended", "abandoned")),
+                       already_done=rated_by_this_call):
+        if get_session(session_id).is_open:
+            raise Conflict("a session can be rated once it has ended")
+        raise Conflict("this session was already rated")
     notify.to_users([session.agent_id], {"type": "session.rated", "session_id": session_id,
                                          "rating": rating, "comment": comment})
     return session

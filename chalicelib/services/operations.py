@@ -261,10 +261,11 @@ def close_connection(connection_id: str, reason: str, *, require_known: bool = T
 
 
 def user_type_of(user_id: str) -> str:
-    """``agent`` or ``visitor``, from the record; ``not_found`` for an unknown user."""
+    """``agent`` or ``visitor``, from the record (read consistently); ``not_found`` for an unknown
+    user."""
     for user_type, model, key in (("agent", AgentModel, "agent_id"), ("visitor", VisitorModel, "visitor_id")):
         try:
-            model.get(user_id, attributes_to_get=[key])
+            model.get(user_id, attributes_to_get=[key], consistent_read=True)  # a user created a moment ago
         except DoesNotExist:
             continue
         return user_type

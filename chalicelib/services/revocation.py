@@ -22,7 +22,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.models import AgentModel, VisitorModel
-from chalicelib.models.base import is_condition_failure
+from chalicelib.models.base import is_condition_failure, retrying
 from chalicelib.services.tokens import Principal
 
 _lock = threading.Lock()
@@ -92,7 +92,8 @@ def revoke(typ: str, user_id: str) -> int:
     item = model(user_id)
     exists = AgentModel.agent_id.exists() if typ == "agent" else VisitorModel.visitor_id.exists()
     try:
-        item.update(actions=[model.token_gen.add(1)], condition=exists)
+        # Retried like every write (a conflict, a lost answer): a generation raised twice revokes the same.
+        retrying(lambda: item.update(actions=[model.token_gen.add(1)], condition=exists))
     except UpdateError as e:
         if is_condition_failure(e):
             raise NotFound(f"no {typ} {user_id}") from e

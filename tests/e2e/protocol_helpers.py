@@ -186,9 +186,15 @@ def stored_messages(stack: Stack, token: str, session_id: str) -> list[Frame]:
 
 
 def agent_overview(stack: Stack, token: str, agent_id: str) -> Frame:
-    response = api(stack, "GET", "/api/kefu/agents", token)
-    assert response.status_code == 200, response.text
-    return next(a for a in response.json()["agents"] if a["agent_id"] == agent_id)
+    """The agent's row of ``GET /api/kefu/agents``. The listing comes from the directory index,
+    which shows a new agent only once it has caught up: wait for the row, not for moto."""
+
+    def row() -> Frame | None:
+        response = api(stack, "GET", "/api/kefu/agents", token)
+        assert response.status_code == 200, response.text
+        return next((a for a in response.json()["agents"] if a["agent_id"] == agent_id), None)
+
+    return wait_for(row)
 
 
 Connect = Callable[[Person], Peer]

@@ -322,3 +322,27 @@ def _active_listing_cost(history: int) -> int:
 
 def test_an_agents_active_sessions_are_listed_without_reading_their_history(tables):
     assert _active_listing_cost(30) == _active_listing_cost(0)
+
+
+def test_a_rating_that_meets_the_ending_transaction_in_flight_is_retried_and_stored(conversation):
+    visitor, agent, session_id = conversation
+    chat.end_session(agent, session_id)
+
+    with faults.refuse("UpdateItem", "TransactionConflictException", times=2) as f:
+        chat.rate_session(visitor, session_id, 5, "thanks")
+
+    assert f.injected == {"UpdateItem": 2}
+    stored = SessionModel.get(session_id, consistent_read=True)
+    assert (stored.rating, stored.rating_comment) == (5, "thanks")
+
+
+def test_a_rating_whose_answer_was_lost_is_recognised_as_done_not_as_already_rated(conversation):
+    visitor, agent, session_id = conversation
+    chat.end_session(agent, session_id)
+
+    with faults.lose_response("UpdateItem", times=1) as f:
+        rated = chat.rate_session(visitor, session_id, 3, None)
+
+    assert f.injected == {"UpdateItem": 1}
+    assert rated.session_id == session_id
+    assert SessionModel.get(session_id, consistent_read=True).rating == 3

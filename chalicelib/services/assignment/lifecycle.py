@@ -8,12 +8,15 @@ agent goes offline ends, instead of being handed to another agent or answered 40
 
 from __future__ import annotations
 
+import time
+
+from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound
-from chalicelib.models import AssignmentModel, SessionModel
+from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import fetch, get_or_none
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, queue, release
+from chalicelib.services.assignment import claims, dispatch, matching, queue, release, slots
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release
 
@@ -83,14 +86,27 @@ def requeue_agent_sessions(agent_id: str) -> int:
     queue, or ends (``visitor_left``) when the visitor has no live socket (closed, or silent past
     the heartbeat window); one who never opened a socket (a REST client) waits like the others.
     One customer's failure does not stop the others."""
+    lag = get_config().index_lag_seconds
     moved = 0
     requeued: set[str] = set()
-    for listed in AssignmentModel.by_agent.query(agent_id):
-        try:
-            if _hand_back(listed.customer_id, agent_id, requeued):
-                moved += 1
-        except Exception:  # the next customer must still be handed back; the sweep retries this one
-            logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
+    tried: set[str] = set()
+    for round_ in range(matching.LOOK_AGAIN + 1):
+        if round_:
+            # The by_agent index may not show an assignment made a moment ago: while the agent
+            # (read consistently) still counts customers and was assigned one recently, look again.
+            agent = get_or_none(AgentModel, agent_id)
+            if agent is None or int(agent.active_count) <= 0 or not slots.assigned_recently(agent, lag):
+                break
+            time.sleep(lag / matching.LOOK_AGAIN)
+        for listed in AssignmentModel.by_agent.query(agent_id):
+            if listed.customer_id in tried:
+                continue
+            tried.add(listed.customer_id)
+            try:
+                if _hand_back(listed.customer_id, agent_id, requeued):
+                    moved += 1
+            except Exception:  # the next customer must still be handed back; the sweep retries this one
+                logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
     if requeued and not after_commit("dispatch", dispatch.dispatch_queue):
         after_commit("announce", dispatch.announce_positions)  # dispatch announces when it moved
     return moved
@@ -120,10 +136,26 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
 
 
 def active_sessions_of(agent_id: str) -> list[SessionModel]:
-    """The agent's current conversations (from their assignments, confirmed), newest first."""
+    """The agent's current conversations (from their assignments, confirmed), newest first.
+
+    The ``by_agent`` index may not show an assignment made a moment ago, though the agent was
+    already told of it: when it lists fewer sessions than the agent's count (read consistently)
+    and the last assignment is recent, it is read again, within ``KEFU_INDEX_LAG``."""
+    lag = get_config().index_lag_seconds
+    sessions = _confirmed_sessions_of(agent_id)
+    for _ in range(matching.LOOK_AGAIN):
+        agent = get_or_none(AgentModel, agent_id)
+        if agent is None or len(sessions) >= int(agent.active_count) or not slots.assigned_recently(agent, lag):
+            break
+        time.sleep(lag / matching.LOOK_AGAIN)
+        sessions = _confirmed_sessions_of(agent_id)
+    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+
+
+def _confirmed_sessions_of(agent_id: str) -> list[SessionModel]:
     sessions = []
     for listed in AssignmentModel.by_agent.query(agent_id):
         session = get_or_none(SessionModel, listed.session_id)
         if session is not None and session.status == "active" and session.agent_id == agent_id:
             sessions.append(session)
-    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+    return sessions

@@ -89,6 +89,13 @@ def pool_entered_recently(window: float) -> bool:
     return counter is not None and clock.epoch() - float(counter.last_enqueued_at or 0) < window
 
 
+def assigned_recently(agent: AgentModel, window: float) -> bool:
+    """The agent's last assignment is younger than ``window``: an index of assignments (which
+    lags) may not show it yet."""
+    return agent.last_assigned_at is not None and \
+        clock.epoch() - clock.epoch_of(agent.last_assigned_at) < window
+
+
 def refresh_pool(agent_id: str) -> AgentModel:
     """Bring ``pool``/``load_key`` up to date with the stored agent."""
     return update_agent(agent_id, lambda agent: [])
@@ -134,14 +141,17 @@ def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manua
     tx.update("agent", agent, actions=actions, condition=condition)
 
 
-def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> None:
-    """Add "one customer fewer for ``agent``" to ``tx``; never below zero."""
+def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> bool:
+    """Add "one customer fewer for ``agent``" to ``tx``; never below zero. Returns whether the
+    write puts the agent back in the pool: once ``tx`` commits, the caller then calls
+    ``note_pool_entry`` (an assigner reading the lagging index right after must look again)."""
     if additive:
         tx.update(name, agent, actions=[AgentModel.active_count.add(-1)],
                   condition=AgentModel.active_count > 0)
-        return
+        return False  # fix_agent_index follows the commit and notes the entry
     actions, in_pool = index_actions(agent, max(0, int(agent.active_count) - 1))
     tx.update(name, agent, actions=actions, condition=_guarded(agent, in_pool))
+    return in_pool and agent.pool is None
 
 
 def add_transfer_target(tx: Transaction, target: AgentModel, assigned_at: str) -> None:

@@ -258,6 +258,12 @@ def cleanup(deadline: Deadline | None = None) -> SweepReport:
 
 
 def agents_overview() -> list[dict[str, Any]]:
+    """Every agent's status, availability and load, by username. The directory index says who
+    the agents are; their state is read consistently from the table, since the index may show a
+    socket that has closed or a status that has changed (an agent created a moment ago may be
+    missing until the index catches up)."""
+    listed = [a.agent_id for a in AgentModel.in_directory.query("agents")]
+    current = {a.agent_id: a for a in AgentModel.batch_get(listed, consistent_read=True)}
     return [
         {
             "agent_id": a.agent_id,
@@ -268,5 +274,5 @@ def agents_overview() -> list[dict[str, Any]]:
             "max_concurrent": int(a.max_concurrent),
             "last_assigned_at": a.last_assigned_at,
         }
-        for a in AgentModel.in_directory.query("agents")
+        for a in (current.get(agent_id) for agent_id in listed) if a is not None
     ]

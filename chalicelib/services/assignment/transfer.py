@@ -65,7 +65,7 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
     source = slots.get_agent(assignment.agent_id)
     now = clock.iso()
     tx = Transaction()
-    slots.add_decrement(tx, source, additive=False, name="source")
+    source_enters_pool = slots.add_decrement(tx, source, additive=False, name="source")
     slots.add_transfer_target(tx, target, now)
     tx.update(
         "assignment",
@@ -88,8 +88,10 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
     if failed and tx.sent > 1:  # an earlier send may have committed with its answer lost
         held = release.get_assignment(session.visitor_id)
         if held is not None and (held.agent_id, held.assigned_at) == (target.agent_id, now):
-            return Attempt.DONE
+            failed = {}
     if not failed:
+        if source_enters_pool:
+            slots.note_pool_entry()
         return Attempt.DONE
     if failed.get("assignment") == CONDITION_FAILED or failed.get("session") == CONDITION_FAILED:
         return Attempt.SESSION_GONE
