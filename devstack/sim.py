@@ -20,6 +20,11 @@ lock, so each request still applies atomically) that adds what DynamoDB document
   ``ProvisionedThroughputExceededException`` (batches answer everything as unprocessed instead).
 - lost responses: a fraction ``lost_response`` of applied writes is answered with a 500
   ``InternalServerError`` or a closed connection, so a retry meets its own success.
+- idempotency tokens (in every mode, since DynamoDB always honours them and moto ignores them): a
+  TransactWriteItems that committed with a ``ClientRequestToken`` is remembered for 10 minutes; an
+  identical request with that token is answered with success without applying again, a different
+  one with ``IdempotentParameterMismatchException``. A cancelled or refused one is not remembered,
+  so its retry runs again.
 
 All randomness comes from one ``random.Random(seed)``: the same seed and the same sequence of
 requests give the same faults. The knobs come from ``KEFU_SIM*`` (docs/local-stack.md) and can be
@@ -51,6 +56,7 @@ _WRITES = _PLAIN_WRITES | {"BatchWriteItem", "TransactWriteItems"}
 _READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 _REGION = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/")
+TOKEN_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,11 @@ def _lagged_tables(op: str, body: dict[str, Any]) -> tuple[set[str], bool]:
     return set(), False
 
 
+def _fingerprint(body: dict[str, Any]) -> str:
+    """A transaction's parameters apart from its token: what a retry must repeat exactly."""
+    return json.dumps({k: v for k, v in body.items() if k != "ClientRequestToken"}, sort_keys=True)
+
+
 def _json_response(start_response: Any, status: str, document: dict[str, Any]) -> list[bytes]:
     payload = json.dumps(document).encode()
     start_response(status, [("Content-Type", "application/x-amz-json-1.0"),
@@ -224,6 +235,9 @@ class SimulatedDynamoDB:
         self._app = app
         self._log: deque[_Write] = deque()
         self._in_transaction: dict[tuple[str, str], float] = {}
+        # ClientRequestToken -> (the request without it, when it committed); oldest first. Kept
+        # across ``configure``: DynamoDB's memory of a commit does not depend on the faults.
+        self._tokens: dict[str, tuple[str, float]] = {}
         self.configure(config or SimConfig())
 
     def configure(self, config: SimConfig) -> SimConfig:
@@ -254,6 +268,10 @@ class SimulatedDynamoDB:
             return self._throttled(op, body, start_response)
         backend = _Backend(environ)
         self._expire()
+        if op == "TransactWriteItems" and body.get("ClientRequestToken"):
+            repeated = self._repeated(body, start_response)
+            if repeated is not None:
+                return repeated
         if op in _WRITES or op == "TransactGetItems":
             refused = self._conflict(op, body, backend, start_response)
             if refused is not None:
@@ -306,6 +324,17 @@ class SimulatedDynamoDB:
         return _error(start_response, "400 Bad Request", "TransactionConflictException",
                       "Transaction is ongoing for the item")
 
+    def _repeated(self, body: dict[str, Any], start_response: Any) -> Any:
+        """The answer to a transaction whose token already committed, or None to run it."""
+        token = body["ClientRequestToken"]
+        remembered = self._tokens.get(token)
+        if remembered is None:
+            return None
+        if remembered[0] != _fingerprint(body):
+            return _error(start_response, "400 Bad Request", "IdempotentParameterMismatchException",
+                          "The request uses the same client token as a previous, but non-identical request.")
+        return _json_response(start_response, "200 OK", {})
+
     def _write(self, op: str, body: dict[str, Any], backend: _Backend, environ: dict[str, Any],
                start_response: Any) -> Any:
         config = self.config
@@ -333,6 +362,8 @@ class SimulatedDynamoDB:
             if op == "TransactWriteItems" and config.tx_conflict:
                 for key in keys:
                     self._in_transaction[key] = now
+            if op == "TransactWriteItems" and body.get("ClientRequestToken"):
+                self._tokens[body["ClientRequestToken"]] = (_fingerprint(body), now)
         if not (lost and ok):
             start_response(answer[0], answer[1])
             return [payload]
@@ -377,6 +408,11 @@ class SimulatedDynamoDB:
         horizon = now - self.config.gsi_lag_ms / 1000.0
         while self._log and self._log[0].at <= horizon:
             self._log.popleft()
+        while self._tokens:
+            token, (_, at) = next(iter(self._tokens.items()))
+            if at > now - TOKEN_SECONDS:
+                break
+            del self._tokens[token]
         if self._in_transaction:
             window = now - self.config.tx_window_ms / 1000.0
             self._in_transaction = {k: t for k, t in self._in_transaction.items() if t > window}

@@ -189,6 +189,42 @@ def test_a_lost_response_is_applied_although_the_client_saw_an_error(client):
     assert all(value_of(client, pk, consistent=True) == "v1" for pk in pks)
 
 
+def test_a_retried_transaction_with_its_token_meets_its_own_commit_instead_of_applying_again(client):
+    pk, token = new_key(), new_key()
+
+    def add_one(amount: str = "1"):
+        return client.transact_write_items(ClientRequestToken=token, TransactItems=[{"Update": {
+            "TableName": TABLE, "Key": {"pk": {"S": pk}}, "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": amount}}}}])
+
+    with simulated_aws(lost_response=1.0, seed=9):
+        with pytest.raises((ClientError, ConnectionClosedError, EndpointConnectionError)):
+            add_one()
+    add_one()
+    add_one()
+    item = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "1"}
+    with pytest.raises(ClientError) as failure:
+        add_one("2")
+    assert failure.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+
+
+def test_a_cancelled_transaction_is_not_remembered_by_its_token(client):
+    pk, token = new_key(), new_key()
+
+    def put_if_absent():
+        return client.transact_write_items(ClientRequestToken=token, TransactItems=[{"Put": {
+            "TableName": TABLE, "Item": {"pk": {"S": pk}, "group": {"S": "t"}},
+            "ConditionExpression": "attribute_not_exists(pk)"}}])
+
+    put(client, pk, "t")
+    with pytest.raises(ClientError):
+        put_if_absent()
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": pk}})
+    put_if_absent()
+    assert value_of(client, pk, consistent=True) == ""
+
+
 def test_the_same_seed_gives_the_same_faults(client):
     def faults(seed: int) -> list[bool]:
         outcome = []
