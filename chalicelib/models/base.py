@@ -188,7 +188,6 @@ class Transaction:
         from pynamodb.transactions import TransactWrite
 
         self.token = client_request_token or uuid.uuid4().hex
-        self.sent = 0  # how many times it was sent: after more than one, it may meet its own success
         self._tx = TransactWrite(connection=transaction_connection(), client_request_token=self.token)
         self._names: dict[str, list[str]] = {kind: [] for kind in self._ORDER}
 
@@ -209,7 +208,6 @@ class Transaction:
         self._names["check"].append(name)
 
     def _send(self) -> None:
-        self.sent += 1
         with self._tx:
             pass  # leaving the block commits
 

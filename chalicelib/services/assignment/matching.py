@@ -17,7 +17,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.agent import AVAILABLE_POOL
 from chalicelib.models.assignment import sweep_shard_of
-from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none
+from chalicelib.models.base import CONDITION_FAILED, Transaction
 from chalicelib.observability import count, logger
 from chalicelib.services.assignment import queue, slots
 from chalicelib.services.assignment.availability import available_condition
@@ -85,9 +85,7 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
         )
         if session.queue_ticket is not None:
             queue.add_leave(tx)
-    failed = tx.commit()
-    if failed and tx.sent > 1 and _is_mine(session, agent):
-        failed = {}  # an earlier send committed and its answer was lost: this is our own success
+    failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
     if failed.get("session") == CONDITION_FAILED or failed.get("claim") == CONDITION_FAILED:
         return Attempt.SESSION_GONE
     if failed.get("customer") == CONDITION_FAILED:
@@ -102,11 +100,6 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
                 customer_id=session.visitor_id)
     return Attempt.DONE
-
-
-def _is_mine(session: SessionModel, agent: AgentModel) -> bool:
-    held = get_or_none(AssignmentModel, session.visitor_id)
-    return held is not None and (held.agent_id, held.session_id) == (agent.agent_id, session.session_id)
 
 
 def commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,

@@ -62,9 +62,7 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
         if session_actions:
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=(SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active"))
-        failed = tx.commit()
-        if failed.get("assignment") == CONDITION_FAILED and tx.sent > 1 and _applied(assignment, session_actions):
-            failed = {}  # an earlier send committed and its answer was lost: our own release
+        failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
         if failed.get("assignment") == CONDITION_FAILED:
             if queue_ticket is not None:
                 queue.give_back()
@@ -91,17 +89,6 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
     raise Conflict("agent counters are too busy; try again")
 
 
-def _applied(assignment: AssignmentModel, session_actions: list | None) -> bool:
-    """After a lost answer: the assignment is gone and the session no longer active with it."""
-    held = get_or_none(AssignmentModel, assignment.customer_id)
-    if held is not None and (held.agent_id, held.session_id) == (assignment.agent_id, assignment.session_id):
-        return False
-    if not session_actions:
-        return True
-    session = get_or_none(SessionModel, assignment.session_id)
-    return session is not None and not (session.status == "active" and session.agent_id == assignment.agent_id)
-
-
 def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: str = "ended") -> bool:
     """End a session that is still waiting; it leaves the queue exactly once. False when it was
     no longer waiting with this ticket."""
@@ -115,12 +102,7 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
               condition=condition)
     if session.queue_ticket is not None:
         queue.add_leave(tx)
-    if not tx.commit():
-        return True
-    if tx.sent > 1:  # an earlier send may have committed with its answer lost
-        fresh = get_or_none(SessionModel, session.session_id)
-        return fresh is not None and (fresh.status, fresh.ended_by, fresh.end_reason) == (status, ended_by, reason)
-    return False
+    return not tx.commit()
 
 
 def end_orphan(session: SessionModel, ended_by: str, reason: str) -> bool:

@@ -84,11 +84,7 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
                  SessionModel.transfer_count.add(1)],
         condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active"),
     )
-    failed = tx.commit()
-    if failed and tx.sent > 1:  # an earlier send may have committed with its answer lost
-        held = release.get_assignment(session.visitor_id)
-        if held is not None and (held.agent_id, held.assigned_at) == (target.agent_id, now):
-            failed = {}
+    failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
     if not failed:
         if source_enters_pool:
             slots.note_pool_entry()
