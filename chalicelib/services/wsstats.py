@@ -52,7 +52,8 @@ def _read_minutes(minutes: int, at: float | None) -> list[WsStatsModel]:
     shards = get_config().ws_stats_shards
     keys = [bucket_key(minute, shard) for minute in range(current - minutes + 1, current + 1)
             for shard in range(shards)]
-    return list(WsStatsModel.batch_get(keys))
+    # Strongly consistent: a reader who was just answered expects to see that call counted.
+    return list(WsStatsModel.batch_get(keys, consistent_read=True))
 
 
 def _sums(items: list[WsStatsModel], minutes: int, at: float | None) -> dict[str, int]:
