@@ -3,7 +3,10 @@
 ``GET /api/stats/websocket`` over the last 5 and 60 minutes, beside the open connections by role.
 
 Recording costs one ``UpdateItem`` per call, whatever it counts (a fan-out records its whole tally
-at once), and never fails the caller: statistics are not worth a lost message.
+at once), and never fails the caller: statistics are not worth a lost message. An ``ADD`` is not
+idempotent, so only the refusals that prove it was not applied (a conflict, throttling) are retried;
+after an ambiguous failure (a 5xx, a lost connection) the count may be one call short, and a warning
+says so.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import ConnectionModel
+from chalicelib.models.base import is_refused, retrying
 from chalicelib.models.wsstats import COUNTERS, WsStatsModel, bucket_key
 from chalicelib.observability import logger
 
@@ -35,9 +39,10 @@ def record(**counts: int) -> None:
     now = clock.epoch()
     minute = int(now // 60)
     shard = random.randrange(get_config().ws_stats_shards)
+    item = WsStatsModel(bucket_key(minute, shard))
+    actions = [*adds, WsStatsModel.expires_at.set(minute * 60 + RETENTION_SECONDS)]
     try:
-        WsStatsModel(bucket_key(minute, shard)).update(
-            actions=[*adds, WsStatsModel.expires_at.set(minute * 60 + RETENTION_SECONDS)])
+        retrying(lambda: item.update(actions=actions), retry_if=is_refused)
     except (PynamoDBException, BotoCoreError, ClientError) as e:
         logger.warning("could not record websocket stats", error=type(e).__name__, **counts)
 

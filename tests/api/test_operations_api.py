@@ -286,3 +286,14 @@ def test_a_fan_out_counts_each_delivery(people):
 
     after = wsstats.totals(5)
     assert after["push_failures"] - before["push_failures"] == 2  # nothing listens at the endpoint
+
+
+def test_websocket_stats_count_a_write_that_met_a_transaction_conflict_once(tables):
+    from tests import faults
+
+    with faults.refuse("UpdateItem", "TransactionConflictException", times=2) as refused:
+        wsstats.record(frames_received=1, messages_pushed=2)
+
+    assert refused.injected == {"UpdateItem": 2}
+    totals = wsstats.totals(5)
+    assert (totals["frames_received"], totals["messages_pushed"]) == (1, 2)
