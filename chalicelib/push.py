@@ -18,6 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError
 
+from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none
@@ -42,6 +43,12 @@ class PushStats:
 
 
 stats = PushStats()
+
+# API Gateway answers 410 to a post until the socket's $connect has returned, but $connect records
+# the socket (and adds it to its owner's set) before that. A $connect lasts at most API Gateway's
+# 29-second integration timeout, so a 410 for a socket recorded more recently is not proof that it
+# is gone.
+CONNECT_SECONDS = 30
 
 
 @functools.lru_cache(maxsize=4)
@@ -84,15 +91,22 @@ def _is_gone(error: ClientError) -> bool:
     return code == "GoneException" or status == 410
 
 
-def forget_connection(connection_id: str, owner: Any = None) -> None:
-    """A gone socket: its record goes, and it leaves ``owner``'s set of open sockets."""
+def forget_connection(connection_id: str, owner: Any = None) -> bool:
+    """A socket answered 410: its record goes, and it leaves ``owner``'s set of open sockets;
+    unless it was recorded within ``CONNECT_SECONDS`` (its $connect may still be running), when
+    both stay and this returns False."""
+    cutoff = clock.iso_from_epoch(clock.epoch() - CONNECT_SECONDS)
     try:
-        ConnectionModel(connection_id).delete()
+        if not conditional(lambda: ConnectionModel(connection_id).delete(
+                condition=ConnectionModel.connected_at.does_not_exist()
+                | (ConnectionModel.connected_at < cutoff))):
+            return False
     except DeleteError:
         logger.warning("could not delete gone connection", connection_id=connection_id)
     if owner is not None:
         conditional(lambda: owner.update(actions=[type(owner).socket_ids.delete({connection_id})],
                                          condition=type(owner).socket_ids.exists()))
+    return True
 
 
 def _owner_of(user_id: str) -> Any:
@@ -112,7 +126,8 @@ def sockets_of(user_id: str) -> tuple[list[str], Any]:
 
 
 def deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> str:
-    """Post one frame; the outcome is a ``wsstats`` counter name. A gone connection is deleted."""
+    """Post one frame; the outcome is a ``wsstats`` counter name. A gone connection is deleted;
+    one still in its $connect is left alone (the frame is lost to it, as a failed push)."""
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         management_client().post_to_connection(ConnectionId=connection_id, Data=data)
@@ -122,16 +137,18 @@ def deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> s
         logger.warning("post failed", connection_id=connection_id, error=type(e).__name__)
         return "push_failures"
     except ClientError as e:
-        if _is_gone(e):
+        if not _is_gone(e):
+            logger.warning("post failed", connection_id=connection_id,
+                           error=e.response.get("Error", {}).get("Code"))
+        elif forget_connection(connection_id, owner):
             stats.add("gone")
             count("GoneConnections")
             logger.info("connection gone", connection_id=connection_id)
-            forget_connection(connection_id, owner)
             return "gone_cleanups"
+        else:
+            logger.info("connection still in its $connect", connection_id=connection_id)
         stats.add("failed")
         count("PushFailures")
-        logger.warning("post failed", connection_id=connection_id,
-                       error=e.response.get("Error", {}).get("Code"))
         return "push_failures"
     stats.add("posted")
     return "messages_pushed"

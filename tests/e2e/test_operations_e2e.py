@@ -3,11 +3,15 @@ connection endpoints against the real ``@connections`` API, stats counted from r
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chalicelib import push
 from chalicelib.models import AgentModel
-from chalicelib.services import revocation
+from chalicelib.services import connections, revocation, tokens
+from chalicelib.ws import actions
 from devstack import Stack
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
@@ -166,6 +170,29 @@ def test_deleting_a_connection_whose_socket_died_silently_removes_the_record(sta
     assert response.status_code == 200, response.text
     assert response.json() == {"connection_id": connection_id, "was_open": False, "record_removed": True}
     assert connection_ids_of(stack, admin, visitor.id) == []
+
+
+def test_a_push_meeting_a_socket_still_in_its_connect_keeps_it_and_a_later_410_forgets_it(
+        stack: Stack, time_passes) -> None:
+    # $connect registers the socket (its record, its owner's socket set) before it returns, and
+    # until it returns the gateway answers 410 to a post: a push from another request meeting it
+    # then must not take it for a dead socket, or the socket lives on unregistered.
+    visitor = sign_up_visitor(stack, "Vic")
+    principal = tokens.verify(visitor.token)
+    connecting = f"{uuid.uuid4().hex[:15]}="  # not yet connected at the gateway: 410
+    connections.register(connecting, principal, "127.0.0.1", "e2e")
+    actions.on_registered(principal, connecting)
+
+    push.send_to_users([visitor.id], {"type": "hello"})
+
+    assert connections.get(connecting) is not None
+    assert connecting in connections.sockets_of(visitor.id, "visitor")
+
+    time_passes(60)  # longer than any $connect lasts: a 410 now means the socket is gone
+    push.send_to_users([visitor.id], {"type": "hello"})
+
+    assert connections.get(connecting) is None
+    assert connecting not in connections.sockets_of(visitor.id, "visitor")
 
 
 def test_online_users_count_real_sockets(stack: Stack, admin: str, connect: Connect) -> None:
