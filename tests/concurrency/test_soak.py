@@ -384,7 +384,8 @@ def _message_violations(stack: Stack, record: Record) -> list[str]:
             got = sum(1 for _, f in socket.frames
                       if f.get("type") == "message.new" and f["message"]["id"] == acked.message_id)
             if got != 1:
-                later = [f.get("type") for t, f in socket.frames if t > acked.at]
+                later = [f"error {f.get('code')}" if f.get("type") == "error" else f.get("type")
+                         for t, f in socket.frames if t > acked.at]
                 found.append(f"message {acked.message_id} of {acked.session_id} ({session.status}, with "
                              f"{session.agent_id}) from {acked.sender} reached the other party's socket "
                              f"(open {acked.at - socket.opened_at:.1f} s before the send) {got} times; "
