@@ -61,6 +61,13 @@ RETRYABLE_CODES = frozenset({
     "InternalFailure",
     "ServiceUnavailable",
 })
+# Refused before being applied: sending the request again cannot apply it twice.
+REFUSED_CODES = frozenset({
+    "TransactionConflictException",
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+})
 RETRY_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.02
 RETRY_CAP_SECONDS = 1.0
@@ -103,19 +110,29 @@ def is_retryable(error: Exception) -> bool:
     return status is not None and status >= 500
 
 
+def was_refused(error: Exception) -> bool:
+    """DynamoDB refused the request without applying it (a conflict with a transaction,
+    throttling): safe to send again even when the write is not idempotent (an ``ADD``)."""
+    if not isinstance(error, PynamoDBException) or isinstance(getattr(error, "cause", None), BotoCoreError):
+        return False  # a lost connection: the request may have been applied
+    return error.cause_response_code in REFUSED_CODES
+
+
 def backoff(attempt: int) -> float:
     """Full jitter: a random wait up to the capped exponential step."""
     return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * (2 ** attempt)))
 
 
-def retrying(operation: Callable[[], T], attempts: int = RETRY_ATTEMPTS) -> T:
-    """Run ``operation``; retry retryable DynamoDB errors with backoff and jitter; re-raise the
-    rest (and the last retryable one when attempts run out)."""
+def retrying(operation: Callable[[], T], attempts: int = RETRY_ATTEMPTS,
+             retry_if: Callable[[Exception], bool] = is_retryable) -> T:
+    """Run ``operation``; retry the DynamoDB errors ``retry_if`` accepts (by default every
+    retryable one) with backoff and jitter; re-raise the rest (and the last retried one when
+    attempts run out)."""
     for attempt in range(attempts):
         try:
             return operation()
         except (PynamoDBException, BotoCoreError) as e:
-            if attempt == attempts - 1 or not is_retryable(e):
+            if attempt == attempts - 1 or not retry_if(e):
                 raise
         time.sleep(backoff(attempt))
     raise AssertionError("unreachable")

@@ -3,7 +3,9 @@
 ``GET /api/stats/websocket`` over the last 5 and 60 minutes, beside the open connections by role.
 
 Recording costs one ``UpdateItem`` per call, whatever it counts (a fan-out records its whole tally
-at once), and never fails the caller: statistics are not worth a lost message.
+at once), and never fails the caller: statistics are not worth a lost message. A write DynamoDB
+refused (throttling, a conflict) is sent again; one whose answer was lost is not, since an ``ADD``
+applied twice would count twice. Reads are consistent: a count is there as soon as it was written.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import ConnectionModel
+from chalicelib.models.base import retrying, was_refused
 from chalicelib.models.wsstats import COUNTERS, WsStatsModel, bucket_key
 from chalicelib.observability import logger
 
 WINDOWS_MINUTES = (5, 60)
 RETENTION_SECONDS = 2 * 3600
+RECORD_ATTEMPTS = 4  # a few short backoffs: the caller (a reply, a push) is waiting
 
 
 def record(**counts: int) -> None:
@@ -35,9 +39,10 @@ def record(**counts: int) -> None:
     now = clock.epoch()
     minute = int(now // 60)
     shard = random.randrange(get_config().ws_stats_shards)
+    item = WsStatsModel(bucket_key(minute, shard))
+    actions = [*adds, WsStatsModel.expires_at.set(minute * 60 + RETENTION_SECONDS)]
     try:
-        WsStatsModel(bucket_key(minute, shard)).update(
-            actions=[*adds, WsStatsModel.expires_at.set(minute * 60 + RETENTION_SECONDS)])
+        retrying(lambda: item.update(actions=actions), attempts=RECORD_ATTEMPTS, retry_if=was_refused)
     except (PynamoDBException, BotoCoreError, ClientError) as e:
         logger.warning("could not record websocket stats", error=type(e).__name__, **counts)
 
@@ -52,7 +57,7 @@ def _read_minutes(minutes: int, at: float | None) -> list[WsStatsModel]:
     shards = get_config().ws_stats_shards
     keys = [bucket_key(minute, shard) for minute in range(current - minutes + 1, current + 1)
             for shard in range(shards)]
-    return list(WsStatsModel.batch_get(keys))
+    return list(WsStatsModel.batch_get(keys, consistent_read=True))
 
 
 def _sums(items: list[WsStatsModel], minutes: int, at: float | None) -> dict[str, int]:
