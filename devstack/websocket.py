@@ -141,6 +141,7 @@ class WebSocketGateway:
         self._connections: dict[str, LocalConnection] = {}
         self._by_socket: dict[ServerConnection, LocalConnection] = {}
         self._lock = threading.Lock()
+        self._busy = 0  # handlers running, and closed sockets whose $disconnect has yet to finish
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
@@ -226,13 +227,24 @@ class WebSocketGateway:
 
     # ---- invoking the app ------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+
     def _call(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:
-        for listener in list(self._listeners):
-            try:
-                listener(copy.deepcopy(event))
-            except Exception:
-                log.exception("event listener failed")
-        return self._invoke(route_key, event)
+        with self._working():
+            for listener in list(self._listeners):
+                try:
+                    listener(copy.deepcopy(event))
+                except Exception:
+                    log.exception("event listener failed")
+            return self._invoke(route_key, event)
 
     async def _run(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:
         loop = asyncio.get_running_loop()
@@ -355,8 +367,9 @@ class WebSocketGateway:
         it connected, so it must hear that it left."""
         await conn.socket.wait_closed()
         if not conn.was_opened:
-            self._forget(conn)
-            await self._disconnect(conn, 1006, "Connection closed during the handshake")
+            with self._working():
+                self._forget(conn)
+                await self._disconnect(conn, 1006, "Connection closed during the handshake")
 
     def _track(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -382,9 +395,10 @@ class WebSocketGateway:
         try:
             await self._receive(conn)
         finally:
-            self._forget(conn)
-            code, reason = self._close_status(conn)
-            await self._disconnect(conn, code, reason)
+            with self._working():  # counted before the id is forgotten, so is_idle never sees a gap
+                self._forget(conn)
+                code, reason = self._close_status(conn)
+                await self._disconnect(conn, code, reason)
 
     async def _receive(self, conn: LocalConnection) -> None:
         ws = conn.socket
@@ -466,6 +480,12 @@ class WebSocketGateway:
         """The ids that can be posted to right now."""
         with self._lock:
             return [cid for cid, conn in self._connections.items() if conn.is_open]
+
+    def is_idle(self) -> bool:
+        """No socket is open or opening, no handler runs and no ``$disconnect`` is still to come:
+        nothing this gateway started can touch the tables any more (tests reset them then)."""
+        with self._lock:
+            return not self._connections and self._busy == 0
 
     def post(self, connection_id: str, data: bytes) -> None:
         """Send ``data`` as one frame (text when it is UTF-8, as the app's JSON always is)."""

@@ -1,6 +1,8 @@
 """Batch writes to DynamoDB's limits: 25 items per ``BatchWriteItem``, ``UnprocessedItems`` sent
 again with exponential backoff and full jitter (PynamoDB's ``batch_write`` retries without any
-delay). Not atomic: each item is written once, in no particular order."""
+delay). A whole request refused (a transaction conflict, throttling) is sent again through
+``retrying``; puts are idempotent, so a repeat is harmless. Not atomic: each item is written once,
+in no particular order."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.errors import Unavailable
+from chalicelib.models.base import retrying
 
 BATCH_WRITE_LIMIT = 25
 
@@ -25,7 +28,7 @@ def put_all(model: Any, items: Sequence[Any], attempts: int = 8, base_delay: flo
         pending = [item.serialize() for item in items[start:start + BATCH_WRITE_LIMIT]]
         for attempt in range(attempts):
             calls += 1
-            answer = connection.batch_write_item(put_items=pending) or {}
+            answer = retrying(lambda batch=pending: connection.batch_write_item(put_items=batch)) or {}
             unprocessed = (answer.get("UnprocessedItems") or {}).get(table) or []
             pending = [request["PutRequest"]["Item"] for request in unprocessed]
             if not pending:

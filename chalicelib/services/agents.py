@@ -11,7 +11,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
-from chalicelib.models.agent import load_key
+from chalicelib.models.agent import DIRECTORY, load_key
 from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, is_condition_failure
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
@@ -103,8 +103,13 @@ def authenticate(username: str, password: str) -> dict:
 
 
 def list_agents() -> list[AgentModel]:
-    """Every agent, by username (one Query on the directory index)."""
-    return list(AgentModel.in_directory.query("agents"))
+    """Every agent, by username. The directory index says who the agents are; each one is then
+    read consistently (BatchGetItem), since the index may show old values (a capacity changed a
+    moment ago) or an agent deleted a moment ago. An agent created a moment ago may be missing
+    until the index catches up: whoever created it has it from ``create_agent``."""
+    listed = [a.agent_id for a in AgentModel.in_directory.query(DIRECTORY, attributes_to_get=["agent_id"])]
+    current = {a.agent_id: a for a in AgentModel.batch_get(listed, consistent_read=True)}
+    return [current[agent_id] for agent_id in listed if agent_id in current]
 
 
 def update_profile(agent_id: str, display_name: str | None = None, role: str | None = None,

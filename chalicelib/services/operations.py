@@ -1,7 +1,10 @@
 """Operating the live system: who is online, which sockets are open, closing them.
 
-Every listing is a Query on a connections index (``by_type``, ``by_user``), paged with an opaque
-cursor; "live" is ``ConnectionModel.is_live`` with the heartbeat window the assignment system uses.
+Listings by role are a Query on the ``by_type`` index, paged with an opaque cursor, so a socket
+opened or closed a moment ago may show up or drop out a moment late (the index lags). One user's
+connections are exact: their ids come from the user's own socket set and the ``by_user`` index,
+and each record is read consistently. "live" is ``ConnectionModel.is_live`` with the heartbeat
+window the assignment system uses.
 Closing a socket tells the client why first (a ``disconnected`` frame), closes it through the
 ``@connections`` API, removes the record, and updates presence as ``$disconnect`` would (which may
 never arrive, and never does for a socket that was already gone).
@@ -28,7 +31,6 @@ from chalicelib.services.tokens import Principal
 USER_TYPES = ("agent", "visitor")
 ROLES = ("agent", "visitor", "admin")  # agent: every agent-side socket (admins too); admin: admins only
 BY_TYPE_KEY = ("connection_id", "user_type", "connected_at")
-BY_USER_KEY = ("connection_id", "user_id", "connected_at")
 
 
 def _live_window() -> float:
@@ -75,12 +77,7 @@ def list_connections(user_id: str | None = None, role: str | None = None,
     state = paging.decode(cursor)
     not_expired = ConnectionModel.expires_at > int(now)
     if user_id:
-        start = paging.start_key(state, BY_USER_KEY, {"user_id": user_id})
-        query = ConnectionModel.by_user.query(user_id, filter_condition=not_expired,
-                                              last_evaluated_key=start, page_size=limit)
-        items, resume, done = _collect(query, limit)
-        page_state = None if done else {"key": resume}
-        return Page([connection_view(c, now) for c in items], paging.encode(page_state))
+        return _user_connections_page(user_id, now, limit, state)
     types = ["visitor"] if role == "visitor" else ["agent"] if role in ("agent", "admin") else list(USER_TYPES)
     if state is not None and state.get("type") in types:
         types = types[types.index(state["type"]):]
@@ -103,6 +100,41 @@ def list_connections(user_id: str | None = None, role: str | None = None,
                 page_state = None
             return Page([connection_view(c, now) for c in collected], paging.encode(page_state))
     return Page([connection_view(c, now) for c in collected], None)
+
+
+def _user_type_by_id(user_id: str) -> str:
+    return "agent" if user_id.startswith("a_") else "visitor"
+
+
+def user_connections(user_id: str, at: float | None = None) -> list[ConnectionModel]:
+    """A user's unexpired connection records as they stand now, oldest first. The ids come from
+    the user's own socket set (a socket opened a moment ago is there) and the ``by_user`` index
+    (sockets that left the set without their record being removed); every record is then read
+    consistently, so one deleted a moment ago is not listed."""
+    at = clock.epoch() if at is None else at
+    ids = connections.sockets_of(user_id, _user_type_by_id(user_id))
+    ids |= {c.connection_id for c in ConnectionModel.for_user(user_id)}
+    records = [c for c in ConnectionModel.batch_get(sorted(ids), consistent_read=True)
+               if c.user_id == user_id and c.expires_at > int(at)]
+    return sorted(records, key=lambda c: (c.connected_at, c.connection_id))
+
+
+def _user_connections_page(user_id: str, now: float, limit: int,
+                           state: dict[str, Any] | None) -> Page[dict[str, Any]]:
+    """A page of ``user_connections``; the cursor holds the position of the last one listed. A
+    user holds a few sockets (``max_sockets_*``), so they are read whole and paged here."""
+    after: tuple[str, str] | None = None
+    if state is not None:
+        position = state.get("after")
+        if not (isinstance(position, list) and len(position) == 2 and all(isinstance(p, str) for p in position)):
+            raise BadRequest("invalid cursor")
+        after = (position[0], position[1])
+    records = [c for c in user_connections(user_id, now)
+               if after is None or (c.connected_at, c.connection_id) > after]
+    page, more = records[:limit], len(records) > limit
+    last = page[-1] if page else None
+    next_state = {"after": [last.connected_at, last.connection_id]} if more and last is not None else None
+    return Page([connection_view(c, now) for c in page], paging.encode(next_state))
 
 
 def _gateway_view(connection_id: str) -> dict[str, Any]:
@@ -150,8 +182,11 @@ def online_users(user_type: str, limit: int = paging.DEFAULT_LIMIT,
     with their live connection count, and their status: for agents their presence status, load and
     capacity; for visitors their open session's status (``queued``, ``active``) or ``idle``.
 
-    A user is listed on the page that holds their earliest live socket in ``by_type`` order, so a
-    user whose sockets span pages appears exactly once."""
+    Who is online is found through the ``by_type`` index, so a user whose first socket opened a
+    moment ago may be missing until the index catches up (usually well under a second); what is
+    shown of a listed user (their live sockets, status, load) is read consistently. A user is
+    listed on the page that holds their earliest live socket in ``by_type`` order, so a user whose
+    sockets span pages appears exactly once."""
     if user_type not in USER_TYPES:
         raise ValidationFailed(f"role must be one of {USER_TYPES}")
     now = clock.epoch()
@@ -160,16 +195,18 @@ def online_users(user_type: str, limit: int = paging.DEFAULT_LIMIT,
     query = ConnectionModel.by_type.query(user_type, filter_condition=ConnectionModel.expires_at > int(now),
                                           last_evaluated_key=start, page_size=limit)
     found: dict[str, list[ConnectionModel]] = {}
-    seen: set[str] = set()
+    live_of: dict[str, list[ConnectionModel]] = {}
     resume: dict[str, Any] | None = None
     for connection in query:
-        if connection.user_id in seen or not connection.is_live(window, now):
+        user_id = connection.user_id
+        if user_id in found:
             continue
-        seen.add(connection.user_id)
-        live = [c for c in ConnectionModel.for_user(connection.user_id) if c.is_live(window, now)]
-        if not live or min(c.connected_at for c in live) != connection.connected_at:
-            continue  # listed with their earliest socket, on an earlier page
-        found[connection.user_id] = live
+        if user_id not in live_of:
+            live_of[user_id] = [c for c in user_connections(user_id, now) if c.is_live(window, now)]
+        live = live_of[user_id]
+        if not live or live[0].connection_id != connection.connection_id:
+            continue  # listed with their earliest live socket, on another page (or not online)
+        found[user_id] = live
         if len(found) >= limit:
             resume = query.last_evaluated_key
             break
@@ -180,7 +217,7 @@ def online_users(user_type: str, limit: int = paging.DEFAULT_LIMIT,
 def _describe_users(user_type: str, found: dict[str, list[ConnectionModel]]) -> list[dict[str, Any]]:
     profiles: dict[str, Any] = {}
     if found and user_type == "agent":
-        profiles = {a.agent_id: a for a in AgentModel.batch_get(list(found))}
+        profiles = {a.agent_id: a for a in AgentModel.batch_get(list(found), consistent_read=True)}
     users = []
     for user_id, live in found.items():
         newest = max(live, key=lambda c: c.last_seen_at)
@@ -275,8 +312,7 @@ def user_type_of(user_id: str) -> str:
 def close_user_connections(user_id: str, reason: str) -> list[Closed]:
     """Close every open socket of a user (all tabs and devices): those on their own item (read
     consistently, so a socket opened a moment ago is there) and any the ``by_user`` index knows."""
-    user_type = "agent" if user_id.startswith("a_") else "visitor"
-    open_ids = connections.sockets_of(user_id, user_type)
+    open_ids = connections.sockets_of(user_id, _user_type_by_id(user_id))
     open_ids |= {c.connection_id for c in ConnectionModel.for_user(user_id)}
     return [close_connection(connection_id, reason, require_known=False) for connection_id in sorted(open_ids)]
 

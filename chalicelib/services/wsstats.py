@@ -26,6 +26,7 @@ from chalicelib.observability import logger
 
 WINDOWS_MINUTES = (5, 60)
 RETENTION_SECONDS = 2 * 3600
+RECORD_ATTEMPTS = 4  # a few short backoffs: the caller (a reply, a push) is waiting
 
 
 def record(**counts: int) -> None:
@@ -42,7 +43,7 @@ def record(**counts: int) -> None:
     item = WsStatsModel(bucket_key(minute, shard))
     actions = [*adds, WsStatsModel.expires_at.set(minute * 60 + RETENTION_SECONDS)]
     try:
-        retrying(lambda: item.update(actions=actions), retry_if=is_refused)
+        retrying(lambda: item.update(actions=actions), attempts=RECORD_ATTEMPTS, retry_if=is_refused)
     except (PynamoDBException, BotoCoreError, ClientError) as e:
         logger.warning("could not record websocket stats", error=type(e).__name__, **counts)
 

@@ -297,3 +297,18 @@ def test_websocket_stats_count_a_write_that_met_a_transaction_conflict_once(tabl
     assert refused.injected == {"UpdateItem": 2}
     totals = wsstats.totals(5)
     assert (totals["frames_received"], totals["messages_pushed"]) == (1, 2)
+
+
+def test_a_websocket_count_dynamodb_refused_is_sent_again_and_counted_once():
+    from tests import faults
+
+    before = wsstats.totals(5)
+
+    with faults.refuse("UpdateItem", "ProvisionedThroughputExceededException", times=2) as refused:
+        wsstats.record(frames_received=1)
+    with faults.lose_response("UpdateItem", times=1) as lost:
+        wsstats.record(frames_received=1)  # applied, answer lost: not sent again (ADD would count twice)
+
+    after = wsstats.totals(5)
+    assert (refused.injected, lost.injected) == ({"UpdateItem": 2}, {"UpdateItem": 1})
+    assert after["frames_received"] - before["frames_received"] == 2

@@ -235,6 +235,8 @@ def open_conversation(stack: Stack, connect: Connect) -> Conversation:
 
 
 def empty_the_stack(stack: Stack) -> None:
-    """Start a test from empty tables, once the previous test's sockets are gone."""
-    wait_for(lambda: not stack.gateway.connection_ids())
+    """Start a test from empty tables, once the previous test's sockets are gone and their
+    ``$disconnect`` handlers have finished (a table reset under a running handler fails it, or lets
+    it write into the next test's tables)."""
+    wait_for(stack.gateway.is_idle)
     reset_tables()

@@ -54,8 +54,13 @@ function round(n) {
 
 // ---- agents --------------------------------------------------------------------------------------
 
-async function agents(root) {
-  const { agents: list } = await request("GET", "/api/agents");
+// The list comes from an index that shows a new agent only a moment later: an agent the console
+// just created or changed is shown as the API returned it, whether or not the list has it yet.
+async function agents(root, just = null) {
+  const { agents: listed } = await request("GET", "/api/agents");
+  const list = just && !listed.some((a) => a.agent_id === just.agent_id)
+    ? [...listed, just].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0))
+    : listed;
   const form = el("form", { testid: "agent-create" },
     el("input", { name: "username", placeholder: "username", required: "" }),
     el("input", { name: "password", type: "password", placeholder: "password (8+)", required: "", minlength: "8" }),
@@ -68,15 +73,15 @@ async function agents(root) {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(form));
     try {
-      await request("POST", "/api/agents", { username: data.username, password: data.password,
+      const created = await request("POST", "/api/agents", { username: data.username, password: data.password,
         display_name: data.display_name || null, role: data.role, max_concurrent: Number(data.max_concurrent) });
-      agents(root);
+      agents(root, created);
     } catch (e) {
       form.querySelector(".error").textContent = e.message;
     }
   });
   const patch = (agent, body) => request("PATCH", `/api/agents/${encodeURIComponent(agent.agent_id)}`, body)
-    .then(() => agents(root)).catch((e) => alert(e.message));
+    .then((changed) => agents(root, changed)).catch((e) => alert(e.message));
   root.replaceChildren(el("h2", {}, "Agents"), form, table(list, [
     "username", "display_name", "status", "active",
     { label: "capacity", render: (a) => el("input", { type: "number", min: "0", max: "1000", value: String(a.max_concurrent),
