@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint package bench clean
 
@@ -24,7 +25,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 package: install
 	$(BIN)/python -m infra.package --stage $(STAGE)

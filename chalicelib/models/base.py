@@ -114,7 +114,9 @@ def is_retryable(error: Exception) -> bool:
 def is_refused(error: Exception) -> bool:
     """Refused before applying (a conflict, throttling): unlike a 5xx or a lost connection, a
     retry cannot meet its own success. For writes that are not idempotent, such as an ``ADD``."""
-    return isinstance(error, PynamoDBException) and error.cause_response_code in REFUSED_CODES
+    if not isinstance(error, PynamoDBException) or isinstance(getattr(error, "cause", None), BotoCoreError):
+        return False  # a lost connection: the request may have been applied
+    return error.cause_response_code in REFUSED_CODES
 
 
 def backoff(attempt: int) -> float:

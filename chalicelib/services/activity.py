@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models.activity import ActivityModel, agents_bucket, session_bucket, session_shard
+from chalicelib.models.base import retrying
 from chalicelib.observability import count, logger
 
 
@@ -20,7 +21,7 @@ def _record(bucket: str, kind: str, at: str, **fields: Any) -> None:
                           expires_at=int(clock.epoch_of(at) + retention),
                           **{k: v for k, v in fields.items() if v is not None})
     try:
-        event.save()
+        retrying(event.save)  # a put: sending it again cannot record it twice
     except Exception:  # a lost analytics event must not fail a committed operation
         logger.exception("activity not recorded", kind=kind, **fields)
         count("ActivityRecordFailed")

@@ -12,7 +12,13 @@ from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import DIRECTORY, load_key
-from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, is_condition_failure
+from chalicelib.models.base import (
+    CONDITION_FAILED,
+    Transaction,
+    get_or_none,
+    is_condition_failure,
+    retrying,
+)
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
 
@@ -132,7 +138,9 @@ def update_profile(agent_id: str, display_name: str | None = None, role: str | N
         actions.append(AgentModel.password_hash.set(passwords.hash_password(password)))
     if revoke:
         actions.append(AgentModel.token_gen.add(1))
-    agent.update(actions=actions, condition=AgentModel.agent_id.exists())
+    # Retried: a plain write on an item a transaction holds may be refused (a token_gen bumped
+    # twice after a lost answer revokes nothing more).
+    retrying(lambda: agent.update(actions=actions, condition=AgentModel.agent_id.exists()))
     return ProfileChange(agent, revokes_tokens=revoke)
 
 
@@ -146,7 +154,7 @@ def set_disabled(agent_id: str, disabled: bool) -> AgentModel:
         actions.append(AgentModel.disabled.remove())
     agent = AgentModel(agent_id)
     try:
-        agent.update(actions=actions, condition=AgentModel.agent_id.exists())
+        retrying(lambda: agent.update(actions=actions, condition=AgentModel.agent_id.exists()))
     except UpdateError as e:
         if is_condition_failure(e):
             raise NotFound(f"no agent {agent_id}") from e

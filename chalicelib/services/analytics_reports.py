@@ -17,6 +17,7 @@ from chalicelib import clock
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.models import AgentModel, ReportModel, SessionModel
 from chalicelib.models.agent import DIRECTORY
+from chalicelib.models.base import retrying
 from chalicelib.observability import logger
 from chalicelib.services import analytics_data, analytics_metrics, assignment
 
@@ -98,8 +99,9 @@ def generate_report(day: date) -> dict[str, Any]:
     """Compute ``day``'s report now and store it, replacing any earlier one."""
     body = compute_report(day)
     body["generated_at"] = clock.iso()
-    ReportModel(report_id(day), kind=DAILY, period=day.isoformat(), generated_at=body["generated_at"],
-                body=body).save()
+    report = ReportModel(report_id(day), kind=DAILY, period=day.isoformat(),
+                         generated_at=body["generated_at"], body=body)
+    retrying(report.save)
     logger.info("report stored", date=day.isoformat(), sessions=body["overall"]["sessions_started"])
     return body
 

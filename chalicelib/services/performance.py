@@ -8,7 +8,9 @@ always before it reads. So a flush never writes more items than it counted reque
 write per request, far fewer under load), and the measured requests do not wait on DynamoDB.
 Complete means: everything this container counted, plus what every other container counted up to
 its last flush (at most one second before its last request). A failure to flush is logged and
-never fails the request that triggered it; the counts stay buffered for the next flush.
+never fails the request that triggered it; counts DynamoDB refused (throttling, a conflict) stay
+buffered for the next flush, while those whose answer was lost are dropped, since an ``ADD`` sent
+again could count them twice.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import clock
 from chalicelib.models import MetricModel
+from chalicelib.models.base import is_refused
 from chalicelib.models.metric import BINS, LATENCY_EDGES_MS, bin_name
 from chalicelib.observability import logger
 
@@ -98,8 +101,12 @@ def flush() -> None:
     for (minute, kind, name), counts in pending.items():
         try:
             _write(minute, kind, name, counts)
-        except (PynamoDBException, BotoCoreError, ClientError):
-            logger.exception("could not record request counts", kind=kind, name=name)
+        except (PynamoDBException, BotoCoreError, ClientError) as e:
+            if not is_refused(e):  # maybe applied: merging back could count it twice
+                logger.exception("could not record request counts; they may be missing",
+                                 kind=kind, route=name)
+                continue
+            logger.warning("request counts refused; kept for the next flush", kind=kind, route=name)
             with _lock:
                 _merge_back(_buffer.setdefault((minute, kind, name), _Counts()), counts)
 
@@ -128,7 +135,9 @@ def _percentile(histogram: list[int], total: int, percentile: int) -> float | No
 
 
 def _items(hour: str, first_minute: int, last_minute: int) -> list[MetricModel]:
-    return list(MetricModel.query(hour, MetricModel.slot.between(f"{first_minute}#", f"{last_minute}#~")))
+    # Strongly consistent: a reader who was just answered expects to see that request counted.
+    return list(MetricModel.query(hour, MetricModel.slot.between(f"{first_minute}#", f"{last_minute}#~"),
+                                  consistent_read=True))
 
 
 def report(window_minutes: int) -> dict[str, Any]:

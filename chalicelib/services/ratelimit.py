@@ -9,6 +9,7 @@ wins and the other re-reads and is refused. Cost: one consistent read and one wr
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -19,7 +20,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import is_condition_failure
+from chalicelib.models.base import is_condition_failure, retrying
 from chalicelib.services.tokens import Principal
 
 MAX_ATTEMPTS = 12
@@ -74,7 +75,7 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
         log.expires_at = int(now + window) + 1
         condition = (LimitModel.version == read_version) if read_version else LimitModel.key.does_not_exist()
         try:
-            log.save(condition=condition)
+            retrying(functools.partial(log.save, condition=condition))
             return
         except PutError as e:
             if not is_condition_failure(e):
@@ -157,6 +158,7 @@ def record_login_success(username: str, source_ip: str | None) -> None:
     """Remember the address (so an attacker elsewhere cannot lock this agent out from it) and
     clear the username's failures."""
     if source_ip:
-        LimitModel(_known_key(username, source_ip),
-                   expires_at=int(clock.epoch() + KNOWN_IP_DAYS * 86400)).save()
-    LimitModel(f"login-user#{username.lower()}").delete()
+        known = LimitModel(_known_key(username, source_ip),
+                           expires_at=int(clock.epoch() + KNOWN_IP_DAYS * 86400))
+        retrying(known.save)
+    retrying(LimitModel(f"login-user#{username.lower()}").delete)

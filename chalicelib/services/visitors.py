@@ -9,6 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib import clock
 from chalicelib.errors import NotFound
 from chalicelib.models import VisitorModel
+from chalicelib.models.base import conditional
 from chalicelib.services import tokens
 from chalicelib.services.tokens import Principal
 
@@ -17,7 +18,9 @@ def sign_up(name: str | None, email: str | None) -> dict:
     """Create a visitor and a token that resumes them on every reconnect."""
     visitor = VisitorModel(f"v_{uuid.uuid4().hex}", name=name or None, email=email or None,
                            created_at=clock.iso())
-    visitor.save(condition=VisitorModel.visitor_id.does_not_exist())
+    # A fresh id: a condition failure after a retry can only be this write's own lost answer.
+    conditional(lambda: visitor.save(condition=VisitorModel.visitor_id.does_not_exist()),
+                already_done=lambda: True)
     token, expires_at = tokens.issue(Principal(visitor.visitor_id, "visitor", "visitor", visitor.name))
     return {
         "visitor_id": visitor.visitor_id,

@@ -22,6 +22,7 @@ from app import app
 from chalicelib.models.tables import all_table_specs, create_all_tables
 from chalicelib.services import agents, assignment, chat, tokens
 from tests.conftest import dynamodb_client
+from tests.unit.conftest import no_gateway  # noqa: F401  (autouse: pushes go nowhere, as in unit tests)
 
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)

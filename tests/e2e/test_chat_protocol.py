@@ -327,7 +327,7 @@ def test_rapid_retries_on_one_socket_are_all_acked_with_the_same_message(
 # ---- gone connections ---------------------------------------------------------------------------
 
 def test_a_send_to_an_agent_whose_socket_died_unnoticed_succeeds_and_cleans_up_the_record(
-        stack: Stack, chat: Conversation, connect: Connect) -> None:
+        stack: Stack, chat: Conversation, connect: Connect, time_passes) -> None:
     dead = chat.agent_socket.connection_id
     live_tab = connect(chat.agent)
     live_tab.ping()
@@ -336,6 +336,7 @@ def test_a_send_to_an_agent_whose_socket_died_unnoticed_succeeds_and_cleans_up_t
         abort(chat.agent_socket.client)
         wait_for(lambda: dead not in stack.gateway.connection_ids())
         assert ConnectionModel.get(dead)  # $disconnect was lost: the record stayed behind
+        time_passes(60)  # long after its $connect: a 410 now proves the socket is gone
         gone_before = push.stats.snapshot()["gone"]
 
         message = chat.visitor_socket.send_message(chat.session_id, "anyone?")
