@@ -10,6 +10,7 @@ separate counter below every other, so they are served first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import clock
@@ -90,15 +91,42 @@ def position_of(session: SessionModel) -> int | None:
     return ahead + 1
 
 
+def _still_waiting(listed: Iterable[SessionModel]) -> list[SessionModel]:
+    """The index's waiting sessions that, read now (consistently), still wait with the same ticket:
+    the index lags, so a customer who just left or was assigned may still be listed there. (One who
+    joined a moment ago may be missing: that is the lag of discovery, not a wrong row.)"""
+    listed = list(listed)
+    if not listed:
+        return []
+    fresh = {s.session_id: s for s in SessionModel.batch_get([s.session_id for s in listed],
+                                                             consistent_read=True)}
+    return [fresh[s.session_id] for s in listed
+            if s.session_id in fresh and fresh[s.session_id].status == "queued"
+            and fresh[s.session_id].queue_ticket == s.queue_ticket]
+
+
+def _waiting_page(limit: int | None, after: int | None) -> list[SessionModel]:
+    """Up to ``limit`` sessions still waiting after ticket ``after``: the index is read on past
+    rows that turn out to have left, so a page is never short while more customers wait."""
+    page: list[SessionModel] = []
+    while limit is None or len(page) < limit:
+        wanted = None if limit is None else limit - len(page)
+        condition = SessionModel.queue_ticket > after if after is not None else None
+        listed = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=wanted))
+        page += _still_waiting(listed)
+        if not listed or wanted is None or len(listed) < wanted:
+            break
+        after = int(listed[-1].queue_ticket)
+    return page
+
+
 def queue_view(limit: int | None = None, after: int | None = None) -> list[dict[str, Any]]:
     """A page of the waiting customers (``limit``; all when None), oldest first, with how long
     each has waited; ``after`` is the last ``ticket`` of the previous page."""
     now = clock.epoch()
-    condition = SessionModel.queue_ticket > after if after is not None else None
     first = 1 if after is None else SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket <= after) + 1
     view = []
-    for position, session in enumerate(SessionModel.queue.query(QUEUE_POOL, condition, limit=limit),
-                                       start=first):
+    for position, session in enumerate(_waiting_page(limit, after), start=first):
         since = session.queued_at or session.created_at
         view.append({
             "session_id": session.session_id,
