@@ -175,3 +175,20 @@ def pytest_runtest_makereport(item, call):
         current = _sim_in_use or config
         report.sections.append(("kefu sim", f"mode={config['mode']} KEFU_SIM_SEED={config['seed']} "
                                 f"(at failure: {json.dumps(current, sort_keys=True)})"))
+
+
+# The few long tests (minutes of racing threads) start first, so that on two workers (``make
+# test`` runs pytest-xdist) they overlap the hundreds of short ones instead of running after them.
+LONG_TESTS = (
+    "test_200_simultaneous_customers_fill_10_agents_exactly_and_queue_the_rest_fifo",
+    "test_the_desk_keeps_every_promise_through_a_soak_of_agents_and_customers",
+    "TestAssignment",
+    "test_statistics_over_the_scripted_days",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((i for i, name in enumerate(LONG_TESTS) if name in item.nodeid), len(LONG_TESTS))
+
+    items.sort(key=rank)  # stable: otherwise in collection order
