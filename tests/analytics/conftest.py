@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -14,7 +15,7 @@ from chalicelib.services import agents, assignment, chat, tokens
 from chalicelib.services.assignment import sweeps
 from chalicelib.services.tokens import Principal
 from tests.analytics.script import AGENTS, STATUS_PLAN, Conversation, at, day_script
-from tests.conftest import reset_tables
+from tests.conftest import configure_sim, reset_tables
 
 PASSWORD = "correct horse battery"
 
@@ -99,6 +100,9 @@ def play(world: World, script: list[Conversation]) -> None:
 @pytest.fixture(scope="module")
 def world():
     """Nine and ten days ago busy days with short waits; the last three days quieter, with longer waits."""
+    # A module fixture is set up before the per-test sim switch: choose the mode here, or the world
+    # is played under whatever the worker's previous test left (the aws sim's lag is real time).
+    configure_sim(os.environ.get("KEFU_SIM") or "off")
     reset_tables()
     patch = pytest.MonkeyPatch()
     frozen = FrozenTime(time.time())
