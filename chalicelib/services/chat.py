@@ -141,7 +141,8 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     Reads pages of ``limit`` items with the status filtered by DynamoDB, never a whole history;
     an agent's active sessions come from their current assignments."""
     if principal.typ == "visitor":
-        return _newest(SessionModel.by_visitor, principal.user_id, status, limit)
+        return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, limit),
+                                  principal.user_id, status, limit)
     if principal.is_admin and agent_id:
         return _newest(SessionModel.by_agent, agent_id, status, limit)
     if principal.is_admin and status:
@@ -149,6 +150,18 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     if status == "active":
         return assignment.active_sessions_of(principal.user_id)[:limit]
     return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+
+
+def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,
+                       limit: int) -> list[SessionModel]:
+    """The visitor's index listing, right about their open conversation: the index lags, so one
+    started a moment ago may be missing and one just assigned may show its old status. The open
+    session (one at most, the newest) is read consistently through its claim."""
+    current = assignment.open_session_of(visitor_id)
+    others = [s for s in listed if current is None or s.session_id != current.session_id]
+    if current is None or (status is not None and current.status != status):
+        return others[:limit]
+    return [current, *others][:limit]
 
 
 def _newest(index: Any, key: str, status: str | None, limit: int) -> list[SessionModel]:

@@ -44,7 +44,7 @@ def test_items_survive_a_save_and_load(scratch_table: str, tmp_path: Path) -> No
     client.delete_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}})
     assert load_snapshot(client, {"scratch": scratch_table}, path) == 1
 
-    restored = client.get_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}})["Item"]
+    restored = client.get_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}}, ConsistentRead=True)["Item"]
     assert restored["blob"] == ITEM["blob"]
     assert sorted(restored["blobs"]["BS"]) == ITEM["blobs"]["BS"]
     assert restored["nested"] == ITEM["nested"]
