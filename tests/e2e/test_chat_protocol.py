@@ -335,7 +335,7 @@ def test_a_send_to_an_agent_whose_socket_died_unnoticed_succeeds_and_cleans_up_t
     try:
         abort(chat.agent_socket.client)
         wait_for(lambda: dead not in stack.gateway.connection_ids())
-        assert ConnectionModel.get(dead)  # $disconnect was lost: the record stayed behind
+        assert ConnectionModel.get(dead, consistent_read=True)  # $disconnect was lost: the record stayed behind
         time_passes(60)  # long after its $connect: a 410 now proves the socket is gone
         gone_before = push.stats.snapshot()["gone"]
 
@@ -345,7 +345,7 @@ def test_a_send_to_an_agent_whose_socket_died_unnoticed_succeeds_and_cleans_up_t
 
     assert live_tab.expect("message.new")["message"] == message
     with pytest.raises(ConnectionModel.DoesNotExist):
-        ConnectionModel.get(dead)
+        ConnectionModel.get(dead, consistent_read=True)
     assert push.stats.snapshot()["gone"] == gone_before + 1
 
 
