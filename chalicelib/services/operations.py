@@ -106,14 +106,19 @@ def _user_type_by_id(user_id: str) -> str:
     return "agent" if user_id.startswith("a_") else "visitor"
 
 
-def user_connections(user_id: str, at: float | None = None) -> list[ConnectionModel]:
-    """A user's unexpired connection records as they stand now, oldest first. The ids come from
-    the user's own socket set (a socket opened a moment ago is there) and the ``by_user`` index
-    (sockets that left the set without their record being removed); every record is then read
-    consistently, so one deleted a moment ago is not listed."""
-    at = clock.epoch() if at is None else at
+def _known_socket_ids(user_id: str) -> set[str]:
+    """Every socket id a user may hold: their own socket set (read consistently, so a socket opened
+    a moment ago is there) and the ``by_user`` index (sockets that left the set without their
+    record being removed)."""
     ids = connections.sockets_of(user_id, _user_type_by_id(user_id))
-    ids |= {c.connection_id for c in ConnectionModel.for_user(user_id)}
+    return ids | {c.connection_id for c in ConnectionModel.for_user(user_id)}
+
+
+def user_connections(user_id: str, at: float | None = None) -> list[ConnectionModel]:
+    """A user's unexpired connection records as they stand now, oldest first: every known id
+    (``_known_socket_ids``) read consistently, so one deleted a moment ago is not listed."""
+    at = clock.epoch() if at is None else at
+    ids = _known_socket_ids(user_id)
     records = [c for c in ConnectionModel.batch_get(sorted(ids), consistent_read=True)
                if c.user_id == user_id and c.expires_at > int(at)]
     return sorted(records, key=lambda c: (c.connected_at, c.connection_id))
@@ -312,9 +317,8 @@ def user_type_of(user_id: str) -> str:
 def close_user_connections(user_id: str, reason: str) -> list[Closed]:
     """Close every open socket of a user (all tabs and devices): those on their own item (read
     consistently, so a socket opened a moment ago is there) and any the ``by_user`` index knows."""
-    open_ids = connections.sockets_of(user_id, _user_type_by_id(user_id))
-    open_ids |= {c.connection_id for c in ConnectionModel.for_user(user_id)}
-    return [close_connection(connection_id, reason, require_known=False) for connection_id in sorted(open_ids)]
+    return [close_connection(connection_id, reason, require_known=False)
+            for connection_id in sorted(_known_socket_ids(user_id))]
 
 
 def disconnect_user(user_id: str, revoke_tokens: bool = False) -> dict[str, Any]:

@@ -10,7 +10,6 @@ separate counter below every other, so they are served first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib import clock
@@ -91,11 +90,10 @@ def position_of(session: SessionModel) -> int | None:
     return ahead + 1
 
 
-def _still_waiting(listed: Iterable[SessionModel]) -> list[SessionModel]:
+def _still_waiting(listed: list[SessionModel]) -> list[SessionModel]:
     """The index's waiting sessions that, read now (consistently), still wait with the same ticket:
     the index lags, so a customer who just left or was assigned may still be listed there. (One who
     joined a moment ago may be missing: that is the lag of discovery, not a wrong row.)"""
-    listed = list(listed)
     if not listed:
         return []
     fresh = {s.session_id: s for s in SessionModel.batch_get([s.session_id for s in listed],
