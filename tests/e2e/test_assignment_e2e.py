@@ -12,6 +12,7 @@ import pytest
 from chalicelib.config import get_config, reload_config
 from chalicelib.services import connections
 from devstack import Stack
+from tests.conftest import simulated_aws
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
     Connect,
@@ -126,6 +127,23 @@ def test_a_customer_who_leaves_the_queue_moves_those_behind_them_up(stack: Stack
     assert second.expect("session.queued", session_id=waiting)["position"] == 1
     queue = api(stack, "GET", "/api/kefu/queue", agent_account("Ann").token).json()["queue"]
     assert [(q["session_id"], q["position"]) for q in queue] == [(waiting, 1)]
+
+
+def test_the_one_behind_a_leaver_hears_position_1_while_the_index_still_lists_the_leaver_instead(
+        stack: Stack, connect: Connect) -> None:
+    """With a long index lag the queue index may still show the leaver and not yet the customer
+    behind: one row, as many as the queue counter says wait, yet the wrong one."""
+    with simulated_aws(gsi_lag_ms=900, stale_read=0):
+        _, first = start_visitor(stack, connect, "Uma")
+        leaving = first.expect("session.queued", position=1)["session_id"]
+        _, second = start_visitor(stack, connect, "Vic")
+        waiting = second.expect("session.queued", position=2)["session_id"]
+
+        first.send("end_session", session_id=leaving)
+
+        first.expect("session.ended", session_id=leaving)
+        assert second.expect("session.queued", session_id=waiting)["position"] == 1
+        assert [f for f in first.sync() if f.get("type") == "session.queued"] == []
 
 
 def test_an_agent_coming_online_is_given_the_waiting_customer(stack: Stack, connect: Connect) -> None:

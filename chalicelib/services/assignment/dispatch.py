@@ -144,12 +144,14 @@ def _end_duplicate(session: SessionModel) -> None:
 
 
 def announce_positions(skip: set[str] | None = None) -> None:
-    """Tell every waiting customer their position (after the queue moved). When the index shows
-    another number of waiters than the queue counter (read consistently), it has not caught up
-    with a recent arrival or departure: look again, within ``KEFU_INDEX_LAG``."""
+    """Tell every waiting customer their position (after the queue moved). Listed waiters are
+    confirmed by a consistent read, so one who just left is never counted; while fewer are found
+    than the queue counter holds, the index has not shown a recent arrival: look again, within
+    ``KEFU_INDEX_LAG`` (a count that merely matches is not enough: a stale index can list the
+    leaver in place of the newcomer)."""
     waiting = queue.waiting_sessions()
     for _ in range(matching.LOOK_AGAIN):
-        if len(waiting) == queue.queue_length():
+        if len(waiting) >= queue.queue_length():
             break
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
         waiting = queue.waiting_sessions()

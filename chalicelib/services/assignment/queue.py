@@ -79,8 +79,9 @@ def queue_length() -> int:
 
 
 def waiting_sessions(limit: int | None = None) -> list[SessionModel]:
-    """Queued sessions as the (eventually consistent) index lists them, oldest ticket first."""
-    return list(SessionModel.queue.query(QUEUE_POOL, limit=limit))
+    """Sessions still waiting (each confirmed by a consistent read), oldest ticket first. The
+    index may not list one that joined a moment ago; compare with ``queue_length`` to know."""
+    return _waiting_page(limit, None)
 
 
 def position_of(session: SessionModel) -> int | None:
