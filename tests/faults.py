@@ -3,7 +3,8 @@ on the clients PynamoDB uses (no PynamoDB or botocore internals patched).
 
 ``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
 throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
-connection), so a retry meets its own success.
+connection), so a retry meets its own success. ``before``: another writer acts just before the
+request goes out.
 """
 
 from __future__ import annotations
@@ -95,6 +96,24 @@ def lose_response(operation: str, times: int = 1,
 
     with _registered(f"before-call.dynamodb.{operation}", mark, faults), \
             _registered(f"after-call.dynamodb.{operation}", lose, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def before(operation: str, action: Callable[[], Any], times: int = 1,
+           when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
+    """Just before the next ``times`` calls of ``operation`` go out, ``action()`` runs: another
+    writer wins the race between what the caller read and what it writes."""
+    faults = Faults()
+    budget = {operation: times}
+
+    def handler(params: dict[str, Any], **_: Any) -> None:
+        if when is not None and not when(json.loads(params.get("body") or b"{}")):
+            return
+        if faults._take(operation, budget):
+            action()
+
+    with _registered(f"before-call.dynamodb.{operation}", handler, faults):
         yield faults
 
 

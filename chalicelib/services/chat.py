@@ -234,7 +234,10 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             _fan_out(session, message, exclude_connection)
             return message, True
         if failed.get("session") == CONDITION_FAILED:
-            raise Conflict("session has ended")
+            session = session_for(principal, session_id)  # ended, or its agent changed since the read
+            if not session.is_open:
+                raise Conflict("session has ended")
+            continue
         # The key's first writer (a concurrent retry) committed: the next round finds its message.
     raise Conflict("the message could not be stored right now; send it again")
 
@@ -263,8 +266,12 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
     tx = Transaction()
     tx.put("key", key, condition=MessageKeyModel.dedup_key.does_not_exist())
     tx.put("message", message, condition=MessageModel.message_id.does_not_exist())
+    # The fan-out goes to the agent read before the write: the write holds only while that is
+    # still the agent, so one assigned in between (who then loads the history) never misses it.
+    same_agent = (SessionModel.agent_id == session.agent_id if session.agent_id
+                  else SessionModel.agent_id.does_not_exist())
     tx.update("session", SessionModel(session.session_id), actions=session_actions,
-              condition=SessionModel.status.is_in(*OPEN_STATUSES))
+              condition=SessionModel.status.is_in(*OPEN_STATUSES) & same_agent)
     return message, tx.commit()
 
 

@@ -12,7 +12,8 @@ capacity and no customer ever had two open sessions (sampled); no socket was ans
 internal error nor any REST call with a 5xx; every acknowledged message is stored exactly once, no
 socket received one message twice, and the other party's socket that was open from before the
 message was sent to the end received it (in conversations that stayed with one agent: after a
-transfer or a requeue, who "the other party" was at that instant is not observable from outside).
+transfer or a requeue, who "the other party" was at that instant is not observable from outside;
+a message written while the session waited again has no agent to push to).
 
 Seeded (``KEFU_SOAK_SEED``); a failure names its seed. Bounded: the soak stops at its deadline
 and every wait has a timeout.
@@ -365,17 +366,20 @@ def _message_violations(stack: Stack, record: Record) -> list[str]:
                 found.append(f"acked message {acked.message_id} of {session_id} is stored {times} times")
     # No socket receives one message twice.
     agents_seen: dict[str, set[str]] = defaultdict(set)
+    requeued: set[str] = set()  # handed back to the queue once: a message written then had no agent
     for socket in record.sockets:
         received = Counter(f["message"]["id"] for _, f in socket.frames if f.get("type") == "message.new")
         found += [f"socket of {socket.person.name} received {mid} {n} times" for mid, n in received.items() if n > 1]
         for _, frame in socket.frames:
             if frame.get("type") in ("session.assigned", "session.transferred") and frame.get("agent"):
                 agents_seen[frame["session_id"]].add(frame["agent"]["id"])
+            if frame.get("type") == "session.released":
+                requeued.add(frame["session_id"])
     # The other party's socket, open from before the ack to the end, received it once.
     for acked in record.acked:
         session = snapshot.sessions.get(acked.session_id)
         seen = agents_seen[acked.session_id] | ({session.agent_id} if session and session.agent_id else set())
-        if session is None or len(seen) != 1 or int(session.transfer_count or 0):
+        if session is None or len(seen) != 1 or int(session.transfer_count or 0) or acked.session_id in requeued:
             continue
         other = session.agent_id if acked.sender == session.visitor_id else session.visitor_id
         for socket in record.sockets:

@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from chalicelib.config import get_config, reload_config
-from chalicelib.services import connections
+from chalicelib.services import assignment, connections
 from devstack import Stack
+from tests import faults
 from tests.conftest import simulated_aws
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
@@ -258,6 +259,32 @@ def test_a_transfer_tells_both_agents_and_the_customer_and_moves_the_conversatio
     assert [f for f in sockets[source.id].sync() if f["type"] == "message.new"] == []
     sockets[source.id].send("send_message", session_id=session_id, client_msg_id="old", text="still here")
     sockets[source.id].expect_error("forbidden", client_msg_id="old")
+
+
+def test_a_message_sent_as_the_session_is_transferred_reaches_the_new_agent(
+        stack: Stack, connect: Connect) -> None:
+    """The transfer commits between the message's read of the session and its write: the
+    message must go to the agent the session has when it is stored, not the one read before."""
+    (ann, ann_socket), (bob, bob_socket) = (online_agent(stack, connect, n) for n in ("Ann", "Bob"))
+    sockets = {ann.id: ann_socket, bob.id: bob_socket}
+    _, customer = start_visitor(stack, connect, "Uma")
+    assigned = customer.expect("session.assigned")
+    session_id, source = assigned["session_id"], assigned["agent"]["id"]
+    target = bob if source == ann.id else ann
+    messages_table = get_config().table_name("messages")
+
+    def transfer_now() -> None:
+        assignment.transfer(session_id, target.id, by_user=source)
+
+    with faults.before("TransactWriteItems", transfer_now,
+                       when=lambda body: any(item.get("Put", {}).get("TableName") == messages_table
+                                             for item in body.get("TransactItems", []))) as injected:
+        message = customer.send_message(session_id, "are you there?")
+
+    assert injected.injected == {"TransactWriteItems": 1}
+    sockets[target.id].expect("session.transferred", session_id=session_id)
+    assert sockets[target.id].expect("message.new")["message"] == message
+    assert [f for f in sockets[source].sync() if f["type"] == "message.new"] == []
 
 
 def test_a_transfer_to_a_full_agent_is_refused_and_the_customer_stays(stack: Stack, connect: Connect) -> None:
