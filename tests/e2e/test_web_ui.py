@@ -280,6 +280,7 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
                                headers={"Authorization": f"Bearer {token}"},
                                json={"text": text, "client_msg_id": f"paging-{n}"})
         assert answer.status_code == 201, answer.text
+    before_reload = set(stack.gateway.connection_ids())
     agent.reload()  # the console keeps its login for the tab
     expect(agent.locator("#live.on")).to_be_visible()
     agent.get_by_test_id("session-item").click()
@@ -288,6 +289,17 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
     agent.get_by_test_id("load-older").click()
     expect(shown).to_have_text(sent)
     expect(agent.get_by_test_id("load-older")).to_be_hidden()
+    # The console's socket drops and comes back: the newest page reloads, the older ones stay
+    # shown, and there is still nothing older to load.
+    console_sockets = set(stack.gateway.connection_ids()) - before_reload
+    assert console_sockets
+    newest_page = f"/api/sessions/{session_id}/messages?limit="
+    with agent.expect_response(lambda r: newest_page in r.url and "before=" not in r.url, timeout=15_000):
+        for connection_id in console_sockets:
+            stack.gateway.abort(connection_id)
+    agent.wait_for_timeout(500)  # the page handles the page it just received
+    expect(shown).to_have_text(sent)
+    assert not agent.get_by_test_id("load-older").is_visible()
     expect(customer.locator("[data-testid=kefu-message][data-sender=visitor] .kefu-text")).to_have_text(sent)
 
     customer.get_by_test_id("kefu-end").click()

@@ -13,7 +13,7 @@ const state = {
   sessions: new Map(), // session_id -> {session, unread}
   current: null,
   messages: new Map(), // of the open conversation: id -> message
-  next: null,
+  next: undefined, // cursor of the next older page of the open conversation; null: none
   readUpTo: "",
   lastMarked: "",
   typingSent: false,
@@ -204,7 +204,7 @@ function logoutExpired() {
 async function openConversation(sessionId) {
   state.current = sessionId;
   state.messages.clear();
-  state.next = null;
+  state.next = undefined; // not loaded yet; null: no older page
   state.readUpTo = "";
   state.lastMarked = "";
   $("conversation").replaceChildren();
@@ -236,7 +236,7 @@ async function loadHistory(newest) {
   const page = await request("GET", `/api/sessions/${encodeURIComponent(sessionId)}/messages?limit=${PAGE}${before}`);
   if (sessionId !== state.current) return;
   // A reload of the newest page (after a reconnect) keeps the cursor of older pages already shown.
-  if (!newest || state.next === null) state.next = page.next;
+  if (!newest || state.next === undefined) state.next = page.next;
   $("older").hidden = !state.next;
   const body = $("conv-body");
   const fromBottom = body.scrollHeight - body.scrollTop;
