@@ -183,7 +183,7 @@ LONG_TESTS = (
     "test_200_simultaneous_customers_fill_10_agents_exactly_and_queue_the_rest_fifo",
     "test_the_desk_keeps_every_promise_through_a_soak_of_agents_and_customers",
     "TestAssignment",
-    "test_statistics_over_the_scripted_days",
+    "tests/analytics/test_analytics.py",  # whole: its module-scoped world is built once, not per split
 )
 
 
