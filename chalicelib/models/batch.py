@@ -1,24 +1,54 @@
-"""Batch writes to DynamoDB's limits: 25 items per ``BatchWriteItem``, ``UnprocessedItems`` sent
-again with exponential backoff and full jitter (PynamoDB's ``batch_write`` retries without any
-delay). A whole request refused (a transaction conflict, throttling) is sent again through
-``retrying``; puts are idempotent, so a repeat is harmless. Not atomic: each item is written once,
-in no particular order."""
+"""Batch reads and writes to DynamoDB's limits: 100 keys per ``BatchGetItem``, 25 items per
+``BatchWriteItem``; ``UnprocessedKeys``/``UnprocessedItems`` asked again with exponential backoff
+and full jitter (PynamoDB's ``batch_get`` and ``batch_write`` ask again at once, without bound, and
+its ``batch_get`` fails on an answer without the table under ``Responses``). A whole request
+refused (a transaction conflict, throttling) is sent again through ``retrying``; reads and puts are
+idempotent, so a repeat is harmless. Not atomic: each item is read or written once, in no
+particular order."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.errors import Unavailable
-from chalicelib.models.base import retrying
+from chalicelib.models.base import backoff, retrying
 
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+BATCH_GET_ATTEMPTS = 8
 
 
-def put_all(model: Any, items: Sequence[Any], attempts: int = 8, base_delay: float = 0.05,
-            max_delay: float = 2.0) -> int:
+def get_all(model: Any, keys: Sequence[Any], consistent_read: bool = True) -> list[Any]:
+    """The items of ``model`` at ``keys`` (hash keys, or (hash, range) pairs) that exist, read
+    consistently by default, in no particular order. ``Unavailable`` when DynamoDB still leaves
+    keys unprocessed after ``BATCH_GET_ATTEMPTS`` tries."""
+    connection = model._get_connection()
+    table = model.Meta.table_name
+    hash_name = model._hash_key_attribute().attr_name
+    range_attribute = model._range_key_attribute()
+    wanted = []
+    for key in dict.fromkeys(keys):
+        hash_key, range_key = model._serialize_keys(*(key if range_attribute else (key,)))
+        wanted.append({hash_name: hash_key} | ({range_attribute.attr_name: range_key} if range_attribute else {}))
+    found: list[Any] = []
+    for start in range(0, len(wanted), BATCH_GET_LIMIT):
+        pending = wanted[start:start + BATCH_GET_LIMIT]
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            answer = retrying(lambda batch=pending: connection.batch_get_item(
+                batch, consistent_read=consistent_read)) or {}
+            found += [model.from_raw_data(raw) for raw in (answer.get("Responses") or {}).get(table) or []]
+            pending = ((answer.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or []
+            if not pending:
+                break
+            time.sleep(backoff(attempt))
+        if pending:
+            raise Unavailable("the database is busy; try again")
+    return found
+
+
+def put_all(model: Any, items: Sequence[Any], attempts: int = 8) -> int:
     """Put every item of ``model``'s table; returns how many ``BatchWriteItem`` calls it took.
     ``Unavailable`` when DynamoDB still leaves items unprocessed after ``attempts`` tries."""
     connection = model._get_connection()
@@ -33,7 +63,7 @@ def put_all(model: Any, items: Sequence[Any], attempts: int = 8, base_delay: flo
             pending = [request["PutRequest"]["Item"] for request in unprocessed]
             if not pending:
                 break
-            time.sleep(random.uniform(0, min(max_delay, base_delay * 2 ** attempt)))
+            time.sleep(backoff(attempt))
         if pending:
             raise Unavailable("the database is busy; try again")
     return calls

@@ -19,6 +19,7 @@ from chalicelib.models.base import (
     is_condition_failure,
     retrying,
 )
+from chalicelib.models.batch import get_all
 from chalicelib.services import passwords, tokens
 from chalicelib.services.tokens import Principal
 
@@ -114,7 +115,7 @@ def list_agents() -> list[AgentModel]:
     moment ago) or an agent deleted a moment ago. An agent created a moment ago may be missing
     until the index catches up: whoever created it has it from ``create_agent``."""
     listed = [a.agent_id for a in AgentModel.in_directory.query(DIRECTORY, attributes_to_get=["agent_id"])]
-    current = {a.agent_id: a for a in AgentModel.batch_get(listed, consistent_read=True)}
+    current = {a.agent_id: a for a in get_all(AgentModel, listed)}
     return [current[agent_id] for agent_id in listed if agent_id in current]
 
 

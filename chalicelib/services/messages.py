@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.errors import Forbidden
 from chalicelib.models import MessageModel
-from chalicelib.models.batch import put_all
+from chalicelib.models.batch import get_all, put_all
 from chalicelib.observability import logger
 from chalicelib.services import chat, notify
 from chalicelib.services.tokens import Principal
@@ -23,8 +23,7 @@ def bulk_delete(principal: Principal, session_id: str, message_ids: list[str]) -
     session = chat.session_for(principal, session_id)
     wanted = list(dict.fromkeys(message_ids))
     now = clock.epoch()
-    found = {m.message_id: m for m in MessageModel.batch_get([(session_id, mid) for mid in wanted],
-                                                             consistent_read=True)
+    found = {m.message_id: m for m in get_all(MessageModel, [(session_id, mid) for mid in wanted])
              if m.expires_at > now}
     deleted_at = clock.iso()
     fresh = [m for m in found.values() if not m.deleted]

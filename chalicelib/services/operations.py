@@ -23,6 +23,7 @@ from chalicelib import clock, push
 from chalicelib.config import get_config
 from chalicelib.errors import BadRequest, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
+from chalicelib.models.batch import get_all
 from chalicelib.observability import logger
 from chalicelib.services import assignment, chat, connections, paging, revocation
 from chalicelib.services.paging import Page
@@ -119,7 +120,7 @@ def user_connections(user_id: str, at: float | None = None) -> list[ConnectionMo
     (``_known_socket_ids``) read consistently, so one deleted a moment ago is not listed."""
     at = clock.epoch() if at is None else at
     ids = _known_socket_ids(user_id)
-    records = [c for c in ConnectionModel.batch_get(sorted(ids), consistent_read=True)
+    records = [c for c in get_all(ConnectionModel, sorted(ids))
                if c.user_id == user_id and c.expires_at > int(at)]
     return sorted(records, key=lambda c: (c.connected_at, c.connection_id))
 
@@ -222,7 +223,7 @@ def online_users(user_type: str, limit: int = paging.DEFAULT_LIMIT,
 def _describe_users(user_type: str, found: dict[str, list[ConnectionModel]]) -> list[dict[str, Any]]:
     profiles: dict[str, Any] = {}
     if found and user_type == "agent":
-        profiles = {a.agent_id: a for a in AgentModel.batch_get(list(found), consistent_read=True)}
+        profiles = {a.agent_id: a for a in get_all(AgentModel, list(found))}
     users = []
     for user_id, live in found.items():
         newest = max(live, key=lambda c: c.last_seen_at)

@@ -21,6 +21,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import ConnectionModel
 from chalicelib.models.base import is_refused, retrying
+from chalicelib.models.batch import get_all
 from chalicelib.models.wsstats import COUNTERS, WsStatsModel, bucket_key
 from chalicelib.observability import logger
 
@@ -59,7 +60,7 @@ def _read_minutes(minutes: int, at: float | None) -> list[WsStatsModel]:
     keys = [bucket_key(minute, shard) for minute in range(current - minutes + 1, current + 1)
             for shard in range(shards)]
     # Strongly consistent: a reader who was just answered expects to see that call counted.
-    return list(WsStatsModel.batch_get(keys, consistent_read=True))
+    return get_all(WsStatsModel, keys)
 
 
 def _sums(items: list[WsStatsModel], minutes: int, at: float | None) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.models import AgentModel
 from chalicelib.services import assignment
+from tests import faults
 from tests.api.conftest import PASSWORD
 
 NEW_AGENT = {"username": "bob", "password": "s3cret-pass", "display_name": "Bob B."}
@@ -92,6 +93,19 @@ def test_admin_lists_every_agent(api, people):
     assert response.status_code == 200
     assert sorted(a["username"] for a in response.json_body["agents"]) == ["alice", "bob", "root"]
     assert all("password_hash" not in a for a in response.json_body["agents"])
+
+
+def test_the_agent_list_is_whole_when_dynamodb_hands_back_unprocessed_keys(api, people):
+    admin = people.admin("root")
+    people.agent("alice")
+    people.agent("bob")
+
+    with faults.unprocessed("BatchGetItem", times=2) as injected:
+        response = api.get("/api/agents", admin)
+
+    assert injected.injected == {"BatchGetItem": 2}
+    assert response.status_code == 200, response.body
+    assert sorted(a["username"] for a in response.json_body["agents"]) == ["alice", "bob", "root"]
 
 
 def test_plain_agent_cannot_use_the_admin_routes(api, people):

@@ -16,6 +16,7 @@ from chalicelib import clock
 from chalicelib.errors import Conflict
 from chalicelib.models import CounterModel, SessionModel
 from chalicelib.models.base import Transaction, conditional, get_or_none, retrying
+from chalicelib.models.batch import get_all
 from chalicelib.models.counter import FRONT_COUNTER, QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
 
@@ -97,8 +98,7 @@ def _still_waiting(listed: list[SessionModel]) -> list[SessionModel]:
     joined a moment ago may be missing: that is the lag of discovery, not a wrong row.)"""
     if not listed:
         return []
-    fresh = {s.session_id: s for s in SessionModel.batch_get([s.session_id for s in listed],
-                                                             consistent_read=True)}
+    fresh = {s.session_id: s for s in get_all(SessionModel, [s.session_id for s in listed])}
     return [fresh[s.session_id] for s in listed
             if s.session_id in fresh and fresh[s.session_id].status == "queued"
             and fresh[s.session_id].queue_ticket == s.queue_ticket]

@@ -20,6 +20,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.assignment import SWEEP_SHARDS
 from chalicelib.models.base import conditional, get_or_none
+from chalicelib.models.batch import get_all
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
@@ -263,7 +264,7 @@ def agents_overview() -> list[dict[str, Any]]:
     socket that has closed or a status that has changed (an agent created a moment ago may be
     missing until the index catches up)."""
     listed = [a.agent_id for a in AgentModel.in_directory.query("agents")]
-    current = {a.agent_id: a for a in AgentModel.batch_get(listed, consistent_read=True)}
+    current = {a.agent_id: a for a in get_all(AgentModel, listed)}
     return [
         {
             "agent_id": a.agent_id,
