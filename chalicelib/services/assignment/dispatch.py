@@ -145,15 +145,18 @@ def _end_duplicate(session: SessionModel) -> None:
 
 def announce_positions(skip: set[str] | None = None) -> None:
     """Tell every waiting customer their position (after the queue moved). Listed waiters are
-    confirmed by a consistent read, so one who just left is never counted; while fewer are found
-    than the queue counter holds, the index has not shown a recent arrival: look again, within
-    ``KEFU_INDEX_LAG`` (a count that merely matches is not enough: a stale index can list the
-    leaver in place of the newcomer)."""
-    waiting = queue.waiting_sessions()
+    confirmed by a consistent read, so one who left before the read is never counted. The list
+    stands when the queue counter, read before and after it, equals its length: otherwise someone
+    joined whom the index does not show yet, or someone left during the read; look again, within
+    ``KEFU_INDEX_LAG``. (A length that merely matches once is not enough: a stale index can list
+    the leaver in place of the newcomer.)"""
     for _ in range(matching.LOOK_AGAIN):
-        if len(waiting) >= queue.queue_length():
+        before = queue.queue_length()
+        waiting = queue.waiting_sessions()
+        if before == len(waiting) == queue.queue_length():
             break
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
+    else:
         waiting = queue.waiting_sessions()
     notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip])
 
