@@ -233,12 +233,12 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
                 _after_store(assignment.touch_assignment, session.visitor_id, session_id)
             _fan_out(session, message, exclude_connection)
             return message, True
+        if failed.get("key") == CONDITION_FAILED:
+            continue  # the key's first writer (a concurrent retry) committed: the next round finds its message
         if failed.get("session") == CONDITION_FAILED:
             session = session_for(principal, session_id)  # ended, or its agent changed since the read
             if not session.is_open:
                 raise Conflict("session has ended")
-            continue
-        # The key's first writer (a concurrent retry) committed: the next round finds its message.
     raise Conflict("the message could not be stored right now; send it again")
 
 

@@ -346,3 +346,23 @@ def test_a_rating_whose_answer_was_lost_is_recognised_as_done_not_as_already_rat
     assert f.injected == {"UpdateItem": 1}
     assert rated.session_id == session_id
     assert SessionModel.get(session_id, consistent_read=True).rating == 3
+
+
+# --- sending races -------------------------------------------------------------------------------
+
+
+def test_a_send_whose_retry_stored_it_first_is_acknowledged_even_if_the_session_then_ended(conversation):
+    """A concurrent retry (same client_msg_id) stores the message, then the agent ends the chat,
+    both just before this send writes: both of its conditions fail, and the message is stored."""
+    visitor, agent, session_id = conversation
+
+    def retry_then_end() -> None:
+        chat.send_message(visitor, session_id, "c-race", "hello")
+        chat.end_session(agent, session_id)
+
+    with faults.before("TransactWriteItems", retry_then_end) as injected:
+        message, is_new = chat.send_message(visitor, session_id, "c-race", "hello")
+
+    assert injected.injected == {"TransactWriteItems": 1}
+    assert (message.text, is_new) == ("hello", False)
+    assert [m.message_id for m in MessageModel.query(session_id, consistent_read=True)] == [message.message_id]
