@@ -1,10 +1,7 @@
-"""Batch reads and writes to DynamoDB's limits: 100 keys per ``BatchGetItem``, 25 items per
-``BatchWriteItem``; ``UnprocessedKeys``/``UnprocessedItems`` asked again with exponential backoff
-and full jitter (PynamoDB's ``batch_get`` and ``batch_write`` ask again at once, without bound, and
-its ``batch_get`` fails on an answer without the table under ``Responses``). A whole request
-refused (a transaction conflict, throttling) is sent again through ``retrying``; reads and puts are
-idempotent, so a repeat is harmless. Not atomic: each item is read or written once, in no
-particular order."""
+"""Batch reads to DynamoDB's limits: 100 keys per ``BatchGetItem``, ``UnprocessedKeys`` asked again
+with exponential backoff and full jitter (PynamoDB's ``batch_get`` asks again at once, without
+bound, and fails on an answer without the table under ``Responses``). A whole request refused
+(throttling) is sent again through ``retrying``; a read is idempotent, so a repeat is harmless."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ from typing import Any
 from chalicelib.errors import Unavailable
 from chalicelib.models.base import backoff, retrying
 
-BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 BATCH_GET_ATTEMPTS = 8
 
@@ -46,24 +42,3 @@ def get_all(model: Any, keys: Sequence[Any], consistent_read: bool = True) -> li
         if pending:
             raise Unavailable("the database is busy; try again")
     return found
-
-
-def put_all(model: Any, items: Sequence[Any], attempts: int = 8) -> int:
-    """Put every item of ``model``'s table; returns how many ``BatchWriteItem`` calls it took.
-    ``Unavailable`` when DynamoDB still leaves items unprocessed after ``attempts`` tries."""
-    connection = model._get_connection()
-    table = model.Meta.table_name
-    calls = 0
-    for start in range(0, len(items), BATCH_WRITE_LIMIT):
-        pending = [item.serialize() for item in items[start:start + BATCH_WRITE_LIMIT]]
-        for attempt in range(attempts):
-            calls += 1
-            answer = retrying(lambda batch=pending: connection.batch_write_item(put_items=batch)) or {}
-            unprocessed = (answer.get("UnprocessedItems") or {}).get(table) or []
-            pending = [request["PutRequest"]["Item"] for request in unprocessed]
-            if not pending:
-                break
-            time.sleep(backoff(attempt))
-        if pending:
-            raise Unavailable("the database is busy; try again")
-    return calls

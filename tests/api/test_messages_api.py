@@ -8,7 +8,9 @@ import uuid
 import pytest
 
 from chalicelib.models import MessageModel
+from chalicelib.services import assignment
 from chalicelib.services import chat as chat_service
+from tests import faults
 from tests.api.matrix import FORBIDDEN, auth_matrix, outcome
 
 
@@ -79,37 +81,55 @@ def test_many_messages_are_deleted_across_batches(api, conversation):
     assert all(m.deleted for m in MessageModel.query(session_id))
 
 
-def test_unprocessed_items_are_written_again(api, conversation):
-    """DynamoDB may leave part of a batch unprocessed (throttling); moto never does, so a botocore
-    hook drops half of the first batch and reports it unprocessed, as DynamoDB would."""
+def _on_messages(body: dict) -> bool:
+    return any(item.get("Update", {}).get("TableName") == MessageModel.Meta.table_name
+               for item in body.get("TransactItems", []))
+
+
+def test_a_read_receipt_set_while_deleting_is_kept(api, conversation):
+    """The agent reads the customer's messages between the delete's read and its write: the
+    delete changes only what it owns (text and deletion), so the read receipt stays."""
     agent, visitor, session_id = conversation
-    ids = say(visitor, session_id, *[f"m{i}" for i in range(10)])
-    client = MessageModel._get_connection().connection.client
-    dropped: list = []
+    ids = say(visitor, session_id, "one", "two")
 
-    def drop_half(params, **_):
-        if not dropped:
-            requests = params["RequestItems"][MessageModel.Meta.table_name]
-            dropped.extend(requests[5:])
-            del requests[5:]
-
-    def report_unprocessed(parsed, **_):
-        if dropped and not parsed.get("UnprocessedItems") and not report_unprocessed.done:
-            parsed["UnprocessedItems"] = {MessageModel.Meta.table_name: list(dropped)}
-            report_unprocessed.done = True
-
-    report_unprocessed.done = False
-    client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", drop_half)
-    client.meta.events.register("after-call.dynamodb.BatchWriteItem", report_unprocessed)
-    try:
+    with faults.before("TransactWriteItems", lambda: chat_service.mark_read(agent.principal, session_id, ids[-1]),
+                       when=_on_messages) as injected:
         response = delete(api, agent, session_id, ids)
-    finally:
-        client.meta.events.unregister("provide-client-params.dynamodb.BatchWriteItem", drop_half)
-        client.meta.events.unregister("after-call.dynamodb.BatchWriteItem", report_unprocessed)
 
-    assert len(dropped) == 5 and report_unprocessed.done
-    assert response.status_code == 200
-    assert all(MessageModel.get(session_id, i).deleted for i in ids)
+    assert injected.injected == {"TransactWriteItems": 1}
+    assert (response.status_code, response.json_body["deleted"]) == (200, ids)
+    stored = [MessageModel.get(session_id, i, consistent_read=True) for i in ids]
+    assert [(m.deleted, m.text, bool(m.read_at)) for m in stored] == [(True, None, True)] * 2
+
+
+def test_a_message_deleted_by_someone_else_meanwhile_keeps_its_first_deleter(api, people, conversation):
+    agent, visitor, session_id = conversation
+    ids = say(visitor, session_id, "one", "two", "three")
+    admin = people.admin("root")
+
+    with faults.before("TransactWriteItems", lambda: delete(api, admin, session_id, ids[1:2]),
+                       when=_on_messages) as injected:
+        response = delete(api, agent, session_id, ids)
+
+    assert injected.injected == {"TransactWriteItems": 1}
+    assert (response.status_code, response.json_body["deleted"]) == (200, ids)
+    assert [MessageModel.get(session_id, i, consistent_read=True).deleted_by for i in ids] == [
+        agent.user_id, admin.user_id, agent.user_id]
+
+
+def test_an_agent_whose_session_is_transferred_while_deleting_deletes_nothing(api, people, conversation):
+    agent, visitor, session_id = conversation
+    ids = say(visitor, session_id, "keep me")
+    bob = people.agent("bob", online=True)
+
+    with faults.before("TransactWriteItems",
+                       lambda: assignment.transfer(session_id, bob.user_id, by_user=agent.user_id),
+                       when=_on_messages) as injected:
+        response = delete(api, agent, session_id, ids)
+
+    assert injected.injected == {"TransactWriteItems": 1}
+    assert (response.status_code, response.json_body["error"]) == (403, "forbidden")
+    assert MessageModel.get(session_id, ids[0], consistent_read=True).text == "keep me"
 
 
 def test_an_admin_deletes_in_any_session(api, people, conversation):
