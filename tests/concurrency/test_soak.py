@@ -1,6 +1,6 @@
 """A soak of the whole desk through the real local stack, real sockets and the REST API.
 
-For ``KEFU_SOAK_SECONDS`` (default 150) agents and customers act at once, each in their own
+For ``KEFU_SOAK_SECONDS`` (default 120) agents and customers act at once, each in their own
 thread with their own seeded random choices: agents go online and offline, reload their console,
 fall silent past the heartbeat window (their socket open, no frame), reply, release, end and
 transfer; customers arrive, talk, end, or close the tab and sometimes come back. An admin runs the
@@ -51,7 +51,7 @@ from tests.conftest import reset_tables
 from tests.e2e.protocol_helpers import Person, admin_token, agent_account, sign_up_visitor
 
 SEED = int(os.environ.get("KEFU_SOAK_SEED") or 20261128)
-SOAK_SECONDS = float(os.environ.get("KEFU_SOAK_SECONDS") or 150)
+SOAK_SECONDS = float(os.environ.get("KEFU_SOAK_SECONDS") or 120)
 AGENTS = 5
 CAPACITY = 3
 CUSTOMERS = 16
