@@ -119,9 +119,9 @@ def is_refused(error: Exception) -> bool:
     return error.cause_response_code in REFUSED_CODES
 
 
-def backoff(attempt: int) -> float:
+def backoff(attempt: int, base: float = RETRY_BASE_SECONDS, cap: float = RETRY_CAP_SECONDS) -> float:
     """Full jitter: a random wait up to the capped exponential step."""
-    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * (2 ** attempt)))
+    return random.uniform(0, min(cap, base * (2 ** attempt)))
 
 
 def retrying(operation: Callable[[], T], attempts: int = RETRY_ATTEMPTS,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import random
 import time
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -20,7 +19,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import is_condition_failure, retrying
+from chalicelib.models.base import backoff, is_condition_failure, retrying
 from chalicelib.services.tokens import Principal
 
 MAX_ATTEMPTS = 12
@@ -63,7 +62,7 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
     ``limit`` events already happened in the last ``window`` seconds."""
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
-            time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** attempt)))  # backoff, full jitter
+            time.sleep(backoff(attempt, base=0.005, cap=0.2))  # short: a refused writer re-reads at once
         now = clock.epoch()
         log = _load(key)
         recent = _recent(log, window, now)
