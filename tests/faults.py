@@ -4,7 +4,7 @@ on the clients PynamoDB uses (no PynamoDB or botocore internals patched).
 ``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
 throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
 connection), so a retry meets its own success. ``before``: another writer acts just before the
-request goes out. ``unprocessed``: a batch call hands every key back unprocessed.
+request goes out. ``unprocessed``: a batch read hands every key back unprocessed.
 """
 
 from __future__ import annotations
@@ -77,21 +77,20 @@ def refuse(operation: str, code: str = "TransactionConflictException", times: in
 
 
 @contextlib.contextmanager
-def unprocessed(operation: str = "BatchGetItem", times: int = 1) -> Iterator[Faults]:
-    """The next ``times`` batch calls process nothing: DynamoDB's answer under throttling, every
-    key (or item) handed back as unprocessed, no table under ``Responses``."""
+def unprocessed(times: int = 1) -> Iterator[Faults]:
+    """The next ``times`` ``BatchGetItem`` calls read nothing: DynamoDB's answer under throttling,
+    every key handed back as unprocessed, no table under ``Responses``."""
     faults = Faults()
-    budget = {operation: times}
-    field = "UnprocessedKeys" if operation == "BatchGetItem" else "UnprocessedItems"
+    budget = {"BatchGetItem": times}
 
     def handler(request: Any, **_: Any) -> AWSResponse | None:
-        if not faults._take(operation, budget):
+        if not faults._take("BatchGetItem", budget):
             return None
         asked = json.loads(request.body or b"{}").get("RequestItems") or {}
-        answer = {field: asked, **({"Responses": {}} if operation == "BatchGetItem" else {})}
+        answer = {"Responses": {}, "UnprocessedKeys": asked}
         return AWSResponse("https://dynamodb.injected", 200, {}, _Raw(json.dumps(answer).encode()))
 
-    with _registered(f"before-send.dynamodb.{operation}", handler, faults):
+    with _registered("before-send.dynamodb.BatchGetItem", handler, faults):
         yield faults
 
 

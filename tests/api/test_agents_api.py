@@ -100,7 +100,7 @@ def test_the_agent_list_is_whole_when_dynamodb_hands_back_unprocessed_keys(api, 
     people.agent("alice")
     people.agent("bob")
 
-    with faults.unprocessed("BatchGetItem", times=2) as injected:
+    with faults.unprocessed(times=2) as injected:
         response = api.get("/api/agents", admin)
 
     assert injected.injected == {"BatchGetItem": 2}
