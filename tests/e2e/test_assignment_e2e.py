@@ -116,7 +116,9 @@ def test_waiting_customers_are_told_their_new_position_when_the_queue_moves(
     assert third.expect("session.queued", session_id=third_queued["session_id"])["position"] == 1
 
 
-def test_a_customer_who_leaves_the_queue_moves_those_behind_them_up(stack: Stack, connect: Connect) -> None:
+def first_of_two_waiting_leaves(stack: Stack, connect: Connect) -> tuple[Peer, Peer, str]:
+    """Two customers wait; the first ends their session and is told so. Returns both sockets and
+    the session of the one still waiting, who must then hear position 1."""
     _, first = start_visitor(stack, connect, "Uma")
     leaving = first.expect("session.queued", position=1)["session_id"]
     _, second = start_visitor(stack, connect, "Vic")
@@ -125,6 +127,12 @@ def test_a_customer_who_leaves_the_queue_moves_those_behind_them_up(stack: Stack
     first.send("end_session", session_id=leaving)
 
     first.expect("session.ended", session_id=leaving)
+    return first, second, waiting
+
+
+def test_a_customer_who_leaves_the_queue_moves_those_behind_them_up(stack: Stack, connect: Connect) -> None:
+    _, second, waiting = first_of_two_waiting_leaves(stack, connect)
+
     assert second.expect("session.queued", session_id=waiting)["position"] == 1
     queue = api(stack, "GET", "/api/kefu/queue", agent_account("Ann").token).json()["queue"]
     assert [(q["session_id"], q["position"]) for q in queue] == [(waiting, 1)]
@@ -135,14 +143,8 @@ def test_the_one_behind_a_leaver_hears_position_1_while_the_index_still_lists_th
     """With a long index lag the queue index may still show the leaver and not yet the customer
     behind: one row, as many as the queue counter says wait, yet the wrong one."""
     with simulated_aws(gsi_lag_ms=900, stale_read=0):
-        _, first = start_visitor(stack, connect, "Uma")
-        leaving = first.expect("session.queued", position=1)["session_id"]
-        _, second = start_visitor(stack, connect, "Vic")
-        waiting = second.expect("session.queued", position=2)["session_id"]
+        first, second, waiting = first_of_two_waiting_leaves(stack, connect)
 
-        first.send("end_session", session_id=leaving)
-
-        first.expect("session.ended", session_id=leaving)
         assert second.expect("session.queued", session_id=waiting)["position"] == 1
         assert [f for f in first.sync() if f.get("type") == "session.queued"] == []
 
