@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import size
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none, retrying
+from chalicelib.models.batch import get_all
 from chalicelib.services.tokens import Principal
+
+# API Gateway closes a socket after 10 minutes without a frame from the client, and any socket
+# after 2 hours; neither can be raised. A record older than either belongs to a closed socket.
+API_GATEWAY_IDLE_TIMEOUT = 10 * 60
+API_GATEWAY_MAX_CONNECTION = 2 * 3600
 
 
 def register(connection_id: str, principal: Principal, source_ip: str | None,
@@ -49,10 +56,10 @@ def get(connection_id: str) -> ConnectionModel | None:
     return connection
 
 
-def record_frame(connection_id: str) -> None:
+def record_frame(connection_id: str) -> bool:
     """A client frame refreshes the connection's heartbeat (the rate limit is per user:
-    ``ratelimit.count_message``). A record removed meanwhile is left alone."""
-    conditional(lambda: ConnectionModel(connection_id).update(
+    ``ratelimit.count_message``); False when the record was removed meanwhile (left alone)."""
+    return conditional(lambda: ConnectionModel(connection_id).update(
         actions=[ConnectionModel.last_seen_at.set(clock.epoch())],
         condition=ConnectionModel.connection_id.exists(),
     ))
@@ -74,11 +81,26 @@ def is_open(connection_id: str) -> bool:
     return connection is not None and connection.is_live(get_config().heartbeat_window_seconds)
 
 
-def is_dead(connection_id: str) -> bool:
-    """The socket's record exists but has expired or fell silent: its $disconnect never came.
-    (A missing record may be a socket still in its $connect, which registers after presence.)"""
-    connection = get_or_none(ConnectionModel, connection_id)
-    return connection is not None and not connection.is_live(get_config().heartbeat_window_seconds)
+def is_closed(connection: ConnectionModel | None, at: float | None = None) -> bool:
+    """API Gateway has certainly closed this socket: its record is gone (a socket joins its owner's
+    set only after its record is written), expired, idle past the 10-minute idle timeout, or older
+    than the 2-hour maximum. A socket merely silent past the heartbeat window (a laptop asleep) is
+    still open: pushes must keep reaching it."""
+    if connection is None:
+        return True
+    at = clock.epoch() if at is None else at
+    return (connection.expires_at <= at or connection.last_seen_at < at - API_GATEWAY_IDLE_TIMEOUT
+            or clock.epoch_of(connection.connected_at) < at - API_GATEWAY_MAX_CONNECTION)
+
+
+def closed_among(connection_ids: set[str]) -> set[str]:
+    """The ids among ``connection_ids`` whose socket is certainly closed (``is_closed``), on one
+    consistent batch read."""
+    if not connection_ids:
+        return set()
+    now = clock.epoch()
+    open_ids = {c.connection_id for c in get_all(ConnectionModel, sorted(connection_ids)) if not is_closed(c, now)}
+    return set(connection_ids) - open_ids
 
 
 def _owner_model(user_type: str) -> type[AgentModel] | type[VisitorModel]:
@@ -96,15 +118,62 @@ def is_present(user_id: str, user_type: str) -> bool:
     return any(is_open(c) for c in sockets_of(user_id, user_type))
 
 
-def add_visitor_socket(visitor_id: str, connection_id: str) -> None:
-    conditional(lambda: VisitorModel(visitor_id).update(actions=[VisitorModel.socket_ids.add({connection_id})],
-                                                        condition=VisitorModel.visitor_id.exists()))
+def room_for(model: type[AgentModel] | type[VisitorModel], cap: int | None):
+    """Condition of the write that adds a socket to its owner's set: the owner exists and, with a
+    ``cap``, holds fewer sockets than that. One conditional write, so concurrent connects cannot
+    pass the cap."""
+    condition = model._hash_key_attribute().exists()
+    if cap is None:
+        return condition
+    return condition & (model.socket_ids.does_not_exist() | (size(model.socket_ids) < cap))
 
 
-def forget_visitor_sockets(visitor_id: str, connection_ids: set[str]) -> set[str]:
-    """Take closed sockets off the visitor's set; returns the ones left."""
-    visitor = VisitorModel(visitor_id)
-    if not conditional(lambda: visitor.update(actions=[VisitorModel.socket_ids.delete(connection_ids)],
-                                              condition=VisitorModel.visitor_id.exists())):
-        return set()
-    return set(visitor.socket_ids or ())
+def add_visitor_socket(visitor_id: str, connection_id: str, cap: int | None = None) -> bool:
+    """The socket joins the visitor's set of open sockets (idempotent); False when the visitor is
+    gone or already holds ``cap`` sockets."""
+    return conditional(lambda: VisitorModel(visitor_id).update(
+        actions=[VisitorModel.socket_ids.add({connection_id})], condition=room_for(VisitorModel, cap)))
+
+
+def forget_sockets(user_id: str, user_type: str, connection_ids: set[str]) -> set[str] | None:
+    """Take closed sockets off the user's set of open sockets; returns the ones left (None when
+    the user no longer exists). The set lives on the user's item, so it is read consistently."""
+    model = _owner_model(user_type)
+    owner = model(user_id)
+    if not conditional(lambda: owner.update(actions=[model.socket_ids.delete(connection_ids)],
+                                            condition=model._hash_key_attribute().exists())):
+        return None
+    return set(owner.socket_ids or ())
+
+
+def socket_left(user_id: str, user_type: str, connection_id: str | None) -> set[str] | None:
+    """A socket of the user closed: it leaves their set, and so do the others API Gateway has
+    certainly closed (their ``$disconnect`` never came). Returns the open sockets left (None when
+    the user no longer exists)."""
+    left = forget_sockets(user_id, user_type, {connection_id}) if connection_id else sockets_of(user_id, user_type)
+    closed = closed_among(left or set())
+    if closed:
+        left = forget_sockets(user_id, user_type, closed)
+    return left
+
+
+def prune_closed(user_id: str, user_type: str) -> set[str]:
+    """Take the sockets API Gateway has certainly closed off the user's set; the ones left."""
+    return socket_left(user_id, user_type, None) or set()
+
+
+def delete_if_closed(connection_id: str) -> ConnectionModel | None:
+    """Delete the record of a socket API Gateway has certainly closed (``is_closed``), confirmed on a
+    consistent read and by the delete's own condition, so a socket that spoke a moment ago (which
+    a lagging index may still show idle) keeps its record. Returns the deleted record."""
+    record = get_or_none(ConnectionModel, connection_id)
+    now = clock.epoch()
+    if record is None or not is_closed(record, now):
+        return None
+    oldest = clock.iso_from_epoch(now - API_GATEWAY_MAX_CONNECTION)
+    still_closed = ((ConnectionModel.last_seen_at < now - API_GATEWAY_IDLE_TIMEOUT)
+                    | (ConnectionModel.connected_at < oldest) | (ConnectionModel.expires_at <= int(now)))
+    if not conditional(lambda: record.delete(condition=still_closed),
+                       already_done=lambda: get_or_none(ConnectionModel, connection_id) is None):
+        return None
+    return record

@@ -276,10 +276,7 @@ def socket_closed(principal: Principal, connection_id: str) -> None:
     if principal.is_agent:
         assignment.agent_disconnected(principal.user_id, connection_id)
         return
-    left = connections.forget_visitor_sockets(principal.user_id, {connection_id})
-    gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
-    if gone:
-        left = connections.forget_visitor_sockets(principal.user_id, gone)
+    left = connections.socket_left(principal.user_id, "visitor", connection_id)
     chat.visitor_socket_closed(principal.user_id, connection_id, last=not left)
 
 

@@ -20,15 +20,20 @@ def on_connected(principal: Principal, connection_id: str) -> None:
         chat.visitor_returned(principal.user_id)
 
 
-def on_registered(principal: Principal, connection_id: str) -> None:
+def on_registered(principal: Principal, connection_id: str, cap: int | None = None) -> bool:
     """The socket's record is written: it joins its owner's set of open sockets (read
-    consistently by pushes and by ``$disconnect``). Nothing is pushed from here: the socket
-    cannot be posted to until ``$connect`` returns."""
+    consistently by pushes and by ``$disconnect``), in one write conditioned on the owner holding
+    fewer than ``cap``; False when they already do (sockets certainly closed are pruned first).
+    Nothing is pushed from here: the socket cannot be posted to until ``$connect`` returns."""
     if principal.is_agent:
-        assignment.agent_connected(principal.user_id, connection_id)
-    else:
-        connections.add_visitor_socket(principal.user_id, connection_id)
+        return assignment.agent_connected(principal.user_id, connection_id, cap)
+    joined = connections.add_visitor_socket(principal.user_id, connection_id, cap)
+    if not joined and cap is not None:
+        connections.prune_closed(principal.user_id, "visitor")
+        joined = connections.add_visitor_socket(principal.user_id, connection_id, cap)
+    if joined:
         chat.visitor_socket_opened(principal.user_id, connection_id)
+    return joined
 
 
 def on_disconnected(principal: Principal, connection_id: str) -> None:
@@ -37,10 +42,15 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
 
 
 def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame is a heartbeat for the socket (and, for agents, for their availability)."""
-    connections.record_frame(connection_id)
+    """Any frame is a heartbeat for the socket (and, for agents, for their availability), and puts
+    the socket back on its owner's set of open sockets: whatever judged it closed while it was
+    silent, it is open, and pushes must reach it."""
+    if not connections.record_frame(connection_id):
+        return  # its record went meanwhile: the socket is closing
     if principal.is_agent:
-        assignment.agent_heartbeat(principal.user_id)
+        assignment.agent_heartbeat(principal.user_id, connection_id)
+    else:
+        connections.add_visitor_socket(principal.user_id, connection_id)
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:

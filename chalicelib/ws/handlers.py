@@ -53,12 +53,6 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     if not revocation.is_current(principal):  # gone, disabled, or tokens revoked
         logger.info("connect rejected", reason="token revoked")
         return Response(body={"error": "unauthorized", "message": "token revoked"}, status_code=403)
-    cap = ratelimit.max_sockets(principal)
-    if _open_sockets_reach(principal, cap):
-        logger.info("connect rejected", reason="too many sockets", user_id=principal.user_id)
-        return Response(body={"error": "rate_limited",
-                              "message": f"at most {cap} open connections per user"},
-                        status_code=429)
     from chalicelib.ws import actions
 
     # Presence first, the record after: whatever this wakes up (an agent back online serves the
@@ -69,19 +63,17 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
     identity = context.get("identity") or {}
     connections.register(event.connection_id, principal, identity.get("sourceIp"),
                          identity.get("userAgent"))
-    actions.on_registered(principal, event.connection_id)
+    cap = ratelimit.max_sockets(principal)
+    if not actions.on_registered(principal, event.connection_id, cap):
+        connections.unregister(event.connection_id)
+        logger.info("connect rejected", reason="too many sockets", user_id=principal.user_id)
+        return Response(body={"error": "rate_limited",
+                              "message": f"at most {cap} open connections per user"},
+                        status_code=429)
     logger.info("connected", connection_id=event.connection_id, user_id=principal.user_id,
                 user_type=principal.typ)
     wsstats.record(connects=1)
     return {"statusCode": 200}
-
-
-def _open_sockets_reach(principal: tokens.Principal, cap: int) -> bool:
-    """The user already holds ``cap`` open sockets, counted on their own item's socket set (the
-    ``by_user`` index lags behind a burst of connects); a socket whose ``$disconnect`` never came
-    is not counted once it falls silent. Concurrent connects may still pass the cap by a few."""
-    recorded = connections.sockets_of(principal.user_id, principal.typ)
-    return len(recorded) >= cap and sum(connections.is_open(c) for c in recorded) >= cap
 
 
 def handle_disconnect(event: Any) -> dict[str, Any]:

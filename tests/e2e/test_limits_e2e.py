@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from chalicelib.config import reload_config
-from chalicelib.models import LimitModel
+from chalicelib.models import ConnectionModel, LimitModel, VisitorModel
 from devstack import Stack
 from tests.e2e.protocol_helpers import Connect, Conversation, api, open_conversation, sign_up_visitor
 
@@ -80,6 +82,37 @@ def test_a_user_may_hold_only_so_many_sockets(stack: Stack, fresh: None, connect
 
     assert refused.value.response.status_code == 429
     assert first.ping()["type"] == second.ping()["type"] == "pong"
+
+
+def test_concurrent_connects_cannot_pass_the_socket_cap(stack: Stack, fresh: None, ws_connect: Callable[..., Any],
+                                                        settings: Callable[..., None]) -> None:
+    settings(KEFU_MAX_SOCKETS_VISITOR=10)
+    visitor = sign_up_visitor(stack, "Crowd")
+
+    def attempt(_: int) -> int:
+        try:
+            ws_connect(visitor.token)
+        except InvalidStatus as e:
+            return e.response.status_code
+        return 101
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        outcomes = list(pool.map(attempt, range(30)))
+
+    assert sorted(outcomes).count(101) == 10 and outcomes.count(429) == 20
+    assert len(VisitorModel.get(visitor.id, consistent_read=True).socket_ids) == 10
+
+
+def test_a_socket_certainly_closed_frees_its_place_under_the_cap(stack: Stack, fresh: None, connect: Connect,
+                                                                  settings: Callable[..., None]) -> None:
+    settings(KEFU_MAX_SOCKETS_VISITOR=2)
+    visitor = sign_up_visitor(stack, "Phone")
+    first, second = connect(visitor), connect(visitor)
+    ConnectionModel(first.connection_id).delete()  # its record expired (TTL); $disconnect never came
+
+    third = connect(visitor)
+
+    assert third.ping()["type"] == second.ping()["type"] == "pong"
 
 
 def test_a_deeply_nested_frame_gets_an_error_frame_not_a_crash(stack: Stack, chat: Conversation) -> None:

@@ -57,9 +57,10 @@ def set_capacity(agent_id: str, capacity: int) -> AgentModel:
     return agent
 
 
-def agent_heartbeat(agent_id: str) -> None:
-    """A frame from one of the agent's sockets: alive; back in the pool if otherwise eligible."""
-    agent = slots.record_heartbeat(agent_id)
+def agent_heartbeat(agent_id: str, connection_id: str | None = None) -> None:
+    """A frame from one of the agent's sockets (``connection_id``, which goes back on their set of
+    open sockets): alive; back in the pool if otherwise eligible."""
+    agent = slots.record_heartbeat(agent_id, connection_id)
     if agent is None:
         return
     if agent.status == "offline" and agent.offline_reason == INACTIVE:
@@ -87,24 +88,29 @@ def _back_if_available(agent: AgentModel) -> None:
         after_commit("dispatch", dispatch.dispatch_queue)
 
 
-def agent_connected(agent_id: str, connection_id: str) -> None:
-    """A socket of the agent is registered: it joins their open sockets. Back in the pool if an
-    old socket's ``$disconnect`` took them out meanwhile (a reload); no dispatch from here (the
-    new socket cannot be posted to yet): their next frame serves the queue."""
-    agent = slots.mark_connected(agent_id, connection_id)
-    if agent is not None and agent.pool is None and is_available(agent):
+def agent_connected(agent_id: str, connection_id: str, cap: int | None = None) -> bool:
+    """A socket of the agent is registered: it joins their open sockets, unless they already hold
+    ``cap`` (sockets API Gateway has certainly closed are taken off first; False when still full).
+    Back in the pool if an old socket's ``$disconnect`` took them out meanwhile (a reload); no
+    dispatch from here (the new socket cannot be posted to yet): their next frame serves the queue."""
+    agent = slots.mark_connected(agent_id, connection_id, cap)
+    if agent is None and cap is not None:
+        connections.prune_closed(agent_id, "agent")
+        agent = slots.mark_connected(agent_id, connection_id, cap)
+    if agent is None:
+        return False
+    if agent.pool is None and is_available(agent):
         slots.refresh_pool(agent_id)
+    return True
 
 
 def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:
-    """One of the agent's sockets closed. When it was the last open one, the agent leaves the
-    pool at once and goes offline after the grace period (the sweep)."""
-    left = slots.forget_sockets(agent_id, {connection_id}) if connection_id else set()
+    """One of the agent's sockets closed (with any others API Gateway has certainly closed). When
+    no open one is left, the agent leaves the pool at once and goes offline after the grace period
+    (the sweep)."""
+    left = connections.socket_left(agent_id, "agent", connection_id)
     if left is None:
         logger.info("disconnect of an agent that no longer exists", agent_id=agent_id)
         return
-    gone = {c for c in left if connections.is_dead(c)}  # sockets whose $disconnect never came
-    if gone:
-        left = slots.forget_sockets(agent_id, gone) or set()
     if not left:
         slots.mark_disconnected(agent_id)

@@ -19,6 +19,7 @@ from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying
 from chalicelib.services.assignment.availability import available_condition, is_available, live_condition
+from chalicelib.services.connections import room_for
 
 UPDATE_ATTEMPTS = 10
 POOL_COUNTER = "pool-entries"
@@ -172,26 +173,17 @@ def set_count(agent: AgentModel, real: int) -> bool:
     return done
 
 
-def record_heartbeat(agent_id: str) -> AgentModel | None:
-    """A frame from one of the agent's sockets: alive. Returns the agent as written (None when
-    the agent no longer exists)."""
+def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentModel | None:
+    """A frame from one of the agent's sockets: alive, and that socket back on their set of open
+    sockets (idempotent: whatever judged it closed while it slept, it is open). Returns the agent
+    as written (None when the agent no longer exists)."""
     agent = AgentModel(agent_id)
+    actions = [AgentModel.heartbeat_at.set(clock.epoch()), AgentModel.disconnected_at.remove()]
+    if connection_id:
+        actions.append(AgentModel.socket_ids.add({connection_id}))
     applied = conditional(lambda: agent.update(  # returns the whole item (ALL_NEW): no second read
-        actions=[AgentModel.heartbeat_at.set(clock.epoch()), AgentModel.disconnected_at.remove()],
-        condition=AgentModel.agent_id.exists(),
-    ))
+        actions=actions, condition=AgentModel.agent_id.exists()))
     return agent if applied else None
-
-
-def forget_sockets(agent_id: str, connection_ids: set[str]) -> set[str] | None:
-    """Take closed sockets off the agent's set of open sockets; returns the ones left (None when
-    the agent no longer exists). The set lives on the agent item, so it is read consistently: a
-    reload's new socket, registered before the old one's ``$disconnect``, keeps the agent present."""
-    agent = AgentModel(agent_id)
-    if not conditional(lambda: agent.update(actions=[AgentModel.socket_ids.delete(connection_ids)],
-                                            condition=AgentModel.agent_id.exists())):
-        return None
-    return set(agent.socket_ids or ())
 
 
 def mark_disconnected(agent_id: str) -> bool:
@@ -204,13 +196,14 @@ def mark_disconnected(agent_id: str) -> bool:
     ))
 
 
-def mark_connected(agent_id: str, connection_id: str) -> AgentModel | None:
-    """A new socket of the agent: remember it (before anything else looks at presence)."""
+def mark_connected(agent_id: str, connection_id: str, cap: int | None = None) -> AgentModel | None:
+    """A new socket of the agent: remember it (before anything else looks at presence). None when
+    the agent no longer exists or already holds ``cap`` sockets (one conditional write)."""
     agent = AgentModel(agent_id)
     applied = conditional(lambda: agent.update(
         actions=[AgentModel.socket_ids.add({connection_id}), AgentModel.heartbeat_at.set(clock.epoch()),
                  AgentModel.disconnected_at.remove()],
-        condition=AgentModel.agent_id.exists(),
+        condition=room_for(AgentModel, cap),
     ))
     return agent if applied else None
 
