@@ -1,10 +1,14 @@
 """Faults moto cannot produce, injected at the AWS boundary through botocore's own event hooks
 on the clients PynamoDB uses (no PynamoDB or botocore internals patched).
 
+Every fault acts on one HTTP attempt (``before-send``), below any retry handler, where AWS itself
+refuses a request or loses its answer: a retry, whoever makes it, is a new attempt that meets
+what the first one left behind.
+
 ``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
 throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
-connection), so a retry meets its own success. ``before``: another writer acts just before the
-request goes out. ``unprocessed``: a batch read hands every key back unprocessed.
+connection, or a 500), so a retry meets its own success. ``before``: another writer acts just
+before the request goes out. ``unprocessed``: a batch read hands every key back unprocessed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
+from botocore.httpsession import URLLib3Session
 
 from chalicelib.models import ALL_MODELS
 from chalicelib.models.base import transaction_connection
@@ -95,43 +100,49 @@ def unprocessed(times: int = 1) -> Iterator[Faults]:
 
 
 @contextlib.contextmanager
-def lose_response(operation: str, times: int = 1,
-                  when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
-    """The next ``times`` calls of ``operation`` are applied, then their answer is lost."""
+def lose_response(operation: str, times: int = 1, when: Callable[[dict[str, Any]], bool] | None = None,
+                  answer: str = "reset") -> Iterator[Faults]:
+    """The next ``times`` attempts of ``operation`` are sent and applied, then their answer is lost:
+    the connection is reset (``answer="reset"``) or DynamoDB answers ``500 InternalServerError``
+    (``answer="500"``). Per attempt, as on AWS: a retry is a new attempt that meets its own write."""
+    if answer not in ("reset", "500"):
+        raise ValueError("answer is 'reset' or '500'")
     faults = Faults()
     budget = {operation: times}
-    pending: dict[int, bool] = {}
+    http = URLLib3Session()
 
-    def mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if when is not None and not when(json.loads(params.get("body") or b"{}")):
-            return
-        if faults._take(operation, budget):
-            pending[id(context)] = True
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        if when is not None and not when(json.loads(request.body or b"{}")):
+            return None
+        if not faults._take(operation, budget):
+            return None
+        http.send(request)  # applied by DynamoDB; what it answered never reaches the caller
+        if answer == "500":
+            return _error_response("InternalServerError", 500)
+        raise ConnectionClosedError(endpoint_url=request.url)
 
-    def lose(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if pending.pop(id(context), False):
-            raise ConnectionClosedError(endpoint_url="https://dynamodb.injected")
-
-    with _registered(f"before-call.dynamodb.{operation}", mark, faults), \
-            _registered(f"after-call.dynamodb.{operation}", lose, faults):
-        yield faults
+    try:
+        with _registered(f"before-send.dynamodb.{operation}", handler, faults):
+            yield faults
+    finally:
+        http.close()
 
 
 @contextlib.contextmanager
 def before(operation: str, action: Callable[[], Any], times: int = 1,
            when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
-    """Just before the next ``times`` calls of ``operation`` go out, ``action()`` runs: another
+    """Just before the next ``times`` attempts of ``operation`` go out, ``action()`` runs: another
     writer wins the race between what the caller read and what it writes."""
     faults = Faults()
     budget = {operation: times}
 
-    def handler(params: dict[str, Any], **_: Any) -> None:
-        if when is not None and not when(json.loads(params.get("body") or b"{}")):
+    def handler(request: Any, **_: Any) -> None:
+        if when is not None and not when(json.loads(request.body or b"{}")):
             return
         if faults._take(operation, budget):
             action()
 
-    with _registered(f"before-call.dynamodb.{operation}", handler, faults):
+    with _registered(f"before-send.dynamodb.{operation}", handler, faults):
         yield faults
 
 
