@@ -6,9 +6,12 @@ refuses a request or loses its answer: a retry, whoever makes it, is a new attem
 what the first one left behind.
 
 ``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
-throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
-connection, or a 500), so a retry meets its own success. ``before``: another writer acts just
-before the request goes out. ``unprocessed``: a batch read hands every key back unprocessed.
+throttling...). ``cancel``: a transaction is cancelled with one reason for every action (AWS's
+answer to a throttled transaction: ``ThrottlingError``). ``lose_response``: the request is
+applied, then the answer is lost (a reset connection, or a 500), so a retry meets its own success.
+``before``: another writer acts just before the request goes out. ``unprocessed``: a batch read
+hands every key back unprocessed. ``sent``: the bodies of the attempts that went out (to read
+their ``ClientRequestToken``).
 """
 
 from __future__ import annotations
@@ -79,6 +82,46 @@ def refuse(operation: str, code: str = "TransactionConflictException", times: in
 
     with _registered(f"before-send.dynamodb.{operation}", handler, faults):
         yield faults
+
+
+@contextlib.contextmanager
+def cancel(reason: str = "ThrottlingError", times: int = 1,
+           when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
+    """The next ``times`` ``TransactWriteItems`` attempts are cancelled before applying, with
+    ``reason`` for every action: how DynamoDB answers a throttled transaction (``ThrottlingError``,
+    ``ProvisionedThroughputExceeded``) or one that met another (``TransactionConflict``)."""
+    faults = Faults()
+    budget = {"TransactWriteItems": times}
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        body = json.loads(request.body or b"{}")
+        if when is not None and not when(body):
+            return None
+        if not faults._take("TransactWriteItems", budget):
+            return None
+        reasons = [{"Code": reason, "Message": "injected"} for _ in body.get("TransactItems") or []]
+        answer = {"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                  "Message": f"Transaction cancelled [{', '.join(r['Code'] for r in reasons)}]",
+                  "CancellationReasons": reasons}
+        return AWSResponse("https://dynamodb.injected", 400, {"x-amzn-ErrorType": "TransactionCanceledException"},
+                           _Raw(json.dumps(answer).encode()))
+
+    with _registered("before-send.dynamodb.TransactWriteItems", handler, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def sent(operation: str) -> Iterator[list[dict[str, Any]]]:
+    """The body of every attempt of ``operation`` that goes out inside the block, in order."""
+    bodies: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def record(request: Any, **_: Any) -> None:
+        with lock:
+            bodies.append(json.loads(request.body or b"{}"))
+
+    with _registered(f"before-send.dynamodb.{operation}", record, Faults()):
+        yield bodies
 
 
 @contextlib.contextmanager
