@@ -20,9 +20,19 @@ from botocore.awsrequest import AWSResponse
 from chalicelib import clock, push
 from chalicelib.config import get_config
 from chalicelib.errors import Unavailable
-from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
+from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
 from chalicelib.models.base import RETRY_ATTEMPTS
-from chalicelib.services import agents, assignment, chat, connections, performance, tokens, visitors, wsstats
+from chalicelib.services import (
+    agents,
+    assignment,
+    chat,
+    connections,
+    performance,
+    revocation,
+    tokens,
+    visitors,
+    wsstats,
+)
 from chalicelib.services.assignment import presence
 from chalicelib.services.assignment.claims import claim_key
 from chalicelib.services.tokens import Principal
@@ -205,6 +215,52 @@ def test_twenty_request_timings_with_half_the_answers_lost_count_twenty(tables):
     performance.flush()  # what a refusal kept for the next flush
 
     assert performance.report(5)["rest"]["retry-probe"]["requests"] == 20
+
+
+def test_revoking_tokens_whose_answer_was_lost_raises_the_generation_once(tables):
+    visitor = _visitor("Ann")
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("visitors", "token_gen")) as f:
+        generation = revocation.revoke("visitor", visitor.user_id)
+
+    assert f.injected == {"UpdateItem": 1}
+    assert generation == int(VisitorModel.get(visitor.user_id, consistent_read=True).token_gen) == 1
+    assert not revocation.is_current(visitor)
+
+
+def test_a_password_change_whose_answer_was_lost_revokes_once_and_is_answered_as_written(tables):
+    agent_id = _agent("alice")
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("agents", "token_gen")) as f:
+        change = agents.update_profile(agent_id, display_name="Alice B", password="new-password-1")
+
+    assert f.injected == {"UpdateItem": 1}
+    assert change.revokes_tokens and change.agent.display_name == "Alice B"
+    assert int(change.agent.token_gen) == int(_agent_item(agent_id).token_gen) == 1
+    assert agents.authenticate("alice", "new-password-1")["agent"]["display_name"] == "Alice B"
+
+
+def test_disabling_an_agent_whose_answer_was_lost_revokes_once(tables):
+    agent_id = _agent("alice")
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("agents", "token_gen")) as f:
+        agents.set_disabled(agent_id, True)
+
+    assert f.injected == {"UpdateItem": 1}
+    stored = _agent_item(agent_id)
+    assert stored.disabled and int(stored.token_gen) == 1
+
+
+def test_a_password_change_that_meets_a_concurrent_revocation_still_changes_the_password(tables):
+    agent_id = _agent("alice")
+
+    with faults.before("UpdateItem", lambda: revocation.revoke("agent", agent_id), times=1,
+                       when=_on_table("agents", "password_hash")) as f:
+        change = agents.update_profile(agent_id, password="new-password-1")
+
+    assert f.injected == {"UpdateItem": 1}
+    assert int(change.agent.token_gen) == 2  # the concurrent revocation, then this change's
+    assert agents.authenticate("alice", "new-password-1")["agent"]["agent_id"] == agent_id
 
 
 # --- throttled transactions are retried, never a business outcome ----------------------------------
