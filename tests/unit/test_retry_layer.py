@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 from chalicelib import clock, push
 from chalicelib.config import get_config
 from chalicelib.errors import Unavailable
-from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
+from chalicelib.models import AgentModel, AssignmentModel, CounterModel, MessageModel, SessionModel, VisitorModel
 from chalicelib.models.base import RETRY_ATTEMPTS
 from chalicelib.services import (
     agents,
@@ -122,6 +122,21 @@ def test_a_read_throttled_more_often_than_botocore_would_retry_still_answers(tab
 
     assert f.injected == {"Query": 5}
     assert [m["text"] for m in page["messages"]] == ["hello"]
+
+
+def test_a_query_refused_on_a_later_page_reads_on_from_that_page(tables):
+    _agent("alice")
+    visitor = _visitor("Ann")
+    session_id = chat.start_session(visitor).session.session_id
+    for n in range(5):
+        chat.send_message(visitor, session_id, f"m{n}", f"hello {n}")
+
+    with faults.refuse("Query", "ThrottlingException", times=5,
+                       when=lambda body: "ExclusiveStartKey" in body) as f:
+        texts = [m.text for m in MessageModel.query(session_id, consistent_read=True, page_size=2)]
+
+    assert f.injected == {"Query": 5}
+    assert texts == [f"hello {n}" for n in range(5)]
 
 
 def test_a_rating_answered_500_after_it_was_stored_is_recognised_as_done(tables):
