@@ -217,7 +217,7 @@ def rounds(count: int) -> Iterator[int]:
 class _Attempts:
     """Wraps an operation for ``retrying`` and remembers whether any attempt may have applied."""
 
-    def __init__(self, operation: Callable[[], T]) -> None:
+    def __init__(self, operation: Callable[[], Any]) -> None:
         self._operation = operation
         self.maybe_applied = False
 
