@@ -22,6 +22,11 @@ def reset() -> None:
     _offset_seconds = 0.0
 
 
+def sleep(seconds: float) -> None:
+    """Wait (every retry's and every round's backoff goes through here: a seam tests can count)."""
+    time.sleep(seconds)
+
+
 def now() -> datetime:
     return datetime.fromtimestamp(epoch(), UTC)
 

@@ -1,10 +1,17 @@
 """Faults moto cannot produce, injected at the AWS boundary through botocore's own event hooks
 on the clients PynamoDB uses (no PynamoDB or botocore internals patched).
 
+Every fault acts on one HTTP attempt (``before-send``), below any retry handler, where AWS itself
+refuses a request or loses its answer: a retry, whoever makes it, is a new attempt that meets
+what the first one left behind.
+
 ``refuse``: the request never reaches DynamoDB and answers an error (``TransactionConflict``,
-throttling...). ``lose_response``: the request is applied, then the answer is lost (a reset
-connection), so a retry meets its own success. ``before``: another writer acts just before the
-request goes out. ``unprocessed``: a batch read hands every key back unprocessed.
+throttling...). ``cancel``: a transaction is cancelled with one reason for every action (AWS's
+answer to a throttled transaction: ``ThrottlingError``). ``lose_response``: the request is
+applied, then the answer is lost (a reset connection, or a 500), so a retry meets its own success.
+``before``: another writer acts just before the request goes out. ``unprocessed``: a batch read
+hands every key back unprocessed. ``sent``: the bodies of the attempts that went out (to read
+their ``ClientRequestToken``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
+from botocore.httpsession import URLLib3Session
 
 from chalicelib.models import ALL_MODELS
 from chalicelib.models.base import transaction_connection
@@ -77,6 +85,46 @@ def refuse(operation: str, code: str = "TransactionConflictException", times: in
 
 
 @contextlib.contextmanager
+def cancel(reason: str = "ThrottlingError", times: int = 1,
+           when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
+    """The next ``times`` ``TransactWriteItems`` attempts are cancelled before applying, with
+    ``reason`` for every action: how DynamoDB answers a throttled transaction (``ThrottlingError``,
+    ``ProvisionedThroughputExceeded``) or one that met another (``TransactionConflict``)."""
+    faults = Faults()
+    budget = {"TransactWriteItems": times}
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        body = json.loads(request.body or b"{}")
+        if when is not None and not when(body):
+            return None
+        if not faults._take("TransactWriteItems", budget):
+            return None
+        reasons = [{"Code": reason, "Message": "injected"} for _ in body.get("TransactItems") or []]
+        answer = {"__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                  "Message": f"Transaction cancelled [{', '.join(r['Code'] for r in reasons)}]",
+                  "CancellationReasons": reasons}
+        return AWSResponse("https://dynamodb.injected", 400, {"x-amzn-ErrorType": "TransactionCanceledException"},
+                           _Raw(json.dumps(answer).encode()))
+
+    with _registered("before-send.dynamodb.TransactWriteItems", handler, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def sent(operation: str) -> Iterator[list[dict[str, Any]]]:
+    """The body of every attempt of ``operation`` that goes out inside the block, in order."""
+    bodies: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def record(request: Any, **_: Any) -> None:
+        with lock:
+            bodies.append(json.loads(request.body or b"{}"))
+
+    with _registered(f"before-send.dynamodb.{operation}", record, Faults()):
+        yield bodies
+
+
+@contextlib.contextmanager
 def unprocessed(times: int = 1) -> Iterator[Faults]:
     """The next ``times`` ``BatchGetItem`` calls read nothing: DynamoDB's answer under throttling,
     every key handed back as unprocessed, no table under ``Responses``."""
@@ -95,43 +143,49 @@ def unprocessed(times: int = 1) -> Iterator[Faults]:
 
 
 @contextlib.contextmanager
-def lose_response(operation: str, times: int = 1,
-                  when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
-    """The next ``times`` calls of ``operation`` are applied, then their answer is lost."""
+def lose_response(operation: str, times: int = 1, when: Callable[[dict[str, Any]], bool] | None = None,
+                  answer: str = "reset") -> Iterator[Faults]:
+    """The next ``times`` attempts of ``operation`` are sent and applied, then their answer is lost:
+    the connection is reset (``answer="reset"``) or DynamoDB answers ``500 InternalServerError``
+    (``answer="500"``). Per attempt, as on AWS: a retry is a new attempt that meets its own write."""
+    if answer not in ("reset", "500"):
+        raise ValueError("answer is 'reset' or '500'")
     faults = Faults()
     budget = {operation: times}
-    pending: dict[int, bool] = {}
+    http = URLLib3Session()
 
-    def mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if when is not None and not when(json.loads(params.get("body") or b"{}")):
-            return
-        if faults._take(operation, budget):
-            pending[id(context)] = True
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        if when is not None and not when(json.loads(request.body or b"{}")):
+            return None
+        if not faults._take(operation, budget):
+            return None
+        http.send(request)  # applied by DynamoDB; what it answered never reaches the caller
+        if answer == "500":
+            return _error_response("InternalServerError", 500)
+        raise ConnectionClosedError(endpoint_url=request.url)
 
-    def lose(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if pending.pop(id(context), False):
-            raise ConnectionClosedError(endpoint_url="https://dynamodb.injected")
-
-    with _registered(f"before-call.dynamodb.{operation}", mark, faults), \
-            _registered(f"after-call.dynamodb.{operation}", lose, faults):
-        yield faults
+    try:
+        with _registered(f"before-send.dynamodb.{operation}", handler, faults):
+            yield faults
+    finally:
+        http.close()
 
 
 @contextlib.contextmanager
 def before(operation: str, action: Callable[[], Any], times: int = 1,
            when: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Faults]:
-    """Just before the next ``times`` calls of ``operation`` go out, ``action()`` runs: another
+    """Just before the next ``times`` attempts of ``operation`` go out, ``action()`` runs: another
     writer wins the race between what the caller read and what it writes."""
     faults = Faults()
     budget = {operation: times}
 
-    def handler(params: dict[str, Any], **_: Any) -> None:
-        if when is not None and not when(json.loads(params.get("body") or b"{}")):
+    def handler(request: Any, **_: Any) -> None:
+        if when is not None and not when(json.loads(request.body or b"{}")):
             return
         if faults._take(operation, budget):
             action()
 
-    with _registered(f"before-call.dynamodb.{operation}", handler, faults):
+    with _registered(f"before-send.dynamodb.{operation}", handler, faults):
         yield faults
 
 

@@ -1,29 +1,38 @@
 """What every table shares: name from config, on-demand billing, the endpoint override; and the
 one place where DynamoDB's errors are retried and translated.
 
-Every write goes through ``retrying`` (plain writes through ``conditional``, transactions through
-``Transaction.commit``): ``TransactionConflictException`` (which botocore does not retry),
-throttling, 5xx and lost connections are retried with capped exponential backoff and full jitter.
-A retried write may meet its own success (the first attempt committed, its response was lost):
-transactions carry one ``ClientRequestToken`` across their retries, so DynamoDB answers the retry
-with the first success; conditional writes take an ``already_done`` check that recognises it.
+botocore sends each request once (``max_retry_attempts = 0`` on every PynamoDB connection), so the
+retries here see every attempt: a write retried inside botocore could meet its own success and come
+back as a condition failure on what looks like a first try, and an ``ADD`` retried there applies
+twice. Reads (``get``, ``query``, ``scan``, ``count`` on every model) and writes (``conditional``,
+``Transaction.commit``, ``retrying``) are retried through ``retrying``: conflicts, throttling, 5xx
+and lost connections, with capped exponential backoff and full jitter.
+
+An attempt is *refused* (a conflict, throttling, a transaction cancelled only for those: nothing
+was applied) or *ambiguous* (a 5xx, a lost connection: it may have been applied, its answer lost).
+After an ambiguous attempt a retry may meet its own success: transactions keep their
+``ClientRequestToken`` across it, so DynamoDB answers the retry with the first success; conditional
+writes ask their ``already_done`` check. After a definite answer a transaction gets a new token.
 """
 
 from __future__ import annotations
 
 import functools
 import random
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.models import Model
 
+from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.errors import NotFound
+from chalicelib.errors import NotFound, Unavailable
+
+# botocore's own retries are off: every attempt is made (and seen) by ``retrying``.
+BOTOCORE_RETRIES = 0
 
 
 def table_meta(key: str, ttl_attribute: str | None = None) -> type:
@@ -36,6 +45,7 @@ def table_meta(key: str, ttl_attribute: str | None = None) -> type:
         "config_key": key,
         "ttl_attribute": ttl_attribute,
         "max_pool_connections": 50,
+        "max_retry_attempts": BOTOCORE_RETRIES,
     }
     if config.dynamodb_endpoint:
         attrs["host"] = config.dynamodb_endpoint
@@ -43,35 +53,75 @@ def table_meta(key: str, ttl_attribute: str | None = None) -> type:
 
 
 class KefuModel(Model):
-    """Base model; subclasses set ``Meta = table_meta(...)``."""
+    """Base model; subclasses set ``Meta = table_meta(...)``. Reads are retried like writes (an
+    index's ``query`` and ``count`` go through the model's)."""
 
     class Meta:
         abstract = True
 
+    @classmethod
+    def get(cls, hash_key: Any, range_key: Any = None, consistent_read: bool = False,
+            attributes_to_get: Any = None) -> Any:
+        read = super().get
+        return retrying(lambda: read(hash_key, range_key, consistent_read=consistent_read,
+                                     attributes_to_get=attributes_to_get))
+
+    @classmethod
+    def count(cls, *args: Any, **kwargs: Any) -> int:
+        count = super().count
+        return retrying(lambda: count(*args, **kwargs))
+
+    @classmethod
+    def query(cls, *args: Any, **kwargs: Any) -> Any:
+        return RetriedResults(super().query(*args, **kwargs))
+
+    @classmethod
+    def scan(cls, *args: Any, **kwargs: Any) -> Any:
+        return RetriedResults(super().scan(*args, **kwargs))
+
+
+class RetriedResults(Iterator[Any]):
+    """A query's or scan's results, read page by page: a page whose read failed is read again
+    (PynamoDB's iterator stays at the failed page). Everything else is the iterator's own
+    (``last_evaluated_key``, ``total_count``...)."""
+
+    def __init__(self, results: Any) -> None:
+        self._results = results
+
+    def __iter__(self) -> RetriedResults:
+        return self
+
+    def __next__(self) -> Any:
+        return retrying(self._results.__next__)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._results, name)
+
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
-RETRYABLE_CODES = frozenset({
+# Answers that prove the request was not applied: retrying them can never apply a write twice.
+REFUSED_CODES = frozenset({
     "TransactionConflictException",
-    "TransactionInProgressException",
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
     "RequestLimitExceeded",
+})
+# Answers after which the request may have been applied: a retry may meet its own success.
+# (``TransactionInProgressException``: a transaction with the same token is still running.)
+AMBIGUOUS_CODES = frozenset({
+    "TransactionInProgressException",
     "InternalServerError",
     "InternalFailure",
     "ServiceUnavailable",
 })
-# Answers that prove the request was not applied: retrying them can never apply a write twice.
-REFUSED_CODES = frozenset({
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-})
+# A transaction cancelled only for these reasons applied nothing and was not refused for its
+# conditions: DynamoDB throttled it, or it met another transaction on one of its items.
+REFUSAL_REASONS = frozenset({TRANSACTION_CONFLICT, "ThrottlingError", "ProvisionedThroughputExceeded"})
 RETRY_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.02
 RETRY_CAP_SECONDS = 1.0
+ROUND_CAP_SECONDS = 0.25
 
 T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=Model)
@@ -89,34 +139,50 @@ def cancellation_codes(error: Exception) -> list[str | None]:
 
 
 def _status_of(error: Exception) -> int | None:
+    """The HTTP status DynamoDB answered (PynamoDB keeps it on the botocore error it wraps)."""
     cause = getattr(error, "cause", None)
-    response = getattr(cause, "response", None) or {}
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    for answer in (cause, getattr(cause, "__cause__", None)):
+        status = (getattr(answer, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status is not None:
+            return status
+    return None
 
 
-def is_retryable(error: Exception) -> bool:
-    """Worth sending again: a conflict, throttling, a 5xx, a lost connection, or a transaction
-    cancelled only because it met another one."""
-    if not isinstance(error, PynamoDBException):
-        return isinstance(error, BotoCoreError)
-    if isinstance(getattr(error, "cause", None), BotoCoreError):
-        return True  # connection reset, timeout: the request may or may not have been applied
+def _is_lost(error: Exception) -> bool:
+    """No answer came back (reset, timeout): the request may or may not have been applied."""
+    return isinstance(error, BotoCoreError) or isinstance(getattr(error, "cause", None), BotoCoreError)
+
+
+def is_refused(error: Exception) -> bool:
+    """Refused before applying (a conflict, throttling, a transaction cancelled only for those):
+    unlike a 5xx or a lost connection, a retry cannot meet its own success. For writes that are
+    not idempotent, such as an ``ADD``."""
+    if not isinstance(error, PynamoDBException) or _is_lost(error):
+        return False
     code = error.cause_response_code
-    if code in RETRYABLE_CODES:
-        return True
     if code == "TransactionCanceledException":
-        codes = [c for c in cancellation_codes(error) if c and c != "None"]
-        return bool(codes) and all(c == TRANSACTION_CONFLICT for c in codes)
+        reasons = [c for c in cancellation_codes(error) if c and c != "None"]
+        return bool(reasons) and all(c in REFUSAL_REASONS for c in reasons)
+    return code in REFUSED_CODES
+
+
+def is_ambiguous(error: Exception) -> bool:
+    """The request may have been applied though it failed (a lost connection, a 5xx): its retry
+    may meet its own success."""
+    if _is_lost(error):
+        return True
+    if not isinstance(error, PynamoDBException):
+        return False
+    if error.cause_response_code in AMBIGUOUS_CODES:
+        return True
     status = _status_of(error)
     return status is not None and status >= 500
 
 
-def is_refused(error: Exception) -> bool:
-    """Refused before applying (a conflict, throttling): unlike a 5xx or a lost connection, a
-    retry cannot meet its own success. For writes that are not idempotent, such as an ``ADD``."""
-    if not isinstance(error, PynamoDBException) or isinstance(getattr(error, "cause", None), BotoCoreError):
-        return False  # a lost connection: the request may have been applied
-    return error.cause_response_code in REFUSED_CODES
+def is_retryable(error: Exception) -> bool:
+    """Worth sending again: refused (a conflict, throttling) or ambiguous (a 5xx, a lost
+    connection)."""
+    return is_refused(error) or is_ambiguous(error)
 
 
 def backoff(attempt: int, base: float = RETRY_BASE_SECONDS, cap: float = RETRY_CAP_SECONDS) -> float:
@@ -135,38 +201,67 @@ def retrying(operation: Callable[[], T], attempts: int = RETRY_ATTEMPTS,
         except (PynamoDBException, BotoCoreError) as e:
             if attempt == attempts - 1 or not retry_if(e):
                 raise
-        time.sleep(backoff(attempt))
+        clock.sleep(backoff(attempt))
     raise AssertionError("unreachable")
+
+
+def rounds(count: int) -> Iterator[int]:
+    """``range(count)`` for a loop that reads again and retries after losing a race: every round
+    after the first starts with a short wait with jitter, so the racing writers spread out."""
+    for round_ in range(count):
+        if round_:
+            clock.sleep(backoff(round_ - 1, cap=ROUND_CAP_SECONDS))
+        yield round_
+
+
+class _Attempts:
+    """Wraps an operation for ``retrying`` and remembers whether any attempt may have applied."""
+
+    def __init__(self, operation: Callable[[], Any]) -> None:
+        self._operation = operation
+        self.maybe_applied = False
+
+    def __call__(self) -> Any:
+        try:
+            return self._operation()
+        except (PynamoDBException, BotoCoreError) as e:
+            self.maybe_applied = self.maybe_applied or is_ambiguous(e)
+            raise
 
 
 def conditional(operation: Callable[[], Any], already_done: Callable[[], bool] | None = None) -> bool:
     """A conditional write: True when it applied, False when its condition did not hold.
 
-    ``already_done`` is asked after a condition failure that follows a retry: the first attempt
-    may have committed with its response lost, so the write meets its own success.
+    ``already_done`` is asked after a condition failure that follows an ambiguous attempt (a lost
+    answer, a 5xx): that attempt may have committed, so the retry met its own success. It reads
+    the item and says whether what is stored is this call's write. Without it, such a write
+    counts as not applied.
     """
-    tried = 0
-
-    def attempt() -> Any:
-        nonlocal tried
-        tried += 1
-        return operation()
-
+    attempts = _Attempts(operation)
     try:
-        retrying(attempt)
+        retrying(attempts)
     except PynamoDBException as e:
         if not is_condition_failure(e):
             raise
-        return tried > 1 and already_done is not None and already_done()
+        return attempts.maybe_applied and already_done is not None and already_done()
     return True
 
 
 def get_or_none(model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
     """The item as stored now (strongly consistent), or None."""
     try:
-        return retrying(lambda: model.get(hash_key, range_key, consistent_read=True))
+        return model.get(hash_key, range_key, consistent_read=True)  # retried by KefuModel.get
     except DoesNotExist:
         return None
+
+
+def stored_as(model: type[ModelT], hash_key: Any, expected: dict[str, Any]) -> ModelT | None:
+    """The item as stored now if it holds every value in ``expected`` (attribute name: value),
+    else None: how an ``already_done`` check recognises a write by what it wrote."""
+    item = get_or_none(model, hash_key)
+    if item is None or any(getattr(item, name) != value for name, value in expected.items()):
+        return None
+    return item
 
 
 def fetch(model: type[ModelT], hash_key: Any, what: str) -> ModelT:
@@ -181,7 +276,7 @@ def fetch(model: type[ModelT], hash_key: Any, what: str) -> ModelT:
 def _transaction_connection(region: str, host: str | None):
     from pynamodb.connection import Connection
 
-    return Connection(region=region, host=host, max_pool_connections=50)
+    return Connection(region=region, host=host, max_pool_connections=50, max_retry_attempts=BOTOCORE_RETRIES)
 
 
 def transaction_connection():
@@ -196,48 +291,65 @@ class Transaction:
     PynamoDB sends condition checks, then deletes, then puts, then updates, whatever order they
     were added in; DynamoDB's cancellation reasons follow the request order. This keeps that
     bookkeeping in one place instead of in every caller. One instance is one logical transaction:
-    its ``ClientRequestToken`` stays the same across the retries of ``commit``, so a retry after a
-    lost response is answered with the first success instead of applying twice.
+    ``commit`` retries it, keeping its ``ClientRequestToken`` after an attempt that may have
+    applied (so DynamoDB answers the retry with the first success instead of applying twice) and
+    taking a new one after an attempt that was refused. A round loop that reads again and
+    rebuilds makes a new ``Transaction``.
     """
 
     _ORDER = ("check", "delete", "put", "update")
 
-    def __init__(self, client_request_token: str | None = None) -> None:
-        from pynamodb.transactions import TransactWrite
-
-        self.token = client_request_token or uuid.uuid4().hex
-        self._tx = TransactWrite(connection=transaction_connection(), client_request_token=self.token)
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        self._actions: list[Callable[[Any], None]] = []
         self._names: dict[str, list[str]] = {kind: [] for kind in self._ORDER}
 
+    def _add(self, kind: str, name: str, action: Callable[[Any], None]) -> None:
+        self._actions.append(action)
+        self._names[kind].append(name)
+
     def put(self, name: str, model: Any, condition: Any = None) -> None:
-        self._tx.save(model, condition=condition)
-        self._names["put"].append(name)
+        self._add("put", name, lambda tx: tx.save(model, condition=condition))
 
     def update(self, name: str, model: Any, actions: list, condition: Any = None) -> None:
-        self._tx.update(model, actions=actions, condition=condition)
-        self._names["update"].append(name)
+        self._add("update", name, lambda tx: tx.update(model, actions=actions, condition=condition))
 
     def delete(self, name: str, model: Any, condition: Any = None) -> None:
-        self._tx.delete(model, condition=condition)
-        self._names["delete"].append(name)
+        self._add("delete", name, lambda tx: tx.delete(model, condition=condition))
 
     def check(self, name: str, model_cls: Any, hash_key: Any, condition: Any) -> None:
-        self._tx.condition_check(model_cls, hash_key, condition=condition)
-        self._names["check"].append(name)
+        self._add("check", name, lambda tx: tx.condition_check(model_cls, hash_key, condition=condition))
 
     def _send(self) -> None:
-        with self._tx:
-            pass  # leaving the block commits
+        from pynamodb.transactions import TransactWrite
+
+        with TransactWrite(connection=transaction_connection(), client_request_token=self.token) as tx:
+            for action in self._actions:
+                action(tx)  # leaving the block commits
 
     def commit(self) -> dict[str, str]:
-        """Run it (retrying conflicts, throttling and lost responses); ``{}`` on success, else
-        ``{action name: reason code}`` for each failed action (``ConditionalCheckFailed``...).
-        Other errors propagate."""
+        """Run it; ``{}`` on success, else ``{action name: reason code}`` for each action whose
+        condition failed (``ConditionalCheckFailed``...). Conflicts, throttling (also as a
+        cancellation with reasons ``ThrottlingError`` / ``ProvisionedThroughputExceeded``) and lost
+        answers are retried; ``Unavailable`` when DynamoDB still refuses it after every attempt,
+        never a business outcome. Other errors propagate."""
         from pynamodb.exceptions import TransactWriteError
 
+        attempts = _Attempts(self._send)
+
+        def attempt() -> None:
+            try:
+                attempts()
+            except PynamoDBException as e:
+                if is_refused(e) and not attempts.maybe_applied:
+                    self.token = uuid.uuid4().hex  # nothing of this transaction was applied
+                raise
+
         try:
-            retrying(self._send)
+            retrying(attempt)
         except TransactWriteError as e:
+            if is_refused(e):
+                raise Unavailable("the database is busy; try again") from e
             codes = cancellation_codes(e)
             if not codes:
                 raise

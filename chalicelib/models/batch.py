@@ -5,10 +5,10 @@ bound, and fails on an answer without the table under ``Responses``). A whole re
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
+from chalicelib import clock
 from chalicelib.errors import Unavailable
 from chalicelib.models.base import backoff, retrying
 
@@ -38,7 +38,7 @@ def get_all(model: Any, keys: Sequence[Any], consistent_read: bool = True) -> li
             pending = ((answer.get("UnprocessedKeys") or {}).get(table) or {}).get("Keys") or []
             if not pending:
                 break
-            time.sleep(backoff(attempt))
+            clock.sleep(backoff(attempt))
         if pending:
             raise Unavailable("the database is busy; try again")
     return found

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import DIRECTORY, load_key
-from chalicelib.models.base import (
-    CONDITION_FAILED,
-    Transaction,
-    get_or_none,
-    is_condition_failure,
-    retrying,
-)
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none, rounds, stored_as
 from chalicelib.models.batch import get_all
-from chalicelib.services import passwords, tokens
+from chalicelib.services import passwords, revocation, tokens
 from chalicelib.services.tokens import Principal
 
 ROLES = ("agent", "admin")
+PROFILE_ROUNDS = 4
 STATUSES = ("online", "away", "offline")
 
 
@@ -119,48 +115,73 @@ def list_agents() -> list[AgentModel]:
     return [current[agent_id] for agent_id in listed if agent_id in current]
 
 
+def _write(agent: AgentModel, actions: list, condition: Any, stamp: str) -> AgentModel | None:
+    """Apply an update that sets ``updated_at = stamp``: the agent as written, or None when its
+    condition failed (the agent changed since the read). A retry after a lost answer recognises
+    the write by its stamp."""
+    found: list[AgentModel] = []
+
+    def stamped() -> bool:
+        stored = stored_as(AgentModel, agent.agent_id, {"updated_at": stamp})
+        if stored is not None:
+            found.append(stored)
+        return stored is not None
+
+    if not conditional(lambda: agent.update(actions=actions, condition=condition), already_done=stamped):
+        return None
+    return found[0] if found else agent  # else PynamoDB refreshed it from the ALL_NEW response
+
+
+def _with_revocation(agent: AgentModel, actions: list, condition: Any) -> tuple[list, Any]:
+    bump, unchanged = revocation.raise_generation(AgentModel, agent)
+    return [*actions, bump], condition & unchanged
+
+
 def update_profile(agent_id: str, display_name: str | None = None, role: str | None = None,
-                   password: str | None = None) -> AgentModel:
+                   password: str | None = None) -> ProfileChange:
     """Change what does not affect assignment (capacity and status go through ``assignment``).
 
     A new role or password revokes every token issued so far, in the same write (see
     ``revocation``); ``revokes_tokens`` on the result says whether it did."""
-    agent = get_agent(agent_id)
-    actions = [AgentModel.updated_at.set(clock.iso())]
-    if display_name is not None:
-        actions.append(AgentModel.display_name.set(display_name))
-    revoke = password is not None
-    if role is not None:
-        if role not in ROLES:
-            raise ValidationFailed(f"role must be one of {ROLES}")
-        revoke = revoke or role != agent.role
-        actions.append(AgentModel.role.set(role))
-    if password is not None:
-        actions.append(AgentModel.password_hash.set(passwords.hash_password(password)))
-    if revoke:
-        actions.append(AgentModel.token_gen.add(1))
-    # Retried: a plain write on an item a transaction holds may be refused (a token_gen bumped
-    # twice after a lost answer revokes nothing more).
-    retrying(lambda: agent.update(actions=actions, condition=AgentModel.agent_id.exists()))
-    return ProfileChange(agent, revokes_tokens=revoke)
+    if role is not None and role not in ROLES:
+        raise ValidationFailed(f"role must be one of {ROLES}")
+    password_hash = passwords.hash_password(password) if password is not None else None
+    for _ in rounds(PROFILE_ROUNDS):
+        agent = get_agent(agent_id)
+        stamp = clock.iso()
+        actions = [AgentModel.updated_at.set(stamp)]
+        condition = AgentModel.agent_id.exists()
+        if display_name is not None:
+            actions.append(AgentModel.display_name.set(display_name))
+        if role is not None:
+            actions.append(AgentModel.role.set(role))
+        if password_hash is not None:
+            actions.append(AgentModel.password_hash.set(password_hash))
+        revoke = password is not None or (role is not None and role != agent.role)
+        if revoke:
+            actions, condition = _with_revocation(agent, actions, condition)
+        written = _write(agent, actions, condition, stamp)
+        if written is not None:
+            return ProfileChange(written, revokes_tokens=revoke)
+    raise Conflict("the agent is changing right now; try again")
 
 
 def set_disabled(agent_id: str, disabled: bool) -> AgentModel:
     """Disable (no login, every token revoked) or enable an agent again; leaving the pool and
     handing customers on is ``access.disable_agent``'s business."""
-    actions = [AgentModel.updated_at.set(clock.iso())]
-    if disabled:
-        actions += [AgentModel.disabled.set(True), AgentModel.token_gen.add(1)]
-    else:
-        actions.append(AgentModel.disabled.remove())
-    agent = AgentModel(agent_id)
-    try:
-        retrying(lambda: agent.update(actions=actions, condition=AgentModel.agent_id.exists()))
-    except UpdateError as e:
-        if is_condition_failure(e):
-            raise NotFound(f"no agent {agent_id}") from e
-        raise
-    return agent
+    for _ in rounds(PROFILE_ROUNDS):
+        agent = get_agent(agent_id)
+        stamp = clock.iso()
+        actions = [AgentModel.updated_at.set(stamp)]
+        condition = AgentModel.agent_id.exists()
+        if disabled:
+            actions, condition = _with_revocation(agent, [*actions, AgentModel.disabled.set(True)], condition)
+        else:
+            actions.append(AgentModel.disabled.remove())
+        written = _write(agent, actions, condition, stamp)
+        if written is not None:
+            return written
+    raise Conflict("the agent is changing right now; try again")
 
 
 def delete_account(agent: AgentModel) -> bool:

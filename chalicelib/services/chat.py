@@ -15,7 +15,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, rounds
 from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, notify
@@ -217,7 +217,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     if not text or len(text) > 4000:
         raise ValidationFailed("text must be 1 to 4000 characters")
     session = session_for(principal, session_id)
-    for _ in range(SEND_ATTEMPTS):
+    for _ in rounds(SEND_ATTEMPTS):
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
         if existing is not None:
             _same_message(existing, text)

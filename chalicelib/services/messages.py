@@ -7,7 +7,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.errors import Forbidden, Unavailable
 from chalicelib.models import MessageModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none
+from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, rounds
 from chalicelib.models.batch import get_all
 from chalicelib.observability import logger
 from chalicelib.services import chat, notify
@@ -51,7 +51,7 @@ def _delete_chunk(principal: Principal, session_id: str, message_ids: list[str])
     out of the next round. Returns the ids this call deleted."""
     deleted_at = clock.iso()
     pending = list(message_ids)
-    for _ in range(DELETE_ROUNDS):
+    for _ in rounds(DELETE_ROUNDS):
         if not pending:
             return set()
         tx = Transaction()

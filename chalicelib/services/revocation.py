@@ -3,7 +3,9 @@
 Every agent and visitor record holds ``token_gen``; a token carries the generation its user had when
 it was issued (claim ``gen``). Revoking adds one to the record's generation, so every token issued
 before stops working: a role or password change, disabling or deleting an agent, and an admin's
-``revoke_tokens`` all do. A deleted user, or a disabled agent, has no current generation at all.
+``revoke_tokens`` all do. The generation is raised from the value read, under the condition that it
+is still that value (``raise_generation``), never by a blind ``ADD``: a retry after a lost answer
+raises it once. A deleted user, or a disabled agent, has no current generation at all.
 
 The REST authorizer and the WebSocket handlers ask ``is_current`` on every call. It reads the
 record through a per-container cache of at most ``KEFU_REVOCATION_CACHE`` seconds (30), so the
@@ -15,14 +17,15 @@ that revokes forgets its own cached entry at once.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.models import AgentModel, VisitorModel
-from chalicelib.models.base import is_condition_failure, retrying
+from chalicelib.models.base import conditional, get_or_none
 from chalicelib.services.tokens import Principal
 
 _lock = threading.Lock()
@@ -86,18 +89,33 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+def raise_generation(model: type[AgentModel] | type[VisitorModel], item: Any) -> tuple[Any, Any]:
+    """The action that raises ``item``'s token generation by one from the value read, and the
+    condition that the stored generation is still that value. Not an ``ADD``: sent again after a
+    lost answer, the write cannot apply twice; after a concurrent revoke it fails instead."""
+    read = int(item.token_gen or 0)
+    unchanged = model.token_gen == read
+    if read == 0:
+        unchanged |= model.token_gen.does_not_exist()  # written before records carried a generation
+    return model.token_gen.set(read + 1), unchanged
+
+
 def revoke(typ: str, user_id: str) -> int:
     """Invalidate every token issued to the user so far; returns the new generation."""
     model = _model_of(typ)
-    item = model(user_id)
     exists = AgentModel.agent_id.exists() if typ == "agent" else VisitorModel.visitor_id.exists()
     try:
-        # Retried like every write (a conflict, a lost answer): a generation raised twice revokes the same.
-        retrying(lambda: item.update(actions=[model.token_gen.add(1)], condition=exists))
-    except UpdateError as e:
-        if is_condition_failure(e):
-            raise NotFound(f"no {typ} {user_id}") from e
-        raise
+        item = get_or_none(model, user_id)
+        if item is None:
+            raise NotFound(f"no {typ} {user_id}")
+        bump, unchanged = raise_generation(model, item)
+        if conditional(lambda: item.update(actions=[bump], condition=exists & unchanged)):
+            return int(item.token_gen)
+        # The generation moved past the one read (this call's own write whose answer was lost, or
+        # a concurrent revoke): every token issued before this call is revoked either way.
+        stored = get_or_none(model, user_id)
+        if stored is None:
+            raise NotFound(f"no {typ} {user_id}")
+        return int(stored.token_gen)
     finally:
         forget(typ, user_id)
-    return int(item.token_gen)

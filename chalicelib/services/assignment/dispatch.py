@@ -16,7 +16,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import CapacityFull, Conflict
 from chalicelib.models import CounterModel, SessionModel
-from chalicelib.models.base import Transaction, fetch, get_or_none
+from chalicelib.models.base import Transaction, fetch, get_or_none, rounds
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
@@ -38,7 +38,7 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
     queued session is always in the queue index), announced, and the queue dispatched: whoever
     writes second, of this and a slot opening, sees the other's write.
     """
-    for _ in range(OPEN_ATTEMPTS):
+    for _ in rounds(OPEN_ATTEMPTS):
         ref, existing = claims.claimed_session(visitor_id)
         if existing is not None:
             return AssignOutcome(existing, existing.agent_id, existing.agent_name, existing.assigned_at,

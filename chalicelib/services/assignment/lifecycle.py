@@ -13,7 +13,7 @@ import time
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
-from chalicelib.models.base import fetch, get_or_none
+from chalicelib.models.base import fetch, get_or_none, rounds
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, dispatch, matching, queue, release, slots
@@ -36,7 +36,7 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
     """End an open session: a waiting one leaves the queue, an active one frees its agent.
     ``only_agent``: the caller may end it only while it is with that agent (checked on the read
     the release acts on)."""
-    for _ in range(END_ROUNDS):
+    for _ in rounds(END_ROUNDS):
         if only_agent is not None and session.agent_id != only_agent:
             raise Forbidden("you are not a participant of this session")
         if session.status == "queued":

@@ -17,7 +17,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.agent import AVAILABLE_POOL
 from chalicelib.models.assignment import sweep_shard_of
-from chalicelib.models.base import CONDITION_FAILED, Transaction
+from chalicelib.models.base import CONDITION_FAILED, Transaction, rounds
 from chalicelib.observability import count, logger
 from chalicelib.services.assignment import queue, slots
 from chalicelib.services.assignment.availability import available_condition
@@ -120,7 +120,7 @@ def offer(session: SessionModel, claim: CounterModel | None = None) -> tuple[Att
     """
     contended = False
     looked_again = 0
-    for _ in range(OFFER_ROUNDS):
+    for _ in rounds(OFFER_ROUNDS):
         found = candidates()
         if not found and looked_again < LOOK_AGAIN and slots.pool_entered_recently(get_config().index_lag_seconds):
             looked_again += 1  # someone entered the pool a moment ago: the index may not show them yet

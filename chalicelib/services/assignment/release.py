@@ -11,7 +11,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none, rounds
 from chalicelib.services.assignment import queue, slots
 from chalicelib.services.assignment.results import Release
 
@@ -23,10 +23,10 @@ def get_assignment(customer_id: str) -> AssignmentModel | None:
     return get_or_none(AssignmentModel, customer_id)
 
 
-def end_actions(ended_by: str, reason: str, status: str = "ended") -> list:
+def end_actions(ended_by: str, reason: str, status: str = "ended", at: str | None = None) -> list:
     return [
         SessionModel.status.set(status),
-        SessionModel.ended_at.set(clock.iso()),
+        SessionModel.ended_at.set(at or clock.iso()),
         SessionModel.ended_by.set(ended_by),
         SessionModel.end_reason.set(reason),
         SessionModel.queue_pool.remove(),
@@ -48,7 +48,7 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
     agent, additive (``ADD -1`` while above zero) and ``fix_agent_index``.
     """
     additive = False
-    for _ in range(RELEASE_ATTEMPTS):
+    for _ in rounds(RELEASE_ATTEMPTS):
         agent = get_or_none(AgentModel, assignment.agent_id)
         tx = Transaction()
         condition = (AssignmentModel.agent_id == assignment.agent_id) & (
@@ -107,10 +107,18 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
 
 def end_orphan(session: SessionModel, ended_by: str, reason: str) -> bool:
     """End an active session that has no assignment (a crash between writes); cleanup fixes the
-    counts."""
+    counts. A retry after a lost answer recognises its own end by its ``ended_at``."""
+    ended_at = clock.iso()
+
+    def ended_by_this_call() -> bool:
+        stored = get_or_none(SessionModel, session.session_id)
+        return stored is not None and (stored.status, stored.ended_at, stored.ended_by, stored.end_reason) == (
+            "ended", ended_at, ended_by, reason)
+
     return conditional(lambda: SessionModel(session.session_id).update(
-        actions=end_actions(ended_by, reason),
-        condition=(SessionModel.status == "active") & (SessionModel.agent_id == session.agent_id)))
+        actions=end_actions(ended_by, reason, at=ended_at),
+        condition=(SessionModel.status == "active") & (SessionModel.agent_id == session.agent_id)),
+        already_done=ended_by_this_call)
 
 
 def touch_assignment(customer_id: str, session_id: str) -> None:

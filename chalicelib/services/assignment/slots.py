@@ -12,16 +12,18 @@ a race) are followed by ``fix_agent_index``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
-from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying
+from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying, rounds, stored_as
 from chalicelib.services.assignment.availability import available_condition, is_available, live_condition
 from chalicelib.services.connections import room_for
 
 UPDATE_ATTEMPTS = 10
+FIX_ATTEMPTS = 3
 POOL_COUNTER = "pool-entries"
 
 
@@ -39,16 +41,26 @@ def pinned(agent: AgentModel):
     return condition & (AgentModel.disconnected_at == agent.disconnected_at)
 
 
+def index_values(agent: AgentModel, new_active: int, *, assigned_at: str | None = None,
+                 capacity: int | None = None, status: str | None = None) -> dict[str, Any]:
+    """What ``active_count``, ``load_key`` and ``pool`` become when the count moves to
+    ``new_active`` (with ``capacity`` and ``status``, when those change too)."""
+    capacity = int(agent.max_concurrent) if capacity is None else capacity
+    last = assigned_at or agent.last_assigned_at
+    in_pool = is_available(agent, new_active, status=status, capacity=capacity)
+    return {"active_count": new_active, "load_key": load_key(new_active, capacity, last, agent.agent_id),
+            "pool": AVAILABLE_POOL if in_pool else None}
+
+
 def index_actions(agent: AgentModel, new_active: int, *, assigned_at: str | None = None,
                   capacity: int | None = None, status: str | None = None) -> tuple[list, bool]:
     """Update actions that move ``active_count`` and keep ``pool``/``load_key`` true to it; and
     whether they put the agent in the pool (the write must then also hold ``available``)."""
-    capacity = int(agent.max_concurrent) if capacity is None else capacity
-    last = assigned_at or agent.last_assigned_at
-    in_pool = is_available(agent, new_active, status=status, capacity=capacity)
+    values = index_values(agent, new_active, assigned_at=assigned_at, capacity=capacity, status=status)
+    in_pool = values["pool"] is not None
     actions = [
         AgentModel.active_count.set(new_active),
-        AgentModel.load_key.set(load_key(new_active, capacity, last, agent.agent_id)),
+        AgentModel.load_key.set(values["load_key"]),
         AgentModel.pool.set(AVAILABLE_POOL) if in_pool else AgentModel.pool.remove(),
     ]
     if assigned_at:
@@ -64,17 +76,29 @@ def _guarded(agent: AgentModel, in_pool: bool):
 def update_agent(agent_id: str, build: Callable[[AgentModel], list],
                  status: str | None = None, capacity: int | None = None) -> AgentModel:
     """Read, compute (``build`` gives the extra actions) and write an agent with its index
-    attributes, under ``pinned``; retries lost races. Returns the agent as written."""
-    for _ in range(UPDATE_ATTEMPTS):
+    attributes, under ``pinned``; retries lost races. Returns the agent as written. A retry after
+    a lost answer recognises its own write by the status, capacity and index values it wrote."""
+    for _ in rounds(UPDATE_ATTEMPTS):
         agent = get_agent(agent_id)
         actions, in_pool = index_actions(agent, int(agent.active_count), status=status, capacity=capacity)
         actions = [*build(agent), *actions]
         condition = _guarded(agent, in_pool)
         was_pooled = agent.pool is not None
-        if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
+        written = {**index_values(agent, int(agent.active_count), status=status, capacity=capacity),
+                   "status": status or agent.status,
+                   "max_concurrent": int(agent.max_concurrent) if capacity is None else capacity}
+        found: list[AgentModel] = []
+
+        def ours(expected: dict[str, Any] = written, found: list[AgentModel] = found) -> bool:
+            stored = stored_as(AgentModel, agent_id, expected)
+            if stored is not None:
+                found.append(stored)
+            return stored is not None
+
+        if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c), already_done=ours):
             if in_pool and not was_pooled:
                 note_pool_entry()
-            return agent  # PynamoDB refreshed it from the ALL_NEW response
+            return found[0] if found else agent  # else PynamoDB refreshed it from the ALL_NEW response
     raise Conflict("agent is changing too fast; try again")
 
 
@@ -106,7 +130,7 @@ def fix_agent_index(agent_id: str) -> None:
     """Rewrite ``load_key``/``pool`` from the agent's current counts (after an additive write).
     Conditioned on those counts, so a stale fix never lands; the writer that changed them
     afterwards runs its own fix."""
-    for _ in range(3):
+    for _ in rounds(FIX_ATTEMPTS):
         agent = get_agent(agent_id)
         desired = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
                            agent.agent_id)
@@ -167,7 +191,9 @@ def set_count(agent: AgentModel, real: int) -> bool:
     actions, in_pool = index_actions(agent, real)
     condition = _guarded(agent, in_pool)
     was_pooled = agent.pool is not None
-    done = conditional(lambda: agent.update(actions=actions, condition=condition))
+    written = index_values(agent, real)
+    done = conditional(lambda: agent.update(actions=actions, condition=condition),
+                       already_done=lambda: stored_as(AgentModel, agent.agent_id, written) is not None)
     if done and in_pool and not was_pooled:
         note_pool_entry()
     return done
@@ -210,7 +236,10 @@ def mark_connected(agent_id: str, connection_id: str, cap: int | None = None) ->
 
 def note_offline_told(agent_id: str, reason: str, told: str) -> bool:
     """Record that an agent set offline for ``reason`` was told; True for the one writer that
-    did it (so the notice goes out once)."""
+    did it (so the notice goes out once). After a lost answer, a stored ``told`` counts as this
+    call's: a second notice, in the rare case another writer did it meanwhile, beats none."""
     return conditional(lambda: AgentModel(agent_id).update(
         actions=[AgentModel.offline_reason.set(told)],
-        condition=(AgentModel.status == "offline") & (AgentModel.offline_reason == reason)))
+        condition=(AgentModel.status == "offline") & (AgentModel.offline_reason == reason)),
+        already_done=lambda: stored_as(AgentModel, agent_id, {"status": "offline", "offline_reason": told})
+        is not None)

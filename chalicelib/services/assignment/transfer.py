@@ -10,7 +10,7 @@ from __future__ import annotations
 from chalicelib import clock
 from chalicelib.errors import CapacityFull, Conflict, Forbidden, ValidationFailed
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, fetch
+from chalicelib.models.base import CONDITION_FAILED, Transaction, fetch, rounds
 from chalicelib.observability import logger
 from chalicelib.services import notify
 from chalicelib.services.assignment import matching, release, slots
@@ -35,7 +35,7 @@ def transfer(session_id: str, to_agent_id: str | None, by_user: str,
         raise Conflict("session has no current assignment")
     if to_agent_id == session.agent_id:
         raise ValidationFailed("the session is already with that agent")
-    for _ in range(TRANSFER_ROUNDS):
+    for _ in rounds(TRANSFER_ROUNDS):
         if to_agent_id:
             target = slots.get_agent(to_agent_id)
             if not is_available(target):
