@@ -11,7 +11,6 @@ call) and the agent walk resumes next run where it stopped.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,26 +25,12 @@ from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, dispatch, lifecycle, presence, queue, release, slots
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
+from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release, SweepReport
 
 CURSOR = "sweep-cursor"
 PAGE = 100
-RESERVE_SECONDS = 3.0
-
-
-class Deadline:
-    """When to stop: ``remaining_ms`` (a Lambda context's ``get_remaining_time_in_millis``) or a
-    budget in seconds, minus a reserve for the answer."""
-
-    def __init__(self, remaining_ms: Callable[[], int] | None = None, budget_seconds: float | None = None) -> None:
-        self._remaining_ms = remaining_ms
-        self._until = time.monotonic() + budget_seconds if budget_seconds is not None else None
-
-    def passed(self) -> bool:
-        if self._remaining_ms is not None and self._remaining_ms() / 1000 < RESERVE_SECONDS:
-            return True
-        return self._until is not None and time.monotonic() >= self._until
 
 
 def _each(items: Iterable[Any], deadline: Deadline, report: SweepReport, step: str,
