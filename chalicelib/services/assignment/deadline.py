@@ -21,3 +21,6 @@ class Deadline:
         if self._remaining_ms is not None and self._remaining_ms() / 1000 < RESERVE_SECONDS:
             return True
         return self._until is not None and time.monotonic() >= self._until
+
+
+UNBOUNDED = Deadline()

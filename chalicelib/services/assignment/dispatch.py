@@ -59,17 +59,18 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
                 return matching.outcome_of(session, agent), True
             if result is not Attempt.AGENT_BUSY:
                 continue  # another start won the claim: the next round returns its session
-        ticket, position = queue.allocate_ticket()
-        session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket, now
         session.visitor_sockets = connections.sockets_of(visitor_id, "visitor") or None
-        tx = Transaction()
-        tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
-        tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
-        if tx.commit():
-            queue.give_back()
-            continue  # another start won the claim: the next round returns its session
+        with queue.held_ticket() as ticket:
+            session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket.number, now
+            tx = Transaction()
+            tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+            tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
+            queue.add_use(tx, ticket)
+            ticket.used = not tx.commit()
+        if not ticket.used:
+            continue  # another start won the claim (the next round returns its session), or the ticket lapsed
         logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
-        return _queued(session, position), True
+        return _queued(session, ticket.position), True
     raise Conflict("could not open a session right now; try again")
 
 
@@ -125,9 +126,9 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
 
 
 def _waiter_arrived_recently() -> bool:
-    counter = queue.counter_state()
-    return counter is not None and int(counter.length or 0) > 0 and \
-        clock.epoch() - float(counter.last_enqueued_at or 0) < get_config().index_lag_seconds
+    counted = queue.count()
+    return counted.length > 0 and counted.last_ticket_at is not None and \
+        clock.epoch() - counted.last_ticket_at < get_config().index_lag_seconds
 
 
 def _moved(moved: int) -> int:
@@ -146,14 +147,14 @@ def _end_duplicate(session: SessionModel) -> None:
 def announce_positions(skip: set[str] | None = None) -> None:
     """Tell every waiting customer their position (after the queue moved). Listed waiters are
     confirmed by a consistent read, so one who left before the read is never counted. The list
-    stands when the queue counter, read before and after it, equals its length: otherwise someone
-    joined whom the index does not show yet, or someone left during the read; look again, within
-    ``KEFU_INDEX_LAG``. (A length that merely matches once is not enough: a stale index can list
-    the leaver in place of the newcomer.)"""
+    stands when the number of waiting sessions (exact on the queue counter), read before and
+    after it, equals its length: otherwise someone joined whom the index does not show yet, or
+    someone left during the read; look again, within ``KEFU_INDEX_LAG``. (A length that merely
+    matches once is not enough: a stale index can list the leaver in place of the newcomer.)"""
     for _ in range(matching.LOOK_AGAIN):
-        before = queue.queue_length()
+        before = queue.count().waiting
         waiting = queue.waiting_sessions()
-        if before == len(waiting) == queue.queue_length():
+        if before == len(waiting) == queue.count().waiting:
             break
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
     else:

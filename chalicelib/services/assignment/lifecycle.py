@@ -124,10 +124,10 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
             return False
         _ended(assignment.session_id, "system", "visitor_left", agent_id)
         return True
-    ticket, _ = queue.allocate_ticket(front=True)
-    if release.release_assignment(assignment, release.requeue_actions(ticket), queue_ticket=ticket) \
-            is not Release.RELEASED:
-        return False
+    with queue.held_ticket(front=True) as ticket:
+        if release.release_assignment(assignment, release.requeue_actions(ticket.number), ticket=ticket) \
+                is not Release.RELEASED:
+            return False
     fresh = fetch(SessionModel, assignment.session_id, "session")
     if fresh.status == "queued":
         requeued.add(fresh.session_id)

@@ -2,11 +2,12 @@
 repair of any inconsistent state, bounded by a deadline.
 
 Every step reads an index to find work and confirms each item with a consistent read before
-acting; nothing is lowered from an index read alone (a count or the queue length is lowered only
-after a quiet period with no new assignment or ticket, so the index has caught up with every
-write the count reflects). One item's failure is logged and skipped, never the whole sweep. The
-work stops before the deadline (the Lambda context's remaining time, or a budget for the REST
-call) and the agent walk resumes next run where it stopped.
+acting; nothing is lowered from an index read alone (an agent's count is lowered only after a
+quiet period with no new assignment, so the index has caught up with every write the count
+reflects; the queue length is exact by construction, see ``queue``). One item's failure is
+logged and skipped, never the whole sweep. The work stops before the deadline (the Lambda
+context's remaining time, or a budget for the REST call) and the agent walk resumes next run
+where it stopped.
 """
 
 from __future__ import annotations
@@ -209,34 +210,25 @@ def sweep_customers(report: SweepReport, deadline: Deadline) -> None:
         after_commit("announce", dispatch.announce_positions)
 
 
-def reconcile_queue_length(report: SweepReport) -> None:
-    """The queue length becomes the number of confirmed waiting sessions, after a quiet period
-    (no ticket issued within the index lag), conditioned on nobody enqueuing or leaving since."""
-    seen = queue.counter_state()
-    if seen is None or not _quiet(seen.last_enqueued_at):
-        return
-    real = 0
-    for listed in SessionModel.queue.query(QUEUE_POOL):
-        session = get_or_none(SessionModel, listed.session_id)
-        if session is not None and session.status == "queued" and session.queue_ticket is not None:
-            real += 1
-    if int(seen.length or 0) != real and queue.set_length(real, seen):
-        report.queue_length_fixed = {"was": int(seen.length or 0), "now": real}
+def give_back_stale_tickets(report: SweepReport, deadline: Deadline) -> None:
+    """Tickets whose holder died between taking them and writing its session stop counting in
+    the queue length: the only way the length could drift, repaired whatever the traffic."""
+    try:
+        report.tickets_given_back += queue.give_back_stale(deadline)
+    except Exception as e:  # logged; the next run tries again
+        logger.exception("sweep step failed", step="tickets")
+        report.errors.append({"step": "tickets", "error": type(e).__name__})
 
 
 def cleanup(deadline: Deadline | None = None) -> SweepReport:
-    """The whole sweep: expiry, agents, customers, the queue length; then dispatch."""
+    """The whole sweep: expiry, agents, customers, stale queue tickets; then dispatch."""
     deadline = deadline or Deadline(budget_seconds=get_config().cleanup_budget_seconds)
     report = SweepReport()
     release_expired(report, deadline)
     sweep_agents(report, deadline)
     sweep_customers(report, deadline)
     if not deadline.passed():
-        try:
-            reconcile_queue_length(report)
-        except Exception as e:  # logged; the next run tries again
-            logger.exception("sweep step failed", step="queue_length")
-            report.errors.append({"step": "queue_length", "error": type(e).__name__})
+        give_back_stale_tickets(report, deadline)
     if not deadline.passed():
         report.dispatched = after_commit("dispatch", dispatch.dispatch_queue) or 0
     logger.info("cleanup", **{k: (len(v) if isinstance(v, list) else v) for k, v in report.to_dict().items()})
