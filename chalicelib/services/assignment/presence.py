@@ -29,7 +29,17 @@ def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentMo
     the agent as written (its ``active`` is the real count)."""
     if status not in STATUSES:
         raise ValidationFailed("status must be online, away or offline")
+    _write_status(agent_id, status, reason)
+    return slots.get_agent(agent_id)
 
+
+def set_offline_if_silent(agent_id: str, unheard_since: float) -> bool:
+    """The sweep's "offline for inactivity": written only while no frame came since
+    ``unheard_since`` (a frame landing after the sweep read the agent wins)."""
+    return _write_status(agent_id, "offline", INACTIVE, unheard_since=unheard_since)
+
+
+def _write_status(agent_id: str, status: str, reason: str | None, *, unheard_since: float | None = None) -> bool:
     def build(agent: AgentModel) -> list:
         actions = [AgentModel.status.set(status), AgentModel.updated_at.set(clock.iso())]
         if reason:
@@ -38,12 +48,13 @@ def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentMo
             actions.append(AgentModel.offline_reason.remove())
         return actions
 
-    slots.update_agent(agent_id, build, status=status)
+    if slots.update_agent(agent_id, build, status=status, unheard_since=unheard_since) is None:
+        return False
     after_commit("activity", activity.agent_status_changed, agent_id, status)
     if status == "offline":
         after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id)
     after_commit("dispatch", dispatch.dispatch_queue)
-    return slots.get_agent(agent_id)
+    return True
 
 
 def set_capacity(agent_id: str, capacity: int) -> AgentModel:

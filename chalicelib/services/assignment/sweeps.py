@@ -114,7 +114,8 @@ def _presence(agent_id: str, report: SweepReport) -> None:
         if int(agent.active_count) > 0 or _has_assignments(agent_id):
             lifecycle.requeue_agent_sessions(agent_id)  # a hand-back that stopped half-way
         return
-    silent = float(agent.heartbeat_at or 0) < heartbeat_cutoff(now)
+    cutoff = heartbeat_cutoff(now)
+    silent = float(agent.heartbeat_at or 0) < cutoff
     if agent.pool is not None and silent:
         slots.refresh_pool(agent_id)
         report.agents_unpooled.append(agent_id)
@@ -122,8 +123,7 @@ def _presence(agent_id: str, report: SweepReport) -> None:
     silent_since = agent.disconnected_at if agent.disconnected_at is not None else (
         float(agent.heartbeat_at or 0) + config.heartbeat_window_seconds)
     if silent and now - silent_since > config.presence_grace_seconds \
-            and not connections.is_present(agent_id, "agent"):
-        presence.set_status(agent_id, "offline", reason=presence.INACTIVE)
+            and not connections.is_present(agent_id, "agent") and presence.set_offline_if_silent(agent_id, cutoff):
         report.agents_offline.append(agent_id)
         after_commit("notify", notify.agent_presence, agent_id, "offline", presence.INACTIVE)
 
