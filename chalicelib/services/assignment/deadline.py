@@ -1,5 +1,6 @@
-"""When bounded work must stop: the sweep's deadline, in a module of its own so that the modules
-the sweep calls into can take it too."""
+"""When bounded work must stop: the sweep's deadline, passed down to every loop it runs (the
+agent walk, hand-backs, dispatch, announcements, tickets given back), so one item can never carry
+the sweep past its Lambda's timeout by more than one bounded step."""
 
 from __future__ import annotations
 
