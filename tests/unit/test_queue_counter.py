@@ -13,6 +13,7 @@ from chalicelib.models import SessionModel
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
 from tests import faults
+from tests.conftest import simulated_aws
 
 # A holder dies between taking its ticket and using it: longer than any request may hold one.
 HOLDER_DIED = 120
@@ -119,6 +120,17 @@ def test_lost_answers_on_every_queue_write_leave_the_length_equal_to_the_queue(t
     assert lost.injected == {"TransactWriteItems": 5}
     assert assignment.queue_length() == 3 == _queued_sessions()
     assert [row["position"] for row in assignment.queue_view()] == [1, 2, 3]
+
+
+def test_under_lost_answers_and_throttling_below_botocore_the_length_stays_equal_to_the_queue(tables):
+    waiting = [_visitor(f"c{n}") for n in range(10)]
+
+    # The backend loses answers and throttles as AWS does, under botocore's own retries.
+    with simulated_aws("off", lost_response=0.4, throttle=0.1):
+        told = [chat.start_session(visitor).position for visitor in waiting]
+
+    assert told == list(range(1, 11))
+    assert assignment.queue_length() == 10 == _queued_sessions()
 
 
 # --- a holder that died: the sweep repairs it, however busy the queue --------------------------------
