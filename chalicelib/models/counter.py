@@ -1,21 +1,29 @@
-"""Named atomic counters and unique claims (PK name): the queue's ticket and length counters,
-username claims, a visitor's one open session."""
+"""Named atomic counters and unique claims (PK name): the queue's counter, username claims, a
+visitor's one open session, the sweep's cursor.
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+The queue counter (``queue``) holds the ticket sequences (``issued``, and ``front_issued`` for
+customers handed back), the queue ``length`` (waiting sessions plus tickets held for sessions
+about to wait) and, for each ticket held, its number under a key of its own (``held``) with the
+position it was told (``told``): a write that finds its key already there knows it applied.
+"""
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
 QUEUE_COUNTER = "queue"
-FRONT_COUNTER = "queue-front"
 
 
 class CounterModel(KefuModel):
-    """A counter item; updated only with ``ADD`` so concurrent writers never lose an increment."""
+    """A counter item; every write is an atomic update, so concurrent writers never lose one."""
 
     Meta = table_meta("counters")
 
     name = UnicodeAttribute(hash_key=True)
     issued = NumberAttribute(default=0)
+    front_issued = NumberAttribute(null=True)
     length = NumberAttribute(default=0)
+    held = MapAttribute(null=True)  # ticket key -> ticket number, while the ticket is held
+    told = MapAttribute(null=True)  # ticket key -> the position the ticket gave
     last_enqueued_at = NumberAttribute(null=True)  # epoch seconds of the last ticket issued
     ref = UnicodeAttribute(null=True)  # what a claim points at (e.g. the open session id)

@@ -97,10 +97,10 @@ def test_a_repair_enqueue_whose_answer_was_lost_recognises_its_own_write(tables)
     stuck.update(actions=[SessionModel.queue_ticket.remove(), SessionModel.queue_pool.remove()])
     stuck = _session(stuck.session_id)
 
-    with faults.lose_response("UpdateItem", times=1, when=_on_table("sessions")) as f:
+    with faults.lose_response("TransactWriteItems", times=1) as f:
         position = assignment.enqueue(stuck)
 
-    assert f.injected == {"UpdateItem": 1}
+    assert f.injected == {"TransactWriteItems": 1}
     assert position >= 1
     assert _session(stuck.session_id).queue_ticket is not None
 

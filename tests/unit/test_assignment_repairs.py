@@ -4,8 +4,7 @@ reloads, half-written state the sweep repairs, and a sweep bounded by its deadli
 from __future__ import annotations
 
 from chalicelib.config import get_config
-from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
-from chalicelib.models.counter import QUEUE_COUNTER
+from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.tables import table_spec
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
@@ -191,19 +190,6 @@ def test_the_sweep_frees_a_slot_held_by_an_assignment_pointing_at_a_queued_sessi
     assert (served.status, served.agent_id) == ("active", agent_id)
     assert assignment.get_assignment(visitor.user_id).session_id == session.session_id
     assert int(_agent_item(agent_id).active_count) == 1
-
-
-def test_a_queue_length_off_by_one_is_fixed_only_once_the_queue_is_quiet(tables, time_passes):
-    visitor = _visitor("Ann")
-    chat.start_session(visitor)
-    CounterModel(QUEUE_COUNTER).update(actions=[CounterModel.length.add(1)])  # a crash's leftover
-
-    assert assignment.cleanup().queue_length_fixed is None  # a ticket was just issued: not yet
-    time_passes(get_config().index_settle_seconds)
-    connections.record_frame(f"conn-{visitor.user_id}")
-
-    assert assignment.cleanup().queue_length_fixed == {"was": 2, "now": 1}
-    assert assignment.queue_length() == 1
 
 
 def test_assignments_have_no_ttl_the_expiry_sweep_releases_them(tables):

@@ -21,6 +21,7 @@ visitor's one open session).
 
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
 from chalicelib.services.assignment.claims import open_session_of
+from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.dispatch import (
     accept_session,
     announce_positions,
@@ -46,7 +47,7 @@ from chalicelib.services.assignment.queue import enqueue, position_of, queue_len
 from chalicelib.services.assignment.release import get_assignment, touch_assignment
 from chalicelib.services.assignment.results import AssignOutcome, Attempt, Release, SweepReport
 from chalicelib.services.assignment.slots import fix_agent_index, refresh_pool
-from chalicelib.services.assignment.sweeps import Deadline, agents_overview, cleanup
+from chalicelib.services.assignment.sweeps import agents_overview, cleanup
 from chalicelib.services.assignment.transfer import transfer
 
 __all__ = [

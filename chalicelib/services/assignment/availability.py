@@ -40,6 +40,17 @@ def live_condition(at: float | None = None):
     return AgentModel.disconnected_at.does_not_exist() & (AgentModel.heartbeat_at >= heartbeat_cutoff(at))
 
 
+def heard_since(agent: AgentModel, cutoff: float) -> bool:
+    """A frame (a heartbeat) came at or after ``cutoff``."""
+    return float(agent.heartbeat_at or 0) >= cutoff
+
+
+def unheard_condition(cutoff: float):
+    """``not heard_since`` as a condition expression on the stored agent: a write that decided on
+    an agent's silence holds only while no frame has landed since."""
+    return AgentModel.heartbeat_at.does_not_exist() | (AgentModel.heartbeat_at < cutoff)
+
+
 def available_condition(at: float | None = None):
     """``is_available`` as a condition (or Query filter) expression on the stored agent."""
     return (AgentModel.status == "online") & live_condition(at) & (

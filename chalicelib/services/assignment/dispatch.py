@@ -21,6 +21,7 @@ from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, matching, queue, release, slots
+from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
@@ -59,17 +60,18 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
                 return matching.outcome_of(session, agent), True
             if result is not Attempt.AGENT_BUSY:
                 continue  # another start won the claim: the next round returns its session
-        ticket, position = queue.allocate_ticket()
-        session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket, now
         session.visitor_sockets = connections.sockets_of(visitor_id, "visitor") or None
-        tx = Transaction()
-        tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
-        tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
-        if tx.commit():
-            queue.give_back()
-            continue  # another start won the claim: the next round returns its session
+        with queue.held_ticket() as ticket:
+            session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket.number, now
+            tx = Transaction()
+            tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
+            tx.put("session", session, condition=SessionModel.session_id.does_not_exist())
+            queue.add_use(tx, ticket)
+            ticket.used = not tx.commit()
+        if not ticket.used:
+            continue  # another start won the claim (the next round returns its session), or the ticket lapsed
         logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
-        return _queued(session, position), True
+        return _queued(session, ticket.position), True
     raise Conflict("could not open a session right now; try again")
 
 
@@ -91,12 +93,13 @@ def assign_session(session: SessionModel) -> AssignOutcome | None:
     return matching.outcome_of(session, agent)
 
 
-def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
-    """Assign the oldest waiting sessions while agents have room; each moves exactly once."""
+def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = UNBOUNDED) -> int:
+    """Assign the oldest waiting sessions while agents have room; each moves exactly once. Stops
+    at the deadline (checked before every page and every move); the next trigger carries on."""
     moved = 0
     after: int | None = None
     looked_again = 0
-    while moved < max_moves:
+    while moved < max_moves and not deadline.passed():
         condition = SessionModel.queue_ticket > after if after is not None else None
         page = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=HEAD_PAGE))
         if not page and after is None and looked_again < matching.LOOK_AGAIN and _waiter_arrived_recently():
@@ -106,13 +109,15 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
         if not page:
             break
         for listed in page:
+            if deadline.passed():
+                return _moved(moved, deadline)
             after = int(listed.queue_ticket)
             session = get_or_none(SessionModel, listed.session_id)
             if session is None or session.status != "queued" or session.queue_ticket != listed.queue_ticket:
                 continue  # the index is behind: already assigned or ended
             result, agent = matching.offer(session)
             if result is Attempt.AGENT_BUSY:
-                return _moved(moved)  # nobody has room: later waiters must not pass this one
+                return _moved(moved, deadline)  # nobody has room: later waiters must not pass this one
             if result is Attempt.CUSTOMER_TAKEN:
                 _end_duplicate(session)
                 continue
@@ -121,18 +126,18 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL) -> int:
                 after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
                 if moved >= max_moves:
                     break
-    return _moved(moved)
+    return _moved(moved, deadline)
 
 
 def _waiter_arrived_recently() -> bool:
-    counter = queue.counter_state()
-    return counter is not None and int(counter.length or 0) > 0 and \
-        clock.epoch() - float(counter.last_enqueued_at or 0) < get_config().index_lag_seconds
+    counted = queue.count()
+    return counted.length > 0 and counted.last_ticket_at is not None and \
+        clock.epoch() - counted.last_ticket_at < get_config().index_lag_seconds
 
 
-def _moved(moved: int) -> int:
+def _moved(moved: int, deadline: Deadline) -> int:
     if moved:
-        after_commit("announce", announce_positions)
+        after_commit("announce", announce_positions, deadline=deadline)
     return moved
 
 
@@ -143,21 +148,22 @@ def _end_duplicate(session: SessionModel) -> None:
         after_commit("notify", notify.session_ended, session, "system", "duplicate")
 
 
-def announce_positions(skip: set[str] | None = None) -> None:
+def announce_positions(skip: set[str] | None = None, deadline: Deadline = UNBOUNDED) -> None:
     """Tell every waiting customer their position (after the queue moved). Listed waiters are
     confirmed by a consistent read, so one who left before the read is never counted. The list
-    stands when the queue counter, read before and after it, equals its length: otherwise someone
-    joined whom the index does not show yet, or someone left during the read; look again, within
-    ``KEFU_INDEX_LAG``. (A length that merely matches once is not enough: a stale index can list
-    the leaver in place of the newcomer.)"""
+    stands when the number of waiting sessions (exact on the queue counter), read before and
+    after it, equals its length: otherwise someone joined whom the index does not show yet, or
+    someone left during the read; look again, within ``KEFU_INDEX_LAG``. (A length that merely
+    matches once is not enough: a stale index can list the leaver in place of the newcomer.)
+    At the deadline, the head of the queue read so far is told and the rest hear next time."""
     for _ in range(matching.LOOK_AGAIN):
-        before = queue.queue_length()
-        waiting = queue.waiting_sessions()
-        if before == len(waiting) == queue.queue_length():
+        before = queue.count().waiting
+        waiting = queue.waiting_sessions(deadline=deadline)
+        if before == len(waiting) == queue.count().waiting or deadline.passed():
             break
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
     else:
-        waiting = queue.waiting_sessions()
+        waiting = queue.waiting_sessions(deadline=deadline)
     notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip])
 
 

@@ -17,6 +17,7 @@ from chalicelib.models.base import fetch, get_or_none, rounds
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, dispatch, matching, queue, release, slots
+from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release
 
@@ -32,17 +33,17 @@ def _ended(session_id: str, ended_by: str, reason: str, agent_id: str | None) ->
 
 
 def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
-                only_agent: str | None = None) -> SessionModel:
+                only_agent: str | None = None, deadline: Deadline = UNBOUNDED) -> SessionModel:
     """End an open session: a waiting one leaves the queue, an active one frees its agent.
     ``only_agent``: the caller may end it only while it is with that agent (checked on the read
-    the release acts on)."""
+    the release acts on). ``deadline`` bounds the queue's moves after it."""
     for _ in rounds(END_ROUNDS):
         if only_agent is not None and session.agent_id != only_agent:
             raise Forbidden("you are not a participant of this session")
         if session.status == "queued":
             if release.finish_waiting(session, ended_by, reason):
                 ended = _ended(session.session_id, ended_by, reason, None)
-                after_commit("announce", dispatch.announce_positions)
+                after_commit("announce", dispatch.announce_positions, deadline=deadline)
                 return ended
         elif session.status == "active":
             assignment = release.get_assignment(session.visitor_id)
@@ -57,7 +58,7 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
                 fresh = fetch(SessionModel, session.session_id, "session")
                 if not fresh.is_open:
                     ended = _ended(session.session_id, ended_by, reason, session.agent_id)
-                    after_commit("dispatch", dispatch.dispatch_queue)
+                    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline)
                     return ended
         else:
             raise Conflict("session already ended")
@@ -81,16 +82,19 @@ def release_customer(customer_id: str, ended_by: str, reason: str = "released",
     return assignment
 
 
-def requeue_agent_sessions(agent_id: str) -> int:
+def requeue_agent_sessions(agent_id: str, deadline: Deadline = UNBOUNDED) -> int:
     """Hand back every customer of an agent who left for good: each waits at the front of the
     queue, or ends (``visitor_left``) when the visitor has no live socket (closed, or silent past
     the heartbeat window); one who never opened a socket (a REST client) waits like the others.
-    One customer's failure does not stop the others."""
+    One customer's failure does not stop the others. At the deadline it stops between customers:
+    the sweep hands back the rest of an offline agent's customers on its next run."""
     lag = get_config().index_lag_seconds
     moved = 0
     requeued: set[str] = set()
     tried: set[str] = set()
     for round_ in range(matching.LOOK_AGAIN + 1):
+        if deadline.passed():
+            break
         if round_:
             # The by_agent index may not show an assignment made a moment ago: while the agent
             # (read consistently) still counts customers and was assigned one recently, look again.
@@ -101,14 +105,16 @@ def requeue_agent_sessions(agent_id: str) -> int:
         for listed in AssignmentModel.by_agent.query(agent_id):
             if listed.customer_id in tried:
                 continue
+            if deadline.passed():
+                break
             tried.add(listed.customer_id)
             try:
                 if _hand_back(listed.customer_id, agent_id, requeued):
                     moved += 1
             except Exception:  # the next customer must still be handed back; the sweep retries this one
                 logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
-    if requeued and not after_commit("dispatch", dispatch.dispatch_queue):
-        after_commit("announce", dispatch.announce_positions)  # dispatch announces when it moved
+    if requeued and not after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline):
+        after_commit("announce", dispatch.announce_positions, deadline=deadline)  # dispatch announces when it moved
     return moved
 
 
@@ -124,10 +130,10 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
             return False
         _ended(assignment.session_id, "system", "visitor_left", agent_id)
         return True
-    ticket, _ = queue.allocate_ticket(front=True)
-    if release.release_assignment(assignment, release.requeue_actions(ticket), queue_ticket=ticket) \
-            is not Release.RELEASED:
-        return False
+    with queue.held_ticket(front=True) as ticket:
+        if release.release_assignment(assignment, release.requeue_actions(ticket.number), ticket=ticket) \
+                is not Release.RELEASED:
+            return False
     fresh = fetch(SessionModel, assignment.session_id, "session")
     if fresh.status == "queued":
         requeued.add(fresh.session_id)

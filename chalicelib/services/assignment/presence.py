@@ -17,6 +17,7 @@ from chalicelib.observability import logger
 from chalicelib.services import activity, connections, notify
 from chalicelib.services.assignment import dispatch, lifecycle, queue, slots
 from chalicelib.services.assignment.availability import is_available
+from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 
 STATUSES = ("online", "away", "offline")
@@ -29,7 +30,19 @@ def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentMo
     the agent as written (its ``active`` is the real count)."""
     if status not in STATUSES:
         raise ValidationFailed("status must be online, away or offline")
+    _write_status(agent_id, status, reason)
+    return slots.get_agent(agent_id)
 
+
+def set_offline_if_silent(agent_id: str, unheard_since: float, deadline: Deadline = UNBOUNDED) -> bool:
+    """The sweep's "offline for inactivity": written only while no frame came since
+    ``unheard_since`` (a frame landing after the sweep read the agent wins). The hand-back and
+    dispatch after it stop at ``deadline``; the sweep hands back the rest next run."""
+    return _write_status(agent_id, "offline", INACTIVE, unheard_since=unheard_since, deadline=deadline)
+
+
+def _write_status(agent_id: str, status: str, reason: str | None, *, unheard_since: float | None = None,
+                  deadline: Deadline = UNBOUNDED) -> bool:
     def build(agent: AgentModel) -> list:
         actions = [AgentModel.status.set(status), AgentModel.updated_at.set(clock.iso())]
         if reason:
@@ -38,12 +51,13 @@ def set_status(agent_id: str, status: str, reason: str | None = None) -> AgentMo
             actions.append(AgentModel.offline_reason.remove())
         return actions
 
-    slots.update_agent(agent_id, build, status=status)
+    if slots.update_agent(agent_id, build, status=status, unheard_since=unheard_since) is None:
+        return False
     after_commit("activity", activity.agent_status_changed, agent_id, status)
     if status == "offline":
-        after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id)
-    after_commit("dispatch", dispatch.dispatch_queue)
-    return slots.get_agent(agent_id)
+        after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id, deadline)
+    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline)
+    return True
 
 
 def set_capacity(agent_id: str, capacity: int) -> AgentModel:

@@ -1,48 +1,158 @@
-"""The queue: the only writer of the queue counters, and the reader of the waiting line.
+"""The queue: the only writer of the queue counter, and the reader of the waiting line.
 
 A waiting session carries ``queue_pool`` and a ``queue_ticket`` written in the same write as its
 ``status = queued`` (the session's creation, or the transaction that hands it back), so every
-queued session is in the ``queue`` index. Tickets come from one atomic counter update
-(``ADD issued 1, length 1``) that also yields the position: customers arriving together are told
-unique, consecutive positions. Customers handed back because their agent left take tickets from a
-separate counter below every other, so they are served first.
+queued session is in the ``queue`` index. Customers handed back because their agent left take
+tickets from a separate sequence below every other, so they are served first.
+
+The queue length is exact by construction: it counts the waiting sessions and the tickets held
+for sessions about to wait, and each write that changes either changes it in the same request.
+- ``take_ticket``: one conditional update adds one to the length and records the ticket (and the
+  position it gives: the length) under a fresh key in ``held``; a retry after a lost answer finds
+  its key there and reads its ticket back instead of adding again. Customers arriving together
+  are told unique, consecutive positions.
+- ``add_use``: the transaction that puts the session in the queue removes the key, on the
+  condition that it is still held; ``add_leave``: the transaction that takes a session out takes
+  one off the length. A transaction keeps one ClientRequestToken across its retries.
+- ``give_back``: a ticket not used goes (length minus one, key removed, on the same condition),
+  on every failure path; the sweep gives back tickets held past ``HOLD_SECONDS`` (a holder that
+  died before its session write). Using and giving back are exclusive, so neither applies twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clock
-from chalicelib.errors import Conflict
+from chalicelib.errors import Conflict, Unavailable
 from chalicelib.models import CounterModel, SessionModel
 from chalicelib.models.base import Transaction, conditional, get_or_none, retrying
 from chalicelib.models.batch import get_all
-from chalicelib.models.counter import FRONT_COUNTER, QUEUE_COUNTER
+from chalicelib.models.counter import QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
+from chalicelib.observability import logger
+from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 
 FRONT_TICKET_BASE = -(10**15)
 VIEW_PAGE = 100
+# A ticket is used within one request (API Gateway gives up after 29 s): one held longer belongs
+# to a request that died, and the sweep gives it back. A live holder slower than this finds its
+# ticket gone when it writes (the write is conditioned on it) and takes another.
+HOLD_SECONDS = 60.0
+TAKE_ATTEMPTS = 3
 
 
-def allocate_ticket(front: bool = False) -> tuple[int, int | None]:
-    """A ticket and the position it gives (None for a front ticket), counted in the length now:
-    the session write that follows must use it or ``give_back``."""
-    now = clock.epoch()
-    counter = CounterModel(QUEUE_COUNTER)
-    if front:
-        front_counter = CounterModel(FRONT_COUNTER)
-        retrying(lambda: front_counter.update(actions=[CounterModel.issued.add(1)]))
-        retrying(lambda: counter.update(actions=[CounterModel.length.add(1),
-                                                 CounterModel.last_enqueued_at.set(now)]))
-        return FRONT_TICKET_BASE + int(front_counter.issued), None
-    retrying(lambda: counter.update(actions=[CounterModel.issued.add(1), CounterModel.length.add(1),
-                                             CounterModel.last_enqueued_at.set(now)]))
-    return int(counter.issued), int(counter.length)
+@dataclass
+class Ticket:
+    """A ticket held for one session: counted in the length until used or given back.
+    ``position`` is the one it gives (None for a front ticket)."""
+
+    key: str
+    number: int
+    position: int | None
+    used: bool = False
 
 
-def give_back() -> None:
-    """A ticket's session write did not happen: it no longer counts in the length."""
-    retrying(lambda: CounterModel(QUEUE_COUNTER).update(actions=[CounterModel.length.add(-1)]))
+def _new_key() -> str:
+    """Unique, and says when it was taken (milliseconds first), so the sweep can age it."""
+    return f"{int(clock.epoch() * 1000)}-{uuid.uuid4().hex[:12]}"
+
+
+def held_since(key: str) -> float:
+    return int(key.split("-", 1)[0]) / 1000
+
+
+def take_ticket(front: bool = False) -> Ticket:
+    """Hold a ticket (and the position it gives): the session write that follows must use it
+    (``add_use``) or give it back; ``held_ticket`` does both."""
+    key = _new_key()
+    sequence = CounterModel.front_issued if front else CounterModel.issued
+    first = FRONT_TICKET_BASE + 1 if front else 1
+    actions = [
+        sequence.set((sequence | 0) + 1),
+        CounterModel.length.set((CounterModel.length | 0) + 1),
+        CounterModel.held[key].set((sequence | 0) + first),
+        CounterModel.told[key].set((CounterModel.length | 0) + 1),
+        CounterModel.last_enqueued_at.set(clock.epoch()),
+    ]
+    condition = CounterModel.held.exists() & CounterModel.told.exists() & CounterModel.held[key].does_not_exist()
+    for _ in range(TAKE_ATTEMPTS):
+        counter = CounterModel(QUEUE_COUNTER)
+        if conditional(lambda c=counter: c.update(actions=actions, condition=condition)):
+            return _ticket_of(counter, key, front)
+        stored = get_or_none(CounterModel, QUEUE_COUNTER)
+        if stored is not None and stored.held is not None and key in stored.held.as_dict():
+            return _ticket_of(stored, key, front)  # a retry met its own write
+        _prepare_counter()
+    raise Unavailable("the queue is busy; try again")
+
+
+def _ticket_of(counter: CounterModel, key: str, front: bool) -> Ticket:
+    return Ticket(key, int(counter.held.as_dict()[key]), None if front else int(counter.told.as_dict()[key]))
+
+
+def _prepare_counter() -> None:
+    """The maps a ticket is recorded in must exist before a key can be set inside them."""
+    retrying(lambda: CounterModel(QUEUE_COUNTER).update(actions=[
+        CounterModel.held.set(CounterModel.held | {}), CounterModel.told.set(CounterModel.told | {})]))
+
+
+def _is_held(ticket: Ticket):
+    return CounterModel.held[ticket.key].exists()
+
+
+def add_use(tx: Transaction, ticket: Ticket) -> None:
+    """Add "the ticket is used" to the transaction that puts its session in the queue: it stays
+    counted in the length, as a waiting session now. Cancelled (``ticket``) if it was given back."""
+    tx.update("ticket", CounterModel(QUEUE_COUNTER),
+              actions=[CounterModel.held[ticket.key].remove(), CounterModel.told[ticket.key].remove()],
+              condition=_is_held(ticket))
+
+
+def give_back(ticket: Ticket) -> bool:
+    """The ticket's session write did not happen: it no longer counts. False when it was used
+    or given back already (the condition makes a repeat harmless)."""
+    return conditional(lambda: CounterModel(QUEUE_COUNTER).update(
+        actions=[CounterModel.length.add(-1), CounterModel.held[ticket.key].remove(),
+                 CounterModel.told[ticket.key].remove()],
+        condition=_is_held(ticket)))
+
+
+@contextlib.contextmanager
+def held_ticket(front: bool = False) -> Iterator[Ticket]:
+    """A ticket for the block, given back at its end unless the block set ``used`` (after the
+    write that used it committed). A give-back that fails is left to the sweep."""
+    ticket = take_ticket(front)
+    try:
+        yield ticket
+    finally:
+        if not ticket.used:
+            try:
+                give_back(ticket)
+            except Exception:  # the sweep gives it back after HOLD_SECONDS; the caller's error stands
+                logger.exception("ticket give-back failed", ticket=ticket.number)
+
+
+def give_back_stale(deadline: Deadline = UNBOUNDED) -> list[int]:
+    """Give back every ticket held past ``HOLD_SECONDS`` (its holder died before writing its
+    session), until the deadline; returns their numbers."""
+    counter = get_or_none(CounterModel, QUEUE_COUNTER)
+    if counter is None or counter.held is None:
+        return []
+    cutoff = clock.epoch() - HOLD_SECONDS
+    given = []
+    for key, number in counter.held.as_dict().items():
+        if held_since(key) >= cutoff:
+            continue
+        if deadline.passed():
+            break
+        if give_back(Ticket(key, int(number), None)):
+            given.append(int(number))
+    return given
 
 
 def add_leave(tx: Transaction) -> None:
@@ -58,31 +168,55 @@ def queue_actions(ticket: int, queued_at: str) -> list:
 
 def enqueue(session: SessionModel, front: bool = False) -> int:
     """Put a queued session without a ticket in the queue (a repair); returns its position."""
-    ticket, position = allocate_ticket(front)
-    actions = queue_actions(ticket, session.queued_at or clock.iso())
-
-    def mine() -> bool:
-        fresh = get_or_none(SessionModel, session.session_id)
-        return fresh is not None and fresh.queue_ticket == ticket
-
-    if not conditional(lambda: session.update(
-            actions=actions,
-            condition=(SessionModel.status == "queued") & SessionModel.queue_ticket.does_not_exist()),
-            already_done=mine):
-        give_back()
+    with held_ticket(front) as ticket:
+        tx = Transaction()
+        tx.update("session", SessionModel(session.session_id),
+                  actions=queue_actions(ticket.number, session.queued_at or clock.iso()),
+                  condition=(SessionModel.status == "queued") & SessionModel.queue_ticket.does_not_exist())
+        add_use(tx, ticket)
+        failed = tx.commit()
+        ticket.used = not failed
+    if failed:
         raise Conflict("session is no longer waiting")
-    return position if position is not None else (position_of(session) or 1)
+    session.queue_pool, session.queue_ticket = QUEUE_POOL, ticket.number
+    return ticket.position if ticket.position is not None else (position_of(session) or 1)
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    """The queue counter as read (consistently): ``length`` counts the waiting sessions and the
+    tickets ``held`` for sessions about to wait."""
+
+    length: int
+    held: int
+    last_ticket_at: float | None
+
+    @property
+    def waiting(self) -> int:
+        """The sessions in the queue now, exactly."""
+        return max(0, self.length - self.held)
+
+
+def count() -> QueueCount:
+    counter = get_or_none(CounterModel, QUEUE_COUNTER)
+    if counter is None:
+        return QueueCount(0, 0, None)
+    held = len(counter.held.as_dict()) if counter.held is not None else 0
+    last = float(counter.last_enqueued_at) if counter.last_enqueued_at is not None else None
+    return QueueCount(max(0, int(counter.length or 0)), held, last)
 
 
 def queue_length() -> int:
-    counter = get_or_none(CounterModel, QUEUE_COUNTER)
-    return max(0, int(counter.length or 0)) if counter is not None else 0
+    """The waiting customers and those about to wait (their ticket held): a newcomer is behind
+    all of them."""
+    return count().length
 
 
-def waiting_sessions(limit: int | None = None) -> list[SessionModel]:
+def waiting_sessions(limit: int | None = None, deadline: Deadline = UNBOUNDED) -> list[SessionModel]:
     """Sessions still waiting (each confirmed by a consistent read), oldest ticket first. The
-    index may not list one that joined a moment ago; compare with ``queue_length`` to know."""
-    return _waiting_page(limit, None)
+    index may not list one that joined a moment ago; compare with ``count().waiting`` to know.
+    Read page by page, the next page only before the deadline."""
+    return _waiting_page(limit, None, deadline)
 
 
 def position_of(session: SessionModel) -> int | None:
@@ -104,16 +238,16 @@ def _still_waiting(listed: list[SessionModel]) -> list[SessionModel]:
             and fresh[s.session_id].queue_ticket == s.queue_ticket]
 
 
-def _waiting_page(limit: int | None, after: int | None) -> list[SessionModel]:
+def _waiting_page(limit: int | None, after: int | None, deadline: Deadline = UNBOUNDED) -> list[SessionModel]:
     """Up to ``limit`` sessions still waiting after ticket ``after``: the index is read on past
     rows that turn out to have left, so a page is never short while more customers wait."""
     page: list[SessionModel] = []
     while limit is None or len(page) < limit:
-        wanted = None if limit is None else limit - len(page)
+        wanted = VIEW_PAGE if limit is None else min(VIEW_PAGE, limit - len(page))
         condition = SessionModel.queue_ticket > after if after is not None else None
         listed = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=wanted))
         page += _still_waiting(listed)
-        if not listed or wanted is None or len(listed) < wanted:
+        if len(listed) < wanted or deadline.passed():
             break
         after = int(listed[-1].queue_ticket)
     return page
@@ -137,14 +271,3 @@ def queue_view(limit: int | None = None, after: int | None = None) -> list[dict[
             "wait_seconds": round(max(0.0, now - clock.epoch_of(since)), 3),
         })
     return view
-
-
-def set_length(real: int, seen: CounterModel) -> bool:
-    """Reconciliation: the length becomes ``real`` if nobody enqueued or left since ``seen``."""
-    condition = (CounterModel.length == int(seen.length or 0)) & (CounterModel.issued == int(seen.issued or 0))
-    return conditional(lambda: CounterModel(QUEUE_COUNTER).update(actions=[CounterModel.length.set(real)],
-                                                                  condition=condition))
-
-
-def counter_state() -> CounterModel | None:
-    return get_or_none(CounterModel, QUEUE_COUNTER)

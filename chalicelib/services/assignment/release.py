@@ -39,10 +39,10 @@ def requeue_actions(ticket: int) -> list:
 
 
 def release_assignment(assignment: AssignmentModel, session_actions: list | None, *,
-                       expired_before: int | None = None, queue_ticket: int | None = None) -> Release:
+                       expired_before: int | None = None, ticket: queue.Ticket | None = None) -> Release:
     """Delete ``assignment``, decrement its agent and apply ``session_actions`` to its session (if
-    still active with that agent), all or nothing. ``queue_ticket``: the session goes back to
-    the queue with it (the length was counted when the ticket was allocated).
+    still active with that agent), all or nothing. ``ticket``: the session goes back to the queue
+    with it, and the same transaction uses it (``ticket.used`` says whether it did).
 
     Exact first (count, ``load_key`` and ``pool`` from one read); after losing a race on the
     agent, additive (``ADD -1`` while above zero) and ``fix_agent_index``.
@@ -62,23 +62,25 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
         if session_actions:
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=(SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active"))
+            if ticket is not None:
+                queue.add_use(tx, ticket)
         failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
         if failed.get("assignment") == CONDITION_FAILED:
-            if queue_ticket is not None:
-                queue.give_back()
             return Release.ALREADY_GONE
         if failed.get("session") == CONDITION_FAILED:
-            # The session moved on by another path; still free the slot exactly once.
+            # The session moved on by another path; still free the slot exactly once (the ticket
+            # unused: its holder gives it back).
             session_actions = None
-            if queue_ticket is not None:
-                queue.give_back()
-                queue_ticket = None
             continue
+        if failed.get("ticket") == CONDITION_FAILED:
+            raise Conflict("the queue ticket was given back meanwhile; try again")
         if failed.get("agent") == CONDITION_FAILED:
             additive = not additive  # contended: ADD; a count already at zero: exact again
             continue
         if failed:
             continue
+        if ticket is not None and session_actions:
+            ticket.used = True
         if additive:
             slots.fix_agent_index(assignment.agent_id)
         if agent is not None:

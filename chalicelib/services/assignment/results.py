@@ -51,7 +51,7 @@ class SweepReport:
     agents_offline: list[str] = field(default_factory=list)
     sessions_abandoned: list[str] = field(default_factory=list)
     sessions_repaired: list[str] = field(default_factory=list)
-    queue_length_fixed: dict[str, int] | None = None
+    tickets_given_back: list[int] = field(default_factory=list)
     dispatched: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     complete: bool = True
@@ -64,7 +64,7 @@ class SweepReport:
             "agents_offline": self.agents_offline,
             "sessions_abandoned": self.sessions_abandoned,
             "sessions_repaired": self.sessions_repaired,
-            "queue_length_fixed": self.queue_length_fixed,
+            "tickets_given_back": self.tickets_given_back,
             "dispatched": self.dispatched,
             "errors": self.errors,
             "complete": self.complete,

@@ -19,7 +19,13 @@ from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying, rounds, stored_as
-from chalicelib.services.assignment.availability import available_condition, is_available, live_condition
+from chalicelib.services.assignment.availability import (
+    available_condition,
+    heard_since,
+    is_available,
+    live_condition,
+    unheard_condition,
+)
 from chalicelib.services.connections import room_for
 
 UPDATE_ATTEMPTS = 10
@@ -74,15 +80,22 @@ def _guarded(agent: AgentModel, in_pool: bool):
 
 
 def update_agent(agent_id: str, build: Callable[[AgentModel], list],
-                 status: str | None = None, capacity: int | None = None) -> AgentModel:
+                 status: str | None = None, capacity: int | None = None,
+                 unheard_since: float | None = None) -> AgentModel | None:
     """Read, compute (``build`` gives the extra actions) and write an agent with its index
     attributes, under ``pinned``; retries lost races. Returns the agent as written. A retry after
-    a lost answer recognises its own write by the status, capacity and index values it wrote."""
+    a lost answer recognises its own write by the status, capacity and index values it wrote.
+    ``unheard_since``: only while no frame came since then (a frame landing between the read and
+    the write wins); None when one did."""
     for _ in rounds(UPDATE_ATTEMPTS):
         agent = get_agent(agent_id)
+        if unheard_since is not None and heard_since(agent, unheard_since):
+            return None
         actions, in_pool = index_actions(agent, int(agent.active_count), status=status, capacity=capacity)
         actions = [*build(agent), *actions]
         condition = _guarded(agent, in_pool)
+        if unheard_since is not None:
+            condition &= unheard_condition(unheard_since)
         was_pooled = agent.pool is not None
         written = {**index_values(agent, int(agent.active_count), status=status, capacity=capacity),
                    "status": status or agent.status,

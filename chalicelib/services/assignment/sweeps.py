@@ -2,66 +2,74 @@
 repair of any inconsistent state, bounded by a deadline.
 
 Every step reads an index to find work and confirms each item with a consistent read before
-acting; nothing is lowered from an index read alone (a count or the queue length is lowered only
-after a quiet period with no new assignment or ticket, so the index has caught up with every
-write the count reflects). One item's failure is logged and skipped, never the whole sweep. The
-work stops before the deadline (the Lambda context's remaining time, or a budget for the REST
-call) and the agent walk resumes next run where it stopped.
+acting; nothing is lowered from an index read alone (an agent's count is lowered only after a
+quiet period with no new assignment, so the index has caught up with every write the count
+reflects; the queue length is exact by construction, see ``queue``). One item's failure is
+logged and skipped, never the whole sweep.
+
+The deadline (the Lambda context's remaining time, or a budget for the REST call) is checked
+before every item of every loop, and passed down into every effect that can grow (a hand-back,
+dispatch, announcements), which stop at it too: a run overshoots it by one bounded step at most.
+The agent walk reads the directory page by page and saves its cursor after each agent it
+finishes, so a run stopped by the deadline, or killed, resumes where it stopped and nobody is
+visited twice before everyone was visited once.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.assignment import SWEEP_SHARDS
-from chalicelib.models.base import conditional, get_or_none
+from chalicelib.models.base import get_or_none, retrying
 from chalicelib.models.batch import get_all
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, dispatch, lifecycle, presence, queue, release, slots
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
+from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release, SweepReport
 
 CURSOR = "sweep-cursor"
 PAGE = 100
-RESERVE_SECONDS = 3.0
+
+T = TypeVar("T")
 
 
-class Deadline:
-    """When to stop: ``remaining_ms`` (a Lambda context's ``get_remaining_time_in_millis``) or a
-    budget in seconds, minus a reserve for the answer."""
+def _until(items: Iterable[T], deadline: Deadline, report: SweepReport) -> Iterator[T]:
+    """``items`` while time is left: the deadline is checked before each one is fetched (so a
+    lazily read index is read no further); stopping early marks the run incomplete."""
+    iterator = iter(items)
+    while True:
+        if deadline.passed():
+            report.complete = False
+            return
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
 
-    def __init__(self, remaining_ms: Callable[[], int] | None = None, budget_seconds: float | None = None) -> None:
-        self._remaining_ms = remaining_ms
-        self._until = time.monotonic() + budget_seconds if budget_seconds is not None else None
 
-    def passed(self) -> bool:
-        if self._remaining_ms is not None and self._remaining_ms() / 1000 < RESERVE_SECONDS:
-            return True
-        return self._until is not None and time.monotonic() >= self._until
+def _failed(report: SweepReport, step: str, error: Exception) -> None:
+    logger.exception("sweep step failed", step=step)
+    report.errors.append({"step": step, "error": type(error).__name__})
 
 
 def _each(items: Iterable[Any], deadline: Deadline, report: SweepReport, step: str,
           action: Callable[[Any], None]) -> bool:
     """Run ``action`` on each item until the deadline; one failure is logged and skipped.
     False when the deadline stopped it."""
-    for item in items:
-        if deadline.passed():
-            report.complete = False
-            return False
+    for item in _until(items, deadline, report):
         try:
             action(item)
         except Exception as e:  # one bad item must not stop the sweep; it is retried next run
-            logger.exception("sweep step failed", step=step)
-            report.errors.append({"step": step, "error": type(e).__name__})
-    return True
+            _failed(report, step, e)
+    return not deadline.passed()
 
 
 def _quiet(since_epoch: float | None) -> bool:
@@ -91,44 +99,46 @@ def release_expired(report: SweepReport, deadline: Deadline) -> None:
             return
 
 
-def _agent_walk(deadline: Deadline) -> tuple[list[AgentModel], bool]:
-    """Agents from where the last run stopped, wrapping around once."""
+def _agent_walk() -> Iterator[AgentModel]:
+    """Agents after the last one a run finished, wrapping around once, read page by page."""
     cursor = get_or_none(CounterModel, CURSOR)
     start = cursor.ref if cursor is not None and cursor.ref else None
-    listed = list(AgentModel.in_directory.query("agents", AgentModel.username > start if start else None))
-    wrapped = bool(start)
+    yield from AgentModel.in_directory.query("agents", AgentModel.username > start if start else None,
+                                             page_size=PAGE)
     if start:
-        listed += list(AgentModel.in_directory.query("agents", AgentModel.username <= start))
-    return listed, wrapped
+        yield from AgentModel.in_directory.query("agents", AgentModel.username <= start, page_size=PAGE)
 
 
-def _save_cursor(username: str | None) -> None:
-    conditional(lambda: CounterModel(CURSOR, ref=username).save())
+def _save_cursor(username: str) -> None:
+    retrying(lambda: CounterModel(CURSOR, ref=username).save())
 
 
 def sweep_agents(report: SweepReport, deadline: Deadline) -> None:
-    """Presence, hand-back and count repair for each agent, on consistent reads."""
-    listed, _ = _agent_walk(deadline)
-    done: list[str] = []
+    """Presence, hand-back and count repair for each agent, on consistent reads. The cursor moves
+    past an agent once its visit finished (or failed: retried next round), never before."""
+    for item in _until(_agent_walk(), deadline, report):
+        try:
+            finished = _presence(item.agent_id, report, deadline) and _repair_count(item.agent_id, report, deadline)
+        except Exception as e:  # one bad agent must not stop the sweep; it is retried next round
+            _failed(report, "agents", e)
+            finished = True
+        if not finished:
+            report.complete = False
+            return  # the deadline cut this visit short: the next run starts with this agent
+        after_commit("cursor", _save_cursor, item.username)
 
-    def visit(item: AgentModel) -> None:
-        _presence(item.agent_id, report)
-        _repair_count(item.agent_id, report)
-        done.append(item.username)
 
-    finished = _each(listed, deadline, report, "agents", visit)
-    after_commit("cursor", _save_cursor, None if finished or not done else done[-1])
-
-
-def _presence(agent_id: str, report: SweepReport) -> None:
+def _presence(agent_id: str, report: SweepReport, deadline: Deadline) -> bool:
+    """Presence for one agent; False when the deadline cut it short."""
     config = get_config()
     agent = slots.get_agent(agent_id)
     now = clock.epoch()
     if agent.status == "offline":
         if int(agent.active_count) > 0 or _has_assignments(agent_id):
-            lifecycle.requeue_agent_sessions(agent_id)  # a hand-back that stopped half-way
-        return
-    silent = float(agent.heartbeat_at or 0) < heartbeat_cutoff(now)
+            lifecycle.requeue_agent_sessions(agent_id, deadline)  # a hand-back that stopped half-way
+        return not deadline.passed()
+    cutoff = heartbeat_cutoff(now)
+    silent = float(agent.heartbeat_at or 0) < cutoff
     if agent.pool is not None and silent:
         slots.refresh_pool(agent_id)
         report.agents_unpooled.append(agent_id)
@@ -136,23 +146,27 @@ def _presence(agent_id: str, report: SweepReport) -> None:
     silent_since = agent.disconnected_at if agent.disconnected_at is not None else (
         float(agent.heartbeat_at or 0) + config.heartbeat_window_seconds)
     if silent and now - silent_since > config.presence_grace_seconds \
-            and not connections.is_present(agent_id, "agent"):
-        presence.set_status(agent_id, "offline", reason=presence.INACTIVE)
+            and not connections.is_present(agent_id, "agent") and not deadline.passed() \
+            and presence.set_offline_if_silent(agent_id, cutoff, deadline):
         report.agents_offline.append(agent_id)
         after_commit("notify", notify.agent_presence, agent_id, "offline", presence.INACTIVE)
+    return not deadline.passed()
 
 
 def _has_assignments(agent_id: str) -> bool:
     return any(True for _ in AssignmentModel.by_agent.query(agent_id, limit=1))
 
 
-def _repair_count(agent_id: str, report: SweepReport) -> None:
+def _repair_count(agent_id: str, report: SweepReport, deadline: Deadline) -> bool:
     """Make the count equal the agent's confirmed assignments. Raising is always safe; lowering
     only after a quiet period (an assignment younger than the index lag may be missing from it).
-    An assignment whose session is not active with this agent is released (the slot freed)."""
+    An assignment whose session is not active with this agent is released (the slot freed).
+    False when the deadline cut it short (nothing is set from a partial count)."""
     before = slots.get_agent(agent_id)
     real = 0
-    for listed in AssignmentModel.by_agent.query(agent_id):
+    for listed in AssignmentModel.by_agent.query(agent_id, page_size=PAGE):
+        if deadline.passed():
+            return False
         fresh = release.get_assignment(listed.customer_id)
         if fresh is None or fresh.agent_id != agent_id:
             continue
@@ -165,15 +179,16 @@ def _repair_count(agent_id: str, report: SweepReport) -> None:
         real += 1
     agent = slots.get_agent(agent_id)
     if int(agent.active_count) != int(before.active_count):
-        return  # moving right now: the next sweep looks again
+        return True  # moving right now: the next sweep looks again
     was = int(agent.active_count)
     last = clock.epoch_of(agent.last_assigned_at) if agent.last_assigned_at else None
     if real < was and not _quiet(last):
-        return
+        return True
     if real == was and (agent.pool is not None) == is_available(agent):
-        return
+        return True
     if slots.set_count(agent, real) and real != was:
         report.counts_fixed.append({"agent_id": agent_id, "was": was, "now": real})
+    return True
 
 
 def sweep_customers(report: SweepReport, deadline: Deadline) -> None:
@@ -202,7 +217,7 @@ def sweep_customers(report: SweepReport, deadline: Deadline) -> None:
             return
         if connections.is_present(session.visitor_id, "visitor"):
             return
-        lifecycle.end_session(session, "system", "visitor_left")
+        lifecycle.end_session(session, "system", "visitor_left", deadline=deadline)
         report.sessions_abandoned.append(session.session_id)
 
     def outside(listed: SessionModel) -> None:
@@ -211,49 +226,42 @@ def sweep_customers(report: SweepReport, deadline: Deadline) -> None:
             queue.enqueue(session)
             report.sessions_repaired.append(session.session_id)
 
-    if not _each(SessionModel.queue.query(QUEUE_POOL, limit=PAGE * 10), deadline, report, "waiting", waiting):
+    if not _each(SessionModel.queue.query(QUEUE_POOL, limit=PAGE * 10, page_size=PAGE), deadline, report,
+                 "waiting", waiting):
         return
     away = SessionModel.by_status.query("active", filter_condition=SessionModel.visitor_left_at.exists(),
-                                        limit=PAGE * 10)
+                                        limit=PAGE * 10, page_size=PAGE)
     if not _each(away, deadline, report, "away", active):
         return
     if not _each(SessionModel.by_status.query("queued", filter_condition=SessionModel.queue_ticket.does_not_exist(),
                                               limit=PAGE), deadline, report, "outside", outside):
         return
     if report.sessions_abandoned:
-        after_commit("announce", dispatch.announce_positions)
+        after_commit("announce", dispatch.announce_positions, deadline=deadline)
 
 
-def reconcile_queue_length(report: SweepReport) -> None:
-    """The queue length becomes the number of confirmed waiting sessions, after a quiet period
-    (no ticket issued within the index lag), conditioned on nobody enqueuing or leaving since."""
-    seen = queue.counter_state()
-    if seen is None or not _quiet(seen.last_enqueued_at):
-        return
-    real = 0
-    for listed in SessionModel.queue.query(QUEUE_POOL):
-        session = get_or_none(SessionModel, listed.session_id)
-        if session is not None and session.status == "queued" and session.queue_ticket is not None:
-            real += 1
-    if int(seen.length or 0) != real and queue.set_length(real, seen):
-        report.queue_length_fixed = {"was": int(seen.length or 0), "now": real}
+def give_back_stale_tickets(report: SweepReport, deadline: Deadline) -> None:
+    """Tickets whose holder died between taking them and writing its session stop counting in
+    the queue length: the only way the length could drift, repaired whatever the traffic."""
+    try:
+        report.tickets_given_back += queue.give_back_stale(deadline)
+    except Exception as e:  # logged; the next run tries again
+        _failed(report, "tickets", e)
 
 
 def cleanup(deadline: Deadline | None = None) -> SweepReport:
-    """The whole sweep: expiry, agents, customers, the queue length; then dispatch."""
+    """The whole sweep: expiry, agents, customers, stale queue tickets; then dispatch."""
     deadline = deadline or Deadline(budget_seconds=get_config().cleanup_budget_seconds)
     report = SweepReport()
     release_expired(report, deadline)
     sweep_agents(report, deadline)
     sweep_customers(report, deadline)
     if not deadline.passed():
-        try:
-            reconcile_queue_length(report)
-        except Exception as e:  # logged; the next run tries again
-            logger.exception("sweep step failed", step="queue_length")
-            report.errors.append({"step": "queue_length", "error": type(e).__name__})
+        give_back_stale_tickets(report, deadline)
     if not deadline.passed():
-        report.dispatched = after_commit("dispatch", dispatch.dispatch_queue) or 0
+        report.dispatched = after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline) or 0
+    if deadline.passed():
+        report.complete = False
     logger.info("cleanup", **{k: (len(v) if isinstance(v, list) else v) for k, v in report.to_dict().items()})
     return report
 
