@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections, operations
+from chalicelib.services import assignment, chat, connections, notify, operations
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
@@ -77,9 +77,8 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             chat.end_session(principal, frame.session_id)  # session.ended reaches every socket of both
             return None
         case frames.RateSession():
-            session = chat.rate_session(principal, frame.session_id, frame.rating, frame.comment)
-            return {"type": "session.rated", "session_id": session.session_id,
-                    "rating": frame.rating, "comment": frame.comment}
+            return notify.rated_frame(chat.rate_session(principal, frame.session_id, frame.rating,
+                                                        frame.comment))
         case frames.GetSession():
             return chat.state_for(principal, frame.session_id).frame()
         case frames.ListSessions():

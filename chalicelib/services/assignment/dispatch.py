@@ -20,7 +20,7 @@ from chalicelib.models.base import Transaction, fetch, get_or_none
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, matching, queue, release, slots
+from chalicelib.services.assignment import claims, matching, positions, queue, release, slots
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
@@ -48,7 +48,7 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
         now = clock.iso()
         session = SessionModel(
             f"s_{uuid.uuid4().hex}", visitor_id=visitor_id, visitor_name=visitor_name, status="queued",
-            topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0,
+            topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0, version=1,
         )
         claim = claims.new_claim(visitor_id, session.session_id)
         if queue.queue_length() == 0:
@@ -149,7 +149,9 @@ def announce_positions(skip: set[str] | None = None) -> None:
     stands when the queue counter, read before and after it, equals its length: otherwise someone
     joined whom the index does not show yet, or someone left during the read; look again, within
     ``KEFU_INDEX_LAG``. (A length that merely matches once is not enough: a stale index can list
-    the leaver in place of the newcomer.)"""
+    the leaver in place of the newcomer.) Its number is drawn before the queue is read, so a
+    client keeps the newest notice whatever order the posts arrive in (``positions``)."""
+    position_seq = positions.next_announcement()
     for _ in range(matching.LOOK_AGAIN):
         before = queue.queue_length()
         waiting = queue.waiting_sessions()
@@ -158,7 +160,7 @@ def announce_positions(skip: set[str] | None = None) -> None:
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
     else:
         waiting = queue.waiting_sessions()
-    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip])
+    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip], position_seq)
 
 
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
