@@ -22,6 +22,7 @@ from chalicelib.services import assignment, notify
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
+OWN_ACTIVE_LIMIT = 100
 
 
 def get_session(session_id: str) -> SessionModel:
@@ -160,6 +161,14 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     if status == "active":
         return assignment.active_sessions_of(principal.user_id)[:limit]
     return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+
+
+def own_sessions(principal: Principal) -> list[SessionModel]:
+    """What a reconnecting client asks for first: a visitor's recent sessions; an agent's own
+    active ones, an admin's too (admins list everyone's through ``list_sessions``)."""
+    if principal.typ == "visitor":
+        return list_sessions(principal, limit=20)
+    return assignment.active_sessions_of(principal.user_id)[:OWN_ACTIVE_LIMIT]
 
 
 def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,

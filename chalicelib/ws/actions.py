@@ -44,11 +44,7 @@ def on_activity(principal: Principal, connection_id: str) -> None:
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
-    if principal.typ == "visitor":
-        sessions = chat.list_sessions(principal, limit=20)
-    else:
-        sessions = chat.list_sessions(principal, status="active", limit=100)
-    return {"type": "sessions", "sessions": [s.to_public() for s in sessions]}
+    return {"type": "sessions", "sessions": [s.to_public() for s in chat.own_sessions(principal)]}
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
