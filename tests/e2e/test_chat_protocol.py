@@ -274,7 +274,7 @@ def test_a_position_announcement_read_before_an_assignment_and_posted_after_it_i
     visitor_socket = connect(visitor)
     session_id = visitor_socket.request("start_session", "session.queued")["session_id"]
     agent = agent_account("Alice")
-    agent_socket = connect(agent)  # alive, but away until the announcement has read the queue
+    agent_socket = connect(agent)  # alive, but offline until the announcement has read the queue
     agent_socket.ping()
 
     def agent_comes_online() -> None:
