@@ -21,6 +21,7 @@
     sessionId: null,
     ended: false,
     messages: new Map(), // message id -> message
+    versions: new Map(), // session id -> [version, position_seq] of the newest session frame applied
     pending: new Map(), // client_msg_id -> {text, sentAt}
     readUpTo: "", // the newest of my messages the agent has read
     lastMarked: "",
@@ -270,7 +271,19 @@
 
   // ---- protocol --------------------------------------------------------------------------------
 
+  // Frames about a session come from different servers in any order: the newest by (version,
+  // position_seq) wins and an older one is dropped (docs/protocol.md, "Session versions").
+  function isStale(data) {
+    if (!data.session_id || typeof data.version !== "number") return false;
+    const key = [data.version, data.position_seq || 0];
+    const held = state.versions.get(data.session_id);
+    if (held && (key[0] < held[0] || (key[0] === held[0] && key[1] < held[1]))) return true;
+    state.versions.set(data.session_id, key);
+    return false;
+  }
+
   function handle(data) {
+    if (typeof data.type === "string" && data.type.startsWith("session.") && isStale(data)) return;
     switch (data.type) {
       case "session.queued":
         adopt(data.session_id);

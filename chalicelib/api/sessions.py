@@ -21,6 +21,7 @@ STATUSES = ("queued", "active", "ended", "abandoned")
 def _session_view(state: chat.SessionState) -> dict:
     body = state.session.to_public()
     body["position"] = state.position
+    body["position_seq"] = state.position_seq
     return body
 
 

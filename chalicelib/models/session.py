@@ -5,6 +5,12 @@
   ``queue_ticket`` (a counter value) orders the queue first come, first served.
 - ``by_status``: admin listings by status.
 - ``by_day``: time-keyed, so reports read one day's sessions and nothing else.
+
+``version`` grows by one (``ADD``) in the very write that changes the session's state (created,
+assigned, transferred, handed back, ended, rated) and never otherwise; every session frame carries
+the version of the state it describes, so a client can drop one that arrives after a newer one
+(docs/protocol.md). A writer that must know the version it produced conditions its write on the
+version it read (``at_version``).
 """
 
 from __future__ import annotations
@@ -98,6 +104,7 @@ class SessionModel(KefuModel):
     # The visitor's open sockets while the session is open: position notices post straight to
     # them, so announcing a queue move costs one queue Query whatever the number of waiters.
     visitor_sockets = UnicodeSetAttribute(null=True)
+    version = NumberAttribute(null=True)  # see the module docstring; absent on sessions older than it
 
     by_visitor = SessionsByVisitor()
     by_agent = SessionsByAgent()
@@ -116,6 +123,22 @@ class SessionModel(KefuModel):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def state_version(self) -> int:
+        """The version of the state this item shows (0: stored before versions existed)."""
+        return int(self.version or 0)
+
+    def at_version(self):
+        """Condition: the stored session is still at the version this item was read with."""
+        if self.version is None:
+            return SessionModel.version.does_not_exist()
+        return SessionModel.version == self.version
+
+    def advanced(self) -> None:
+        """After a write conditioned on ``at_version`` that included ``next_version()``: this item
+        now carries the version that write produced."""
+        self.version = self.state_version + 1
 
     def to_public(self) -> dict:
         return {
@@ -136,4 +159,10 @@ class SessionModel(KefuModel):
             "last_message_at": self.last_message_at,
             "first_response_at": self.first_response_at,
             "transfer_count": int(self.transfer_count or 0),
+            "version": self.state_version,
         }
+
+
+def next_version():
+    """The action every change of a session's state includes: one version further."""
+    return SessionModel.version.add(1)

@@ -16,12 +16,13 @@ from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, rounds
-from chalicelib.models.session import OPEN_STATUSES
+from chalicelib.models.session import OPEN_STATUSES, next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, notify
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
+OWN_ACTIVE_LIMIT = 100
 
 
 def get_session(session_id: str) -> SessionModel:
@@ -54,20 +55,21 @@ def _party(principal: Principal, session: SessionModel) -> str:
 
 @dataclass
 class SessionState:
+    """A session as read now, with its position when it waits (``position_seq``: see
+    ``notify.queued_frame``)."""
+
     session: SessionModel
     position: int | None = None
     announced: bool = False  # the participants were already sent this state
+    position_seq: int = 0
 
     def frame(self) -> dict[str, Any]:
         s = self.session
         if s.status == "active":
-            return {"type": "session.assigned", "session_id": s.session_id,
-                    "agent": notify.agent_ref(s.agent_id, s.agent_name),
-                    "customer": {"id": s.visitor_id, "name": s.visitor_name}, "topic": s.topic}
+            return notify.assigned_frame(s, s.agent_id, s.agent_name)
         if s.status == "queued":
-            return {"type": "session.queued", "session_id": s.session_id, "position": self.position}
-        return {"type": "session.ended", "session_id": s.session_id, "ended_by": s.ended_by,
-                "reason": s.end_reason}
+            return notify.queued_frame(s, self.position, self.position_seq)
+        return notify.ended_frame(s, s.ended_by, s.end_reason)
 
 
 def open_session_of(visitor_id: str) -> SessionModel | None:
@@ -84,11 +86,16 @@ def start_session(principal: Principal, topic: str | None = None) -> SessionStat
 
 def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None) -> SessionState:
     outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic)
-    return SessionState(outcome.session, outcome.position, announced=is_new)
+    if not is_new:
+        return _state_of(outcome.session)  # a position told again is ordered among the announcements
+    return SessionState(outcome.session, outcome.position, announced=True)
 
 
 def _state_of(session: SessionModel) -> SessionState:
-    return SessionState(session, assignment.position_of(session))
+    if session.status != "queued":
+        return SessionState(session)
+    position_seq = assignment.last_announcement()  # read before the position: see ``positions``
+    return SessionState(session, assignment.position_of(session), position_seq=position_seq)
 
 
 def state_for(principal: Principal, session_id: str) -> SessionState:
@@ -116,7 +123,7 @@ def rate_session(principal: Principal, session_id: str, rating: int, comment: st
     session = session_for(principal, session_id)
     if session.is_open:
         raise Conflict("a session can be rated once it has ended")
-    actions = [SessionModel.rating.set(rating)]
+    actions = [SessionModel.rating.set(rating), next_version()]
     if comment:
         actions.append(SessionModel.rating_comment.set(comment))
 
@@ -124,14 +131,18 @@ def rate_session(principal: Principal, session_id: str, rating: int, comment: st
         stored = get_session(session_id)
         return stored.rating == rating and stored.rating_comment == (comment or None)
 
-    if not conditional(lambda: session.update(actions=actions, condition=SessionModel.rating.does_not_exist()
-                                              & SessionModel.status.is_in("ended", "abandoned")),
+    # Ended is final: only a rating moves the version on, so the one read is the one rated.
+    condition = (SessionModel.rating.does_not_exist() & SessionModel.status.is_in("ended", "abandoned")
+                 & session.at_version())
+    rated_version = session.state_version + 1
+    if not conditional(lambda: session.update(actions=actions, condition=condition),
                        already_done=rated_by_this_call):
         if get_session(session_id).is_open:
             raise Conflict("a session can be rated once it has ended")
         raise Conflict("this session was already rated")
-    notify.to_users([session.agent_id], {"type": "session.rated", "session_id": session_id,
-                                         "rating": rating, "comment": comment})
+    session.rating, session.rating_comment = rating, comment or None
+    session.version = rated_version
+    notify.to_users([session.agent_id], notify.rated_frame(session))
     return session
 
 
@@ -150,6 +161,14 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     if status == "active":
         return assignment.active_sessions_of(principal.user_id)[:limit]
     return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+
+
+def own_sessions(principal: Principal) -> list[SessionModel]:
+    """What a reconnecting client asks for first: a visitor's recent sessions; an agent's own
+    active ones, an admin's too (admins list everyone's through ``list_sessions``)."""
+    if principal.typ == "visitor":
+        return list_sessions(principal, limit=20)
+    return assignment.active_sessions_of(principal.user_id)[:OWN_ACTIVE_LIMIT]
 
 
 def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,

@@ -1,4 +1,10 @@
-"""Server frames about sessions, pushed to every connection of the people concerned."""
+"""Server frames about sessions, pushed to every connection of the people concerned.
+
+Every session frame carries the session's ``version`` of the state it describes (the version the
+write that made that state produced, or the version of the consistent read it was built from);
+position notices also carry ``position_seq``. Posts from different Lambdas reach a socket in any
+order: clients keep the newest by (``version``, ``position_seq``) (docs/protocol.md).
+"""
 
 from __future__ import annotations
 
@@ -15,22 +21,42 @@ def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
     return {"id": agent_id, "name": name} if agent_id else None
 
 
-def session_queued(session: SessionModel, position: int) -> None:
-    push.send_to_users([session.visitor_id], {
-        "type": "session.queued", "session_id": session.session_id, "position": position,
-    })
+def queued_frame(session: SessionModel, position: int | None, position_seq: int) -> dict[str, Any]:
+    """``position_seq`` orders notices of one version: 0 for the position told at the start (every
+    announcement read the queue after it), an announcement's number otherwise (``positions``)."""
+    return {"type": "session.queued", "session_id": session.session_id, "position": position,
+            "version": session.state_version, "position_seq": position_seq}
 
 
-def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
-    activity.session_assigned(session, agent_id)
-    frame = {
+def assigned_frame(session: SessionModel, agent_id: str | None, agent_name: str | None) -> dict[str, Any]:
+    return {
         "type": "session.assigned",
         "session_id": session.session_id,
         "agent": agent_ref(agent_id, agent_name),
         "customer": {"id": session.visitor_id, "name": session.visitor_name},
         "topic": session.topic,
+        "version": session.state_version,
     }
-    push.send_to_users([session.visitor_id, agent_id], frame)
+
+
+def ended_frame(session: SessionModel, ended_by: str | None, reason: str | None) -> dict[str, Any]:
+    return {"type": "session.ended", "session_id": session.session_id, "ended_by": ended_by,
+            "reason": reason, "version": session.state_version}
+
+
+def rated_frame(session: SessionModel) -> dict[str, Any]:
+    rating = int(session.rating) if session.rating is not None else None
+    return {"type": "session.rated", "session_id": session.session_id, "rating": rating,
+            "comment": session.rating_comment, "version": session.state_version}
+
+
+def session_queued(session: SessionModel, position: int, position_seq: int = 0) -> None:
+    push.send_to_users([session.visitor_id], queued_frame(session, position, position_seq))
+
+
+def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
+    activity.session_assigned(session, agent_id)
+    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name))
 
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],
@@ -42,6 +68,7 @@ def session_transferred(session: SessionModel, from_agent: tuple[str, str | None
         "from_agent": agent_ref(*from_agent),
         "agent": agent_ref(*to_agent),
         "customer": {"id": session.visitor_id, "name": session.visitor_name},
+        "version": session.state_version,
     }
     push.send_to_users([session.visitor_id, from_agent[0], to_agent[0]], frame)
 
@@ -55,24 +82,27 @@ def session_released(session: SessionModel, former_agent_id: str) -> None:
     activity.session_released(session, former_agent_id)
     push.send_to_users([former_agent_id], {
         "type": "session.released", "session_id": session.session_id, "reason": "agent_offline",
+        "version": session.state_version,
     })
 
 
-def _tell_position(session: SessionModel, position: int) -> Counter[str]:
+def _tell_position(session: SessionModel, position: int, position_seq: int) -> Counter[str]:
     if not session.visitor_sockets:
-        session_queued(session, position)  # no sockets recorded on the session: look them up
+        session_queued(session, position, position_seq)  # no sockets recorded on the session: look them up
         return Counter()
-    frame = {"type": "session.queued", "session_id": session.session_id, "position": position}
+    frame = queued_frame(session, position, position_seq)
     return Counter(push.deliver(connection_id, frame) for connection_id in session.visitor_sockets)
 
 
-def queue_positions(waiting: list[SessionModel]) -> None:
+def queue_positions(waiting: list[SessionModel], position_seq: int) -> None:
     """Each waiting customer hears their position (1 = next), posted straight to the sockets the
-    session records (no connection lookup per waiter); the posts go out in parallel."""
+    session records (no connection lookup per waiter); the posts go out in parallel. ``waiting``
+    was read consistently after ``position_seq`` was drawn."""
     if not waiting:
         return
     with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
-        tallies = list(pool.map(lambda item: _tell_position(item[1], item[0]), enumerate(waiting, start=1)))
+        tallies = list(pool.map(lambda item: _tell_position(item[1], item[0], position_seq),
+                                enumerate(waiting, start=1)))
     push.record(sum(tallies, Counter()))  # one statistics write for the whole announcement
 
 
@@ -85,9 +115,7 @@ def agent_presence(agent_id: str, status: str, reason: str) -> None:
 def session_ended(session: SessionModel, ended_by: str, reason: str,
                   agent_id: str | None = None) -> None:
     activity.session_ended(session, reason, agent_id or session.agent_id)
-    frame = {"type": "session.ended", "session_id": session.session_id, "ended_by": ended_by,
-             "reason": reason}
-    push.send_to_users([session.visitor_id, agent_id or session.agent_id], frame)
+    push.send_to_users([session.visitor_id, agent_id or session.agent_id], ended_frame(session, ended_by, reason))
 
 
 def to_participants(session: SessionModel, frame: dict[str, Any],

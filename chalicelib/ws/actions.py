@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections, operations
+from chalicelib.services import assignment, chat, connections, notify, operations
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
@@ -54,11 +54,7 @@ def on_activity(principal: Principal, connection_id: str) -> None:
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
-    if principal.typ == "visitor":
-        sessions = chat.list_sessions(principal, limit=20)
-    else:
-        sessions = chat.list_sessions(principal, status="active", limit=100)
-    return {"type": "sessions", "sessions": [s.to_public() for s in sessions]}
+    return {"type": "sessions", "sessions": [s.to_public() for s in chat.own_sessions(principal)]}
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
@@ -87,9 +83,8 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             chat.end_session(principal, frame.session_id)  # session.ended reaches every socket of both
             return None
         case frames.RateSession():
-            session = chat.rate_session(principal, frame.session_id, frame.rating, frame.comment)
-            return {"type": "session.rated", "session_id": session.session_id,
-                    "rating": frame.rating, "comment": frame.comment}
+            return notify.rated_frame(chat.rate_session(principal, frame.session_id, frame.rating,
+                                                        frame.comment))
         case frames.GetSession():
             return chat.state_for(principal, frame.session_id).frame()
         case frames.ListSessions():

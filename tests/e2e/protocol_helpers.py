@@ -9,16 +9,18 @@ connection's frames in order, and a push is delivered before the action that cau
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from websockets.sync.client import ClientConnection
 
+from chalicelib import push
 from chalicelib.services import agents, tokens
 from chalicelib.services.tokens import Principal
 from devstack import Stack
@@ -40,6 +42,7 @@ class Peer:
     def __init__(self, client: ClientConnection) -> None:
         self.client = client
         self.pending: list[Frame] = []  # received, not yet taken by ``expect``
+        self.received: list[Frame] = []  # every frame, in the order it arrived
         self._connection_id: str | None = None
 
     @property
@@ -55,7 +58,9 @@ class Peer:
         self.client.send(text)
 
     def _receive(self, timeout: float) -> Frame:
-        return json.loads(self.client.recv(timeout=timeout))
+        frame = json.loads(self.client.recv(timeout=timeout))
+        self.received.append(frame)
+        return frame
 
     def expect(self, type_: str | tuple[str, ...], timeout: float = TIMEOUT, **fields: Any) -> Frame:
         """The first frame of ``type_`` (or of one of several types) whose top-level ``fields``
@@ -106,6 +111,68 @@ class Peer:
         client_msg_id = client_msg_id or f"c-{uuid.uuid4().hex}"
         self.send("send_message", session_id=session_id, client_msg_id=client_msg_id, text=text)
         return self.expect("message.ack", client_msg_id=client_msg_id)["message"]
+
+
+    def session_frames(self, session_id: str) -> list[Frame]:
+        """The frames about ``session_id``'s state received so far, in arrival order."""
+        return [f for f in self.received
+                if f.get("type", "").startswith("session.") and f.get("session_id") == session_id]
+
+
+# ---- the client's rule for session frames (docs/protocol.md, "Session versions") --------------
+
+def frame_key(frame: Frame) -> tuple[int, int] | None:
+    """A session frame's order: (version, position_seq); None for a frame without a version."""
+    if not isinstance(frame.get("version"), int):
+        return None
+    return frame["version"], int(frame.get("position_seq") or 0)
+
+
+class SessionView:
+    """What a client following the protocol shows for each session: the newest session frame."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, Frame] = {}
+        self.keys: dict[str, tuple[int, int]] = {}
+
+    def apply(self, frame: Frame) -> bool:
+        """Apply ``frame`` unless it is stale; True when it was applied."""
+        session_id = frame["session_id"]
+        key = frame_key(frame)
+        held = self.keys.get(session_id)
+        if key is not None and held is not None and key < held:
+            return False
+        if key is not None:
+            self.keys[session_id] = key
+        self.current[session_id] = frame
+        return True
+
+    def shown(self, frames: list[Frame], session_id: str) -> Frame:
+        for frame in frames:
+            self.apply(frame)
+        return self.current[session_id]
+
+
+@contextlib.contextmanager
+def before_push(action: Callable[[], Any], when: Callable[[Frame], bool]) -> Iterator[list[Frame]]:
+    """Just before the next ``@connections`` post of a frame matching ``when`` goes out (through
+    the app's own client, in this process), ``action()`` runs once: what it does lands first.
+    Yields the frames that were held back so."""
+    held: list[Frame] = []
+
+    def hold(params: dict[str, Any], **_: Any) -> None:
+        frame = json.loads(params.get("body") or b"{}")
+        if held or not when(frame):
+            return
+        held.append(frame)  # taken before acting: the action's own posts pass straight through
+        action()
+
+    events = push.management_client().meta.events
+    events.register_first("before-call.apigatewaymanagementapi.PostToConnection", hold)
+    try:
+        yield held
+    finally:
+        events.unregister("before-call.apigatewaymanagementapi.PostToConnection", hold)
 
 
 # ---- people -----------------------------------------------------------------------------------

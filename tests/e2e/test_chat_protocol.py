@@ -30,11 +30,15 @@ from tests.e2e.protocol_helpers import (
     Conversation,
     Peer,
     Person,
+    SessionView,
     agent_account,
     api,
+    before_push,
     create_agent,
+    frame_key,
     go_online,
     open_conversation,
+    set_status,
     sign_up_visitor,
     stored_messages,
 )
@@ -217,6 +221,117 @@ def test_an_agent_who_reconnects_gets_their_active_sessions(stack: Stack, chat: 
     assert [(s["session_id"], s["status"]) for s in sessions] == [(chat.session_id, "active")]
     message = chat.visitor_socket.send_message(chat.session_id, "are you still there?")
     assert again.expect("message.new")["message"] == message
+
+
+# ---- session versions: the newest frame wins -----------------------------------------------------
+
+SESSION_FRAMES = ("session.queued", "session.assigned", "session.transferred", "session.released",
+                  "session.ended", "session.rated")
+
+
+def test_every_session_frame_carries_a_version_that_grows_from_queued_to_assigned_transferred_ended(
+        stack: Stack, fresh: None, connect: Connect) -> None:
+    visitor = sign_up_visitor(stack, "Victor")
+    visitor_socket = connect(visitor)
+    session_id = visitor_socket.request("start_session", "session.queued")["session_id"]
+    alice = agent_account("Alice")
+    alice_socket = go_online(stack, connect, alice)
+    visitor_socket.expect("session.assigned", session_id=session_id)
+    alice_socket.expect("session.assigned", session_id=session_id)
+    asked = visitor_socket.request("get_session", "session.assigned", session_id=session_id)
+    listed = visitor_socket.request("list_sessions", "sessions")["sessions"]
+    rest = api(stack, "GET", f"/api/sessions/{session_id}", visitor.token).json()
+
+    bob = agent_account("Bob")
+    bob_socket = go_online(stack, connect, bob)
+    moved = api(stack, "POST", f"/api/sessions/{session_id}/transfer", alice.token, json={"agent_id": bob.id})
+    assert moved.status_code == 200, moved.text
+    bob_socket.expect("session.transferred", session_id=session_id)
+    ended = api(stack, "POST", f"/api/sessions/{session_id}/end", bob.token)
+    assert ended.status_code == 200, ended.text
+    visitor_socket.expect("session.ended", session_id=session_id)
+    visitor_socket.request("rate_session", "session.rated", session_id=session_id, rating=4)
+    bob_socket.expect("session.rated", session_id=session_id)
+
+    told = [(f["type"], f.get("version")) for f in visitor_socket.session_frames(session_id)]
+    assert told == [("session.queued", 1), ("session.assigned", 2), ("session.assigned", 2),
+                    ("session.transferred", 3), ("session.ended", 4), ("session.rated", 5)]
+    assert visitor_socket.received[0]["position_seq"] == 0  # the position told at the start
+    for socket in (alice_socket, bob_socket):
+        frames = socket.session_frames(session_id)
+        assert frames and all(f["type"] in SESSION_FRAMES and isinstance(f.get("version"), int) for f in frames)
+        assert [f["version"] for f in frames] == sorted(f["version"] for f in frames)
+    assert asked["version"] == 2
+    assert [(s["session_id"], s["version"]) for s in listed] == [(session_id, 2)]
+    assert (rest["version"], moved.json()["version"], ended.json()["version"]) == (2, 3, 4)
+
+
+def test_a_position_announcement_read_before_an_assignment_and_posted_after_it_is_stale(
+        stack: Stack, fresh: None, connect: Connect) -> None:
+    from chalicelib.services import assignment
+
+    visitor = sign_up_visitor(stack, "Victor")
+    visitor_socket = connect(visitor)
+    session_id = visitor_socket.request("start_session", "session.queued")["session_id"]
+    agent = agent_account("Alice")
+    agent_socket = connect(agent)  # alive, but offline until the announcement has read the queue
+    agent_socket.ping()
+
+    def agent_comes_online() -> None:
+        assignment.set_status(agent.id, "online")  # dispatches: the customer is assigned and told
+
+    with before_push(agent_comes_online, when=lambda f: f.get("type") == "session.queued") as held:
+        assignment.announce_positions()
+
+    assert [f["session_id"] for f in held] == [session_id]  # the race happened
+    late = visitor_socket.expect("session.queued", session_id=session_id)
+    frames = visitor_socket.session_frames(session_id)
+    assert [f["type"] for f in frames] == ["session.queued", "session.assigned", "session.queued"]
+    assert late["position"] == 1
+    shown = SessionView().shown(frames, session_id)
+    assert shown["type"] == "session.assigned" and shown["agent"]["id"] == agent.id
+    assert frame_key(late) < frame_key(frames[1])
+
+
+def test_a_later_position_announcement_wins_over_an_earlier_one_posted_after_it(
+        stack: Stack, fresh: None, connect: Connect) -> None:
+    from chalicelib.services import assignment
+
+    first_socket, second_socket = (connect(sign_up_visitor(stack, name)) for name in ("Ann", "Ben"))
+    leaving = first_socket.request("start_session", "session.queued")["session_id"]
+    waiting = second_socket.request("start_session", "session.queued")["session_id"]
+
+    def first_leaves() -> None:
+        first_socket.send("end_session", session_id=leaving)
+        second_socket.expect("session.queued", session_id=waiting, position=1)  # the leave's announcement
+
+    with before_push(first_leaves, when=lambda f: f.get("session_id") == waiting) as held:
+        assignment.announce_positions()  # reads the queue while Ann still waits: Ben is number 2
+
+    assert [f["position"] for f in held] == [2]
+    second_socket.expect("session.queued", session_id=waiting, position=2)
+    frames = second_socket.session_frames(waiting)
+    assert [f["position"] for f in frames] == [2, 1, 2]  # the earlier announcement landed last
+    assert SessionView().shown(frames, waiting)["position"] == 1
+
+
+def test_an_admins_socket_lists_their_own_active_sessions_like_an_agents(
+        stack: Stack, admin: str, connect: Connect) -> None:
+    others = open_conversation(stack, connect)  # Alice's customer
+    admin_id = tokens.verify(admin).user_id
+    admin_socket = connect(Person(admin_id, "Administrator", admin))
+    assert admin_socket.request("list_sessions", "sessions")["sessions"] == []
+
+    set_status(stack, Person(admin_id, "Administrator", admin), "online")
+    customer = connect(sign_up_visitor(stack, "Carl"))
+    customer.send("start_session")
+    own = customer.expect("session.assigned")
+    assert own["agent"]["id"] == admin_id  # the least loaded: Alice has one customer already
+
+    listed = admin_socket.request("list_sessions", "sessions")["sessions"]
+    assert [s["session_id"] for s in listed] == [own["session_id"]]
+    every = api(stack, "GET", "/api/sessions", admin, params={"status": "active"}).json()["sessions"]
+    assert {s["session_id"] for s in every} >= {own["session_id"], others.session_id}
 
 
 # ---- several tabs ---------------------------------------------------------------------------------

@@ -392,6 +392,75 @@ def test_an_agent_transfers_a_chat_to_a_colleague(stack: Stack, fresh: None, ope
     assert first_tab.errors == [] and second_tab.errors == [] and customer_tab.errors == []
 
 
+def test_the_widget_keeps_the_agent_shown_when_a_queue_position_read_before_the_assignment_lands_after_it(
+        stack: Stack, fresh: None, open_tab: Any, ws_connect: Any):
+    from playwright.sync_api import expect
+
+    from chalicelib.services import assignment
+    from tests.e2e.protocol_helpers import agent_account, api, before_push
+
+    customer_tab = open_tab(stack.widget_url)
+    customer = customer_tab.page
+    status = customer.get_by_test_id("kefu-status")
+    customer.get_by_test_id("kefu-launcher").click()
+    customer.get_by_test_id("kefu-start").click()
+    expect(status).to_have_text("You are number 1 in the queue")
+    alice = agent_account("Alice")
+    ws_connect(alice.token).ping()  # alive, not yet online
+
+    with before_push(lambda: assignment.set_status(alice.id, "online"),
+                     when=lambda f: f.get("type") == "session.queued") as held:
+        assignment.announce_positions()  # read the queue before Alice took the customer; posted after
+
+    assert len(held) == 1 and held[0]["position"] == 1
+    session_id = held[0]["session_id"]
+    sent = api(stack, "POST", f"/api/sessions/{session_id}/messages", alice.token,
+               json={"text": "Hi, Alice here", "client_msg_id": "after-the-race"})
+    assert sent.status_code == 201, sent.text
+    # The message was posted after the stale position, so the widget has handled both.
+    expect(customer.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(
+        ["Hi, Alice here"])
+    expect(status).to_have_text("You are chatting with Alice")
+    assert customer_tab.errors == []
+
+
+def test_the_console_does_not_bring_back_an_ended_chat_when_its_assignment_notice_lands_after_the_end(
+        stack: Stack, fresh: None, open_tab: Any, ws_connect: Any):
+    from playwright.sync_api import expect
+
+    from chalicelib.services import assignment, chat, tokens
+    from tests.e2e.protocol_helpers import Peer, before_push, sign_up_visitor
+
+    agent_tab = open_tab(stack.console_url)
+    agent = agent_tab.page
+    username = agent_with_login("Gil")
+    log_in(agent, username, PASSWORD)  # alive, still offline
+    gil = agents.find_by_username(username)
+    assert gil is not None
+    hal = sign_up_visitor(stack, "Hal")
+    first = Peer(ws_connect(hal.token))
+    leaving = first.request("start_session", "session.queued")["session_id"]
+
+    def the_customer_leaves_at_once() -> None:  # in whichever thread dispatches: no socket read here
+        chat.end_session(tokens.verify(hal.token), leaving)
+
+    with before_push(the_customer_leaves_at_once, when=lambda f: f.get("type") == "session.assigned") as held:
+        assignment.set_status(gil.agent_id, "online")  # Gil takes Hal; the notices go out after the end
+        first.expect("session.assigned", session_id=leaving)
+
+    assert [f["session_id"] for f in held] == [leaving]
+    assert [f["type"] for f in first.session_frames(leaving)] == [
+        "session.queued", "session.ended", "session.assigned"]
+    second = Peer(ws_connect(sign_up_visitor(stack, "Ida").token))
+    staying = second.request("start_session", "session.assigned")["session_id"]
+    # Ida's notice was posted after Hal's late one, so the console has handled both.
+    items = agent.get_by_test_id("session-item")
+    expect(items.filter(has_text="Ida")).to_have_count(1)
+    expect(items).to_have_count(1)
+    assert items.get_attribute("data-session-id") == staying
+    assert agent_tab.errors == []
+
+
 def test_a_widget_whose_stored_token_is_refused_signs_the_visitor_up_again(
         stack: Stack, fresh: None, open_tab: Any, browser: Any):
     from playwright.sync_api import expect

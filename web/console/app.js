@@ -13,6 +13,7 @@ const state = {
   sessions: new Map(), // session_id -> {session, unread}
   current: null,
   messages: new Map(), // of the open conversation: id -> message
+  versions: new Map(), // session_id -> [version, position_seq] of the newest state applied; kept after a drop
   next: undefined, // cursor of the next older page of the open conversation; null: none
   readUpTo: "",
   lastMarked: "",
@@ -77,15 +78,27 @@ function showStatus(status) {
 
 // ---- live events ---------------------------------------------------------------------------------
 
+// Session frames come from different servers in any order: the newest by (version, position_seq)
+// wins (docs/protocol.md, "Session versions"); REST bodies carry the version too.
+function isNewest(session) {
+  if (typeof session.version !== "number") return true;
+  const key = [session.version, session.position_seq || 0];
+  const held = state.versions.get(session.session_id);
+  if (held && (key[0] < held[0] || (key[0] === held[0] && key[1] < held[1]))) return false;
+  state.versions.set(session.session_id, key);
+  return true;
+}
+
 function listen(live) {
+  const onSession = (type, handler) => live.on(type, (f) => { if (isNewest(f)) handler(f); });
   live.on("agent.presence", (f) => { if (f.agent_id === state.me.agent_id) showStatus(f.status); });
-  live.on("session.assigned", (f) => { if (f.agent?.id === state.me.agent_id) upsert({ session_id: f.session_id, visitor: f.customer, status: "active", topic: f.topic }); pollQueue(); });
-  live.on("session.transferred", (f) => {
+  onSession("session.assigned", (f) => { if (f.agent?.id === state.me.agent_id) upsert({ session_id: f.session_id, visitor: f.customer, status: "active", topic: f.topic }); pollQueue(); });
+  onSession("session.transferred", (f) => {
     if (f.agent?.id === state.me.agent_id) upsert({ session_id: f.session_id, visitor: f.customer, status: "active" });
     else if (f.from_agent?.id === state.me.agent_id) drop(f.session_id);
   });
-  live.on("session.released", (f) => drop(f.session_id));
-  live.on("session.ended", (f) => {
+  onSession("session.released", (f) => drop(f.session_id));
+  onSession("session.ended", (f) => {
     const entry = state.sessions.get(f.session_id);
     if (entry) entry.session.status = "ended";
     if (state.current === f.session_id) {
@@ -94,7 +107,7 @@ function listen(live) {
     }
     renderSessions();
   });
-  live.on("session.rated", (f) => { if (state.current === f.session_id) addSystem(`The customer rated this chat ${f.rating}/5`); });
+  onSession("session.rated", (f) => { if (state.current === f.session_id) addSystem(`The customer rated this chat ${f.rating}/5`); });
   live.on("message.new", ({ message }) => {
     if (message.session_id === state.current) {
       addMessage(message);
@@ -120,6 +133,7 @@ async function loadSessions() {
   const { sessions } = await request("GET", "/api/sessions?status=active&limit=100");
   const mine = sessions.filter((s) => s.agent?.id === state.me.agent_id);
   for (const session of mine) {
+    if (!isNewest(session)) continue; // a frame already told something newer
     if (!state.sessions.has(session.session_id)) state.sessions.set(session.session_id, { session, unread: 0 });
     else state.sessions.get(session.session_id).session = session;
   }
@@ -186,7 +200,7 @@ async function pollQueue() {
 async function accept(sessionId) {
   try {
     const session = await request("POST", `/api/sessions/${encodeURIComponent(sessionId)}/accept`);
-    upsert(session);
+    if (isNewest(session)) upsert(session);
     openConversation(session.session_id);
   } catch (e) {
     alert(`Could not accept: ${e.message}`);

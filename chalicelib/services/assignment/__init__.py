@@ -16,7 +16,7 @@ and load key), ``queue`` (the only writer of the queue counters), ``matching`` (
 the assignment transaction), ``dispatch`` (placing and serving the queue, accepting by hand),
 ``release`` and ``lifecycle`` (freeing slots, ending, handing back), ``transfer``, ``presence``
 (status, capacity, heartbeats, sockets), ``sweeps`` (the bounded cleanup), ``claims`` (a
-visitor's one open session).
+visitor's one open session), ``positions`` (the order of position notices).
 """
 
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
@@ -36,6 +36,7 @@ from chalicelib.services.assignment.lifecycle import (
     requeue_agent_sessions,
 )
 from chalicelib.services.assignment.matching import candidates
+from chalicelib.services.assignment.positions import last_announcement
 from chalicelib.services.assignment.presence import (
     agent_connected,
     agent_disconnected,
@@ -73,6 +74,7 @@ __all__ = [
     "get_assignment",
     "heartbeat_cutoff",
     "is_available",
+    "last_announcement",
     "open_session",
     "open_session_of",
     "position_of",

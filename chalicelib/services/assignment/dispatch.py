@@ -20,7 +20,7 @@ from chalicelib.models.base import Transaction, fetch, get_or_none, rounds
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, matching, queue, release, slots
+from chalicelib.services.assignment import claims, matching, positions, queue, release, slots
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
@@ -49,7 +49,7 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
         now = clock.iso()
         session = SessionModel(
             f"s_{uuid.uuid4().hex}", visitor_id=visitor_id, visitor_name=visitor_name, status="queued",
-            topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0,
+            topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0, version=1,
         )
         claim = claims.new_claim(visitor_id, session.session_id)
         if queue.queue_length() == 0:
@@ -155,7 +155,10 @@ def announce_positions(skip: set[str] | None = None, deadline: Deadline = UNBOUN
     after it, equals its length: otherwise someone joined whom the index does not show yet, or
     someone left during the read; look again, within ``KEFU_INDEX_LAG``. (A length that merely
     matches once is not enough: a stale index can list the leaver in place of the newcomer.)
-    At the deadline, the head of the queue read so far is told and the rest hear next time."""
+    At the deadline, the head of the queue read so far is told and the rest hear next time. Its
+    number is drawn before the queue is read, so a client keeps the newest notice whatever order
+    the posts arrive in (``positions``)."""
+    position_seq = positions.next_announcement()
     for _ in range(matching.LOOK_AGAIN):
         before = queue.count().waiting
         waiting = queue.waiting_sessions(deadline=deadline)
@@ -164,7 +167,7 @@ def announce_positions(skip: set[str] | None = None, deadline: Deadline = UNBOUN
         time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
     else:
         waiting = queue.waiting_sessions(deadline=deadline)
-    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip])
+    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip], position_seq)
 
 
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:

@@ -18,6 +18,7 @@ from chalicelib.models import AgentModel, AssignmentModel, CounterModel, Session
 from chalicelib.models.agent import AVAILABLE_POOL
 from chalicelib.models.assignment import sweep_shard_of
 from chalicelib.models.base import CONDITION_FAILED, Transaction, rounds
+from chalicelib.models.session import next_version
 from chalicelib.observability import count, logger
 from chalicelib.services.assignment import queue, slots
 from chalicelib.services.assignment.availability import available_condition
@@ -78,8 +79,9 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
                 SessionModel.agent_name.set(agent.display_name),
                 SessionModel.assigned_at.set(now),
                 SessionModel.queue_pool.remove(),
+                next_version(),
             ],
-            condition=(SessionModel.status == "queued") & (
+            condition=(SessionModel.status == "queued") & session.at_version() & (
                 SessionModel.queue_ticket.does_not_exist() if session.queue_ticket is None
                 else SessionModel.queue_ticket == session.queue_ticket),
         )
@@ -94,6 +96,8 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
         return Attempt.AGENT_BUSY
     session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
     session.assigned_at, session.queue_pool, session.queue_ticket = now, None, None
+    if claim is None:
+        session.advanced()  # a new session was created at the version it carries
     if additive:
         slots.fix_agent_index(agent.agent_id)
     count("SessionsAssigned")

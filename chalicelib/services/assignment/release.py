@@ -12,6 +12,7 @@ from chalicelib.config import get_config
 from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none, rounds
+from chalicelib.models.session import next_version
 from chalicelib.services.assignment import queue, slots
 from chalicelib.services.assignment.results import Release
 
@@ -30,12 +31,13 @@ def end_actions(ended_by: str, reason: str, status: str = "ended", at: str | Non
         SessionModel.ended_by.set(ended_by),
         SessionModel.end_reason.set(reason),
         SessionModel.queue_pool.remove(),
+        next_version(),
     ]
 
 
 def requeue_actions(ticket: int) -> list:
     return [*queue.queue_actions(ticket, clock.iso()), SessionModel.agent_id.remove(),
-            SessionModel.agent_name.remove()]
+            SessionModel.agent_name.remove(), next_version()]
 
 
 def release_assignment(assignment: AssignmentModel, session_actions: list | None, *,
@@ -93,8 +95,8 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
 
 def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: str = "ended") -> bool:
     """End a session that is still waiting; it leaves the queue exactly once. False when it was
-    no longer waiting with this ticket."""
-    condition = SessionModel.status == "queued"
+    no longer waiting with this ticket. On success ``session`` carries the version written."""
+    condition = (SessionModel.status == "queued") & session.at_version()
     if session.queue_ticket is not None:
         condition &= SessionModel.queue_ticket == session.queue_ticket
     else:
@@ -104,7 +106,10 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
               condition=condition)
     if session.queue_ticket is not None:
         queue.add_leave(tx)
-    return not tx.commit()
+    if tx.commit():
+        return False
+    session.advanced()
+    return True
 
 
 def end_orphan(session: SessionModel, ended_by: str, reason: str) -> bool:

@@ -11,6 +11,7 @@ from chalicelib import clock
 from chalicelib.errors import CapacityFull, Conflict, Forbidden, ValidationFailed
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, fetch, rounds
+from chalicelib.models.session import next_version
 from chalicelib.observability import logger
 from chalicelib.services import notify
 from chalicelib.services.assignment import matching, release, slots
@@ -81,11 +82,13 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
         session,
         actions=[SessionModel.agent_id.set(target.agent_id),
                  SessionModel.agent_name.set(target.display_name),
-                 SessionModel.transfer_count.add(1)],
-        condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active"),
+                 SessionModel.transfer_count.add(1), next_version()],
+        condition=(SessionModel.agent_id == source.agent_id) & (SessionModel.status == "active")
+        & session.at_version(),
     )
     failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
     if not failed:
+        session.advanced()
         if source_enters_pool:
             slots.note_pool_entry()
         return Attempt.DONE
