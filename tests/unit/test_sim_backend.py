@@ -6,6 +6,7 @@ random draws are the same on every run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 
@@ -248,3 +249,50 @@ def test_unknown_knobs_and_modes_are_refused():
         configure_sim("sometimes")
     with pytest.raises(ValueError):
         configure_sim("aws", gsi_lag=5)
+
+
+def test_a_query_finds_exactly_its_partition_after_every_kind_of_write(client):
+    """Queries walk only their partition (devstack/moto_speedups.py): after puts, in-place updates
+    that move items between index partitions, deletes, batches and cancelled transactions, each
+    Query answers what a Scan of the whole table filtered on the same key finds."""
+    import random
+
+    rng = random.Random(3)
+    prefix = new_key()
+    pks = [f"{prefix}-{i}" for i in range(12)]
+    groups = [f"{prefix}-g{i}" for i in range(4)]
+    for step in range(150):
+        pk, group = rng.choice(pks), rng.choice(groups)
+        in_index(client, group)  # queries all along: the partitions are kept, not rebuilt at the end
+        kind = rng.random()
+        if kind < 0.3:
+            put(client, pk, group, str(step))
+        elif kind < 0.55:
+            client.update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="SET #g = :g",
+                               ExpressionAttributeNames={"#g": "group"}, ExpressionAttributeValues={":g": {"S": group}})
+        elif kind < 0.65:
+            client.update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="REMOVE #g",
+                               ExpressionAttributeNames={"#g": "group"})
+        elif kind < 0.75:
+            client.delete_item(TableName=TABLE, Key={"pk": {"S": pk}})
+        elif kind < 0.85:
+            client.batch_write_item(RequestItems={TABLE: [
+                {"PutRequest": {"Item": {"pk": {"S": pk}, "group": {"S": group}}}},
+                {"DeleteRequest": {"Key": {"pk": {"S": rng.choice([p for p in pks if p != pk])}}}}]})
+        else:
+            other = rng.choice([p for p in pks if p != pk])
+            with contextlib.suppress(ClientError):  # cancelled when ``other`` is absent: rolled back
+                client.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": TABLE, "Key": {"pk": {"S": pk}}, "UpdateExpression": "SET #g = :g",
+                                "ExpressionAttributeNames": {"#g": "group"},
+                                "ExpressionAttributeValues": {":g": {"S": group}}}},
+                    {"ConditionCheck": {"TableName": TABLE, "Key": {"pk": {"S": other}},
+                                        "ConditionExpression": "attribute_exists(pk)"}}])
+    everything = client.scan(TableName=TABLE, ConsistentRead=True, FilterExpression="begins_with(pk, :p)",
+                             ExpressionAttributeValues={":p": {"S": prefix}})["Items"]
+    for group in groups:
+        assert in_index(client, group) == {i["pk"]["S"] for i in everything if i.get("group", {}).get("S") == group}
+    for pk in pks:
+        found = client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ConsistentRead=True,
+                             ExpressionAttributeValues={":p": {"S": pk}})["Items"]
+        assert found == [i for i in everything if i["pk"]["S"] == pk]
