@@ -11,6 +11,9 @@ to work DynamoDB does not do:
 - every response was rebuilt attribute by attribute by moto's model-driven serializer (a third of
   the time): the data-plane answers are already the wire document once their DynamoDB types are
   expanded, so they are dumped as JSON directly (bytes base64-encoded, as the serializer does).
+- moto keeps every model instance it ever built for its dashboard, every item and every copy of one
+  made for an answer included: the embedded backend's memory grew with each request, and the
+  garbage collector walked it all. Items and stream records are no longer tracked.
 - per request, moto looked its service up again on disk and listed its handler's methods with
   ``inspect``: both are the same for every DynamoDB request, so they are cached.
 
@@ -39,6 +42,7 @@ def install() -> None:
     _install_partition_index()
     _install_direct_responses()
     _install_cached_method_names()
+    _install_untracked_items()
     dynamodb_models._kefu_speedups = True
 
 
@@ -52,7 +56,7 @@ class _Partitions:
         self.hash_attr = dict(self.signature)
         self.members: dict[str, dict[Any, dict[tuple[Any, Any], None]]] = {name: {} for name in self.hash_attr}
         self.placed: dict[tuple[Any, Any], dict[str, Any]] = {}
-        for item in _iter_items(table):
+        for item in iter_items(table):
             self.place((item.hash_key, item.range_key), item)
 
     def place(self, key: tuple[Any, Any], item: Any) -> None:
@@ -85,7 +89,8 @@ def _signature(table: Any) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _iter_items(table: Any) -> Any:
+def iter_items(table: Any) -> Any:
+    """Every item of a moto table, in no particular order."""
     for entry in table.items.values():
         if table.range_key_attr:
             yield from entry.values()
@@ -259,3 +264,18 @@ def _install_cached_method_names() -> None:
     from moto.core import responses, utils
 
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
+
+
+class _Untracked(list):
+    """``instances_tracked`` that keeps nothing."""
+
+    def append(self, _: Any) -> None:
+        return None
+
+
+def _install_untracked_items() -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+
+    Item.instances_tracked = _Untracked()
+    StreamRecord.instances_tracked = _Untracked()
