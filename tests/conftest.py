@@ -118,9 +118,9 @@ _sim_in_use: dict = {}
 
 
 def configure_sim(mode: str = "off", **knobs) -> dict:
-    """Switch the shared backend: ``mode`` "aws" (AWS defaults) or "off" (plain moto), knobs
-    (``gsi_lag_ms``, ``tx_conflict``, ``tx_window_ms``, ``throttle``, ``lost_response``, ``seed``)
-    override the mode's values. Returns the configuration now in force (with its seed)."""
+    """Switch the shared backend: ``mode`` "aws" (AWS defaults) or "off" (plain moto), knobs by
+    name (``gsi_lag_ms``, ``lag_spike``, ``throttle``, ``ttl_delay_s``, ``seed``...: the table in
+    docs/local-stack.md) override the mode's values. Returns the configuration now in force."""
     request = urllib.request.Request(f"{MOTO_ENDPOINT}/_kefu/sim", data=json.dumps({"mode": mode, **knobs}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     try:
