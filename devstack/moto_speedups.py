@@ -14,8 +14,9 @@ to work DynamoDB does not do:
 - moto keeps every model instance it ever built for its dashboard, every item and every copy of one
   made for an answer included: the embedded backend's memory grew with each request, and the
   garbage collector walked it all. Items and stream records are no longer tracked.
-- per request, moto looked its service up again on disk and listed its handler's methods with
-  ``inspect``: both are the same for every DynamoDB request, so they are cached.
+- per request, moto listed its handler's methods with ``inspect`` and cut every condition
+  expression into tokens with a dozen regular expressions: both depend only on the class and the
+  expression's text, which repeat, so they are cached.
 
 ``install()`` patches moto's classes once per process; it is called where the server starts.
 """
@@ -43,6 +44,7 @@ def install() -> None:
     _install_direct_responses()
     _install_cached_method_names()
     _install_untracked_items()
+    _install_cached_condition_lexing()
     dynamodb_models._kefu_speedups = True
 
 
@@ -279,3 +281,23 @@ def _install_untracked_items() -> None:
 
     Item.instances_tracked = _Untracked()
     StreamRecord.instances_tracked = _Untracked()
+
+
+def _install_cached_condition_lexing() -> None:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens(parser_class: type, expression: str) -> tuple[Any, ...]:
+        parser = parser_class.__new__(parser_class)
+        parser.condition_expression = expression
+        return tuple(moto_lex(parser))
+
+    moto_lex = ConditionExpressionParser._lex_condition_expression
+
+    def lex(self: Any) -> Any:
+        # The parser consumes the deque; the tokens themselves (named tuples) are never changed.
+        return deque(tokens(type(self), self.condition_expression))
+
+    ConditionExpressionParser._lex_condition_expression = lex
