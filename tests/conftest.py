@@ -138,6 +138,13 @@ def _seed() -> int | None:
     return int(raw) if raw else None
 
 
+def _knobs_from_environment() -> dict:
+    """``KEFU_SIM_<KNOB>=value`` for each test's default configuration, as for ``make run``
+    (e.g. ``KEFU_SIM_LAG_SPIKE=0`` to see whether a failure needs the lag spikes)."""
+    return {name[len("KEFU_SIM_"):].lower(): value for name, value in os.environ.items()
+            if name.startswith("KEFU_SIM_") and name != "KEFU_SIM_SEED" and value}
+
+
 @contextlib.contextmanager
 def simulated_aws(mode: str = "aws", **knobs):
     """``with simulated_aws(gsi_lag_ms=500, tx_conflict=1.0) as config:`` the backend misbehaves so
@@ -161,7 +168,7 @@ def sim_default() -> str:
 @pytest.fixture(autouse=True)
 def _sim_for_each_test(request, sim_default):
     mode = os.environ.get("KEFU_SIM") or sim_default
-    config = configure_sim(mode, seed=_seed())
+    config = configure_sim(mode, seed=_seed(), **_knobs_from_environment())
     request.node.kefu_sim = config
     yield config
 
