@@ -13,7 +13,8 @@ to work DynamoDB does not do:
   expanded, so they are dumped as JSON directly (bytes base64-encoded, as the serializer does).
 - moto keeps every model instance it ever built for its dashboard, every item and every copy of one
   made for an answer included: the embedded backend's memory grew with each request, and the
-  garbage collector walked it all. Items and stream records are no longer tracked.
+  garbage collector walked it all (tables dropped between tests too, with their items).
+  DynamoDB's models are no longer tracked.
 - per request, moto listed its handler's methods with ``inspect`` and cut every condition
   expression into tokens with a dozen regular expressions: both depend only on the class and the
   expression's text, which repeat, so they are cached.
@@ -276,11 +277,11 @@ class _Untracked(list):
 
 
 def _install_untracked_items() -> None:
-    from moto.dynamodb.models.dynamo_type import Item
-    from moto.dynamodb.models.table import StreamRecord
+    import moto.dynamodb.models  # noqa: F401 - registers DynamoDB's model classes
+    from moto.core.model_instances import model_data
 
-    Item.instances_tracked = _Untracked()
-    StreamRecord.instances_tracked = _Untracked()
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = _Untracked()
 
 
 def _install_cached_condition_lexing() -> None:
