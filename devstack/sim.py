@@ -185,22 +185,25 @@ class SimulatedDynamoDB:
                           wire.PROVISIONED_THROTTLE)
 
     def _split_batch(self, op: str, body: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        """A throttled batch: each of its items left unprocessed at even odds. Returns the request
-        for the rest (None when nothing is left) and what to answer as unprocessed."""
-        kept: dict[str, Any] = {}
-        left: dict[str, Any] = {}
-        for table, spec in (body.get("RequestItems") or {}).items():
-            requests = spec if op == "BatchWriteItem" else spec.get("Keys") or []
-            stay: list[Any] = []
-            go: list[Any] = []
-            for request in requests:
-                (stay if self._faults.random() < 0.5 else go).append(request)
-            for target, chosen in ((kept, stay), (left, go)):
-                if chosen:
-                    target[table] = chosen if op == "BatchWriteItem" else {**spec, "Keys": chosen}
-        if not kept:
-            return None, left
-        return {**body, "RequestItems": kept}, left
+        """A throttled batch: one of its items, and each other at even odds, left unprocessed.
+        Returns the request for the rest (None when nothing is left) and what to answer as
+        unprocessed."""
+        specs = body.get("RequestItems") or {}
+        entries = [(table, request) for table, spec in specs.items()
+                   for request in (spec if op == "BatchWriteItem" else spec.get("Keys") or [])]
+        surely = self._faults.randrange(len(entries)) if entries else -1
+        kept: dict[str, list[Any]] = {}
+        left: dict[str, list[Any]] = {}
+        for i, (table, request) in enumerate(entries):
+            unprocessed = i == surely or self._faults.random() < 0.5
+            (left if unprocessed else kept).setdefault(table, []).append(request)
+
+        def shaped(chosen: dict[str, list[Any]]) -> dict[str, Any]:
+            if op == "BatchWriteItem":
+                return chosen
+            return {table: {**specs[table], "Keys": keys} for table, keys in chosen.items()}
+
+        return ({**body, "RequestItems": shaped(kept)} if kept else None), shaped(left)
 
     def _conflict(self, op: str, body: dict[str, Any], tables: wire.Tables, start_response: Any) -> Any:
         config = self.config
@@ -311,7 +314,9 @@ class SimulatedDynamoDB:
                 return lambda data: None
 
             payload = b"".join(self._with_views(views, tables, app, environ, capture))
-            headers, payload = _with_unprocessed(answer[1], payload, "UnprocessedKeys", unprocessed)
+            headers = answer[1]
+            if answer[0].startswith("2"):
+                headers, payload = _with_unprocessed(headers, payload, "UnprocessedKeys", unprocessed)
             start_response(answer[0], headers)
             return [payload]
         if not views:
