@@ -118,9 +118,9 @@ _sim_in_use: dict = {}
 
 
 def configure_sim(mode: str = "off", **knobs) -> dict:
-    """Switch the shared backend: ``mode`` "aws" (AWS defaults) or "off" (plain moto), knobs
-    (``gsi_lag_ms``, ``tx_conflict``, ``tx_window_ms``, ``throttle``, ``lost_response``, ``seed``)
-    override the mode's values. Returns the configuration now in force (with its seed)."""
+    """Switch the shared backend: ``mode`` "aws" (AWS defaults) or "off" (plain moto), knobs by
+    name (``gsi_lag_ms``, ``lag_spike``, ``throttle``, ``ttl_delay_s``, ``seed``...: the table in
+    docs/local-stack.md) override the mode's values. Returns the configuration now in force."""
     request = urllib.request.Request(f"{MOTO_ENDPOINT}/_kefu/sim", data=json.dumps({"mode": mode, **knobs}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     try:
@@ -136,6 +136,13 @@ def configure_sim(mode: str = "off", **knobs) -> dict:
 def _seed() -> int | None:
     raw = os.environ.get("KEFU_SIM_SEED")
     return int(raw) if raw else None
+
+
+def _knobs_from_environment() -> dict:
+    """``KEFU_SIM_<KNOB>=value`` for each test's default configuration, as for ``make run``
+    (e.g. ``KEFU_SIM_LAG_SPIKE=0`` to see whether a failure needs the lag spikes)."""
+    return {name[len("KEFU_SIM_"):].lower(): value for name, value in os.environ.items()
+            if name.startswith("KEFU_SIM_") and name != "KEFU_SIM_SEED" and value}
 
 
 @contextlib.contextmanager
@@ -161,7 +168,7 @@ def sim_default() -> str:
 @pytest.fixture(autouse=True)
 def _sim_for_each_test(request, sim_default):
     mode = os.environ.get("KEFU_SIM") or sim_default
-    config = configure_sim(mode, seed=_seed())
+    config = configure_sim(mode, seed=_seed(), **_knobs_from_environment())
     request.node.kefu_sim = config
     yield config
 

@@ -1,0 +1,304 @@
+"""moto's DynamoDB at the cost of DynamoDB's own operations, without changing an answer.
+
+Profiled under the 200-customer burst (tests/concurrency), most of the embedded backend's time went
+to work DynamoDB does not do:
+
+- ``Query`` walked and sorted every item of the table, on the base table and on indexes alike, so a
+  Query cost the table's size instead of its partition's. Each table now keeps its items by
+  partition for every secondary index (the base table already is: ``Table.items`` is keyed by hash
+  key), maintained where moto writes (``Table.put_item`` / ``delete_item`` and the in-place
+  ``update_item``), and a Query walks only its partition's items.
+- every response was rebuilt attribute by attribute by moto's model-driven serializer (a third of
+  the time): the data-plane answers are already the wire document once their DynamoDB types are
+  expanded, so they are dumped as JSON directly (bytes base64-encoded, as the serializer does).
+- moto keeps every model instance it ever built for its dashboard, every item and every copy of one
+  made for an answer included: the embedded backend's memory grew with each request, and the
+  garbage collector walked it all (tables dropped between tests too, with their items).
+  DynamoDB's models are no longer tracked.
+- per request, moto listed its handler's methods with ``inspect`` and cut every condition
+  expression into tokens with a dozen regular expressions: both depend only on the class and the
+  expression's text, which repeat, so they are cached.
+
+``install()`` patches moto's classes once per process; it is called where the server starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from typing import Any
+
+# Operations whose successful answer is a plain document of DynamoDB-typed values.
+DATA_PLANE = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                        "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
+
+_PARTITIONS = "_kefu_partitions"
+
+
+def install() -> None:
+    from moto.dynamodb import models as dynamodb_models
+
+    if getattr(dynamodb_models, "_kefu_speedups", False):
+        return
+    _install_partition_index()
+    _install_direct_responses()
+    _install_cached_method_names()
+    _install_untracked_items()
+    _install_cached_condition_lexing()
+    dynamodb_models._kefu_speedups = True
+
+
+# -- Query by partition ---------------------------------------------------------------------------
+class _Partitions:
+    """For each secondary index with one hash attribute: index hash value -> the primary keys of
+    the items in that partition, and back, so that a write moves its item between partitions."""
+
+    def __init__(self, table: Any) -> None:
+        self.signature = _signature(table)
+        self.hash_attr = dict(self.signature)
+        self.members: dict[str, dict[Any, dict[tuple[Any, Any], None]]] = {name: {} for name in self.hash_attr}
+        self.placed: dict[tuple[Any, Any], dict[str, Any]] = {}
+        for item in iter_items(table):
+            self.place((item.hash_key, item.range_key), item)
+
+    def place(self, key: tuple[Any, Any], item: Any) -> None:
+        """Record where ``item`` (None: deleted) now belongs in every index."""
+        previous = self.placed.pop(key, None) or {}
+        for index, value in previous.items():
+            partition = self.members[index].get(value)
+            if partition is not None:
+                partition.pop(key, None)
+                if not partition:
+                    del self.members[index][value]
+        if item is None:
+            return
+        now: dict[str, Any] = {}
+        for index, attr in self.hash_attr.items():
+            value = item.attrs.get(attr)
+            if value is not None:
+                self.members[index].setdefault(value, {})[key] = None
+                now[index] = value
+        if now:
+            self.placed[key] = now
+
+
+def _signature(table: Any) -> tuple[tuple[str, str], ...]:
+    found = []
+    for index in table.all_indexes():
+        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        if len(hashes) == 1:
+            found.append((index.name, hashes[0]))
+    return tuple(found)
+
+
+def iter_items(table: Any) -> Any:
+    """Every item of a moto table, in no particular order."""
+    for entry in table.items.values():
+        if table.range_key_attr:
+            yield from entry.values()
+        else:
+            yield entry
+
+
+def partitions(table: Any) -> _Partitions:
+    """The table's partition index, built on first use and again when its indexes changed."""
+    found = table.__dict__.get(_PARTITIONS)
+    if found is None or found.signature != _signature(table):
+        found = _Partitions(table)
+        table.__dict__[_PARTITIONS] = found
+    return found
+
+
+def replace_item(table: Any, key: tuple[Any, Any], item: Any) -> None:
+    """Store ``item`` (None: remove it) under ``key`` directly, keeping the partitions in step: for
+    copies of a table that are written without moto's validation (devstack/replica.py)."""
+    hash_key, range_key = key
+    if item is None:
+        if range_key is not None:
+            table.items.get(hash_key, {}).pop(range_key, None)
+            if hash_key in table.items and not table.items[hash_key]:
+                del table.items[hash_key]
+        else:
+            table.items.pop(hash_key, None)
+    elif range_key is not None:
+        table.items[hash_key][range_key] = item
+    else:
+        table.items[hash_key] = item
+    known = table.__dict__.get(_PARTITIONS)
+    if known is not None:
+        known.place(key, item)
+
+
+def _current(table: Any, hash_key: Any, range_key: Any) -> Any:
+    entry = table.items.get(hash_key)
+    if entry is None or range_key is None:
+        return entry if range_key is None else None
+    return entry.get(range_key)
+
+
+def _candidates(table: Any, index_name: str | None, hash_key: Any,
+                hash_key_conditions: list[tuple[str, Any]] | None) -> list[Any] | None:
+    """The items a Query must look at: its partition's, or None when moto must walk the table."""
+    if not index_name:
+        if hash_key is None:
+            return None
+        entry = table.items.get(hash_key)
+        if entry is None:
+            return []
+        return list(entry.values()) if table.range_key_attr else [entry]
+    index = partitions(table)
+    attr = index.hash_attr.get(index_name)
+    if attr is None:
+        return None
+    value = next((v for name, v in hash_key_conditions or () if name == attr), hash_key)
+    if value is None:
+        return None
+    found = []
+    for hash_value, range_value in index.members[index_name].get(value, {}):
+        item = _current(table, hash_value, range_value)
+        if item is not None:
+            found.append(item)
+    return found
+
+
+def _install_partition_index() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    moto_put, moto_delete, moto_query = Table.put_item, Table.delete_item, Table.query
+    moto_update = DynamoDBBackend.update_item
+
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = moto_put(self, *args, **kwargs)
+        known = self.__dict__.get(_PARTITIONS)
+        if known is not None:
+            known.place((item.hash_key, item.range_key), item)
+        return item
+
+    def delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        item = moto_delete(self, hash_key, range_key)
+        known = self.__dict__.get(_PARTITIONS)
+        if known is not None and item is not None:
+            known.place((item.hash_key, item.range_key), None)
+        return item
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # moto updates the stored item in place: its index keys may have changed under us.
+        try:
+            return moto_update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            known = None if table is None else table.__dict__.get(_PARTITIONS)
+            if known is not None and isinstance(key, dict) and table.hash_key_attr in key:
+                from moto.dynamodb.models.dynamo_type import DynamoType
+
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+                known.place((hash_key, range_key), _current(table, hash_key, range_key))
+
+    def query(self: Any, hash_key: Any, range_comparison: Any, range_objs: Any, limit: Any,
+              exclusive_start_key: Any, scan_index_forward: Any, projection_expressions: Any,
+              index_name: str | None = None, *args: Any,
+              hash_key_conditions: list[tuple[str, Any]] | None = None, **kwargs: Any) -> Any:
+        def moto() -> Any:
+            return moto_query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                              scan_index_forward, projection_expressions, index_name, *args,
+                              hash_key_conditions=hash_key_conditions, **kwargs)
+
+        candidates = _candidates(self, index_name, hash_key, hash_key_conditions)
+        if candidates is None:
+            return moto()
+        # moto's query takes its candidates from ``all_items()``: hand it the partition's.
+        self.__dict__["all_items"] = lambda: candidates
+        try:
+            return moto()
+        finally:
+            del self.__dict__["all_items"]
+
+    Table.put_item, Table.delete_item, Table.query = put_item, delete_item, query
+    DynamoDBBackend.update_item = update_item
+
+
+# -- responses ------------------------------------------------------------------------------------
+def _wire(value: Any) -> Any:
+    """What moto's serializer makes of a data-plane value: bytes base64-encoded, None left out."""
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
+
+
+@functools.cache
+def _output_members(operation: str) -> frozenset[str]:
+    """The top-level members of an operation's answer: moto's serializer leaves out the rest."""
+    from moto.core.responses import get_service_model
+
+    return frozenset(get_service_model("dynamodb").operation_model(operation).output_shape.members)
+
+
+def _install_direct_responses() -> None:
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoHandler
+
+    moto_serialized = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        if (type(action_result).execute_result is not ActionResult.execute_result
+                or not isinstance(result, dict) or self._get_action() not in DATA_PLANE):
+            return moto_serialized(self, action_result)
+        members = _output_members(self._get_action())
+        try:
+            body = json.dumps(_wire({k: v for k, v in result.items() if k in members}))
+        except TypeError:  # a value this shortcut does not know: moto's serializer does
+            return moto_serialized(self, action_result)
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        headers.update(self.response_headers)
+        return 200, headers, body
+
+    DynamoHandler.serialized = serialized
+
+
+def _install_cached_method_names() -> None:
+    from moto.core import responses, utils
+
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(utils.method_names_from_class)
+
+
+class _Untracked(list):
+    """``instances_tracked`` that keeps nothing."""
+
+    def append(self, _: Any) -> None:
+        return None
+
+
+def _install_untracked_items() -> None:
+    import moto.dynamodb.models  # noqa: F401 - registers DynamoDB's model classes
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        model.instances_tracked = _Untracked()
+
+
+def _install_cached_condition_lexing() -> None:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    @functools.lru_cache(maxsize=4096)
+    def tokens(parser_class: type, expression: str) -> tuple[Any, ...]:
+        parser = parser_class.__new__(parser_class)
+        parser.condition_expression = expression
+        return tuple(moto_lex(parser))
+
+    moto_lex = ConditionExpressionParser._lex_condition_expression
+
+    def lex(self: Any) -> Any:
+        # The parser consumes the deque; the tokens themselves (named tuples) are never changed.
+        return deque(tokens(type(self), self.condition_expression))
+
+    ConditionExpressionParser._lex_condition_expression = lex
