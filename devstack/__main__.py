@@ -3,8 +3,8 @@ Ctrl-C or SIGTERM, then stop cleanly (sockets closed, snapshot saved). Every wri
 acknowledged is journaled first, so even ``kill -9`` loses nothing acknowledged.
 
 Ports: ``KEFU_HTTP_PORT`` (8000), ``KEFU_WS_PORT`` (8001), ``KEFU_WS_MGMT_PORT`` (8002); data:
-``KEFU_DATA_DIR`` (``.data/``); ``--fresh`` or ``KEFU_FRESH=1`` starts with empty tables;
-``KEFU_SCHEDULES=0`` keeps the
+``KEFU_DATA_DIR`` (``.data/``); ``--fresh`` or ``KEFU_FRESH=1`` starts with empty tables (the old
+data is moved into ``<data dir>/previous-<time>/``, not deleted); ``KEFU_SCHEDULES=0`` keeps the
 scheduled jobs from running.
 """
 
@@ -38,6 +38,8 @@ def _banner(stack: Stack) -> str:
         created = " (created now)" if admin.created else ""
         admin_line = f"  admin        {admin.username} / {admin.password}{created}"
     data_lines = [f"  data         {_data_line(stack)}"]
+    if stack.previous_data is not None:
+        data_lines.append(f"  previous     {stack.previous_data}   (--fresh moved the old data here)")
     return "\n".join([
         "",
         "kefu local stack is up",
@@ -69,7 +71,7 @@ def _data_line(stack: Stack) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     parser.add_argument("--fresh", action="store_true",
-                        help="start with empty tables")
+                        help="start with empty tables (the old data moves to <data dir>/previous-<time>/)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("KEFU_DEVSTACK_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,11 +1,12 @@
 """``Stack``: every local piece started in order, usable from ``python -m devstack`` and from tests.
 
-Order matters: the environment first (PynamoDB fixes table names and the endpoint at import),
-DynamoDB, ``app``, the tables with the snapshot and the journal replayed (before anything can
-write: writes are journaled only from then on, and a browser reconnects as soon as the WebSocket
-port listens), then the WebSocket gateway and its ``@connections`` API (whose URLs the app needs
-before any push), the admin, REST last. ``stop`` undoes it in reverse: sockets close first so their
-``$disconnect`` reaches a live app and database, the last snapshot is taken after the last write.
+Order matters: a fresh start sets the old data aside first (the JWT secret is part of it), then the
+environment (PynamoDB fixes table names and the endpoint at import), DynamoDB, ``app``, the tables
+with the snapshot and the journal replayed (before anything can write: writes are journaled only
+from then on, and a browser reconnects as soon as the WebSocket port listens), then the WebSocket
+gateway and its ``@connections`` API (whose URLs the app needs before any push), the admin, REST
+last. ``stop`` undoes it in reverse: sockets close first so their ``$disconnect`` reaches a live app
+and database, the last snapshot is taken after the last write.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,8 +24,8 @@ from typing import Any
 
 from devstack import environment
 from devstack.admin import AdminCredentials, seed_admin
+from devstack.datadir import set_aside
 from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, EmbeddedMoto, Snapshotter, load_snapshot, save_snapshot
-from devstack.journal import JOURNAL_DIR
 from devstack.lambda_runtime import Handler, LambdaContext, function_name, resolve_handler
 from devstack.management import ManagementApi
 from devstack.schedules import Scheduler, discover_jobs
@@ -71,6 +71,7 @@ class Stack:
         self.admin: AdminCredentials | None = None
         self.loaded_items = 0
         self.replayed_writes = 0  # journaled writes applied after the snapshot at start
+        self.previous_data: Path | None = None  # where a fresh start moved the old data
         self.app_module: ModuleType | None = None
         self._moto: EmbeddedMoto | None = None
         self.sim = ""  # how the DynamoDB backend misbehaves (devstack/sim.py), for the banner
@@ -192,8 +193,9 @@ class Stack:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if self.fresh:
-                for stale in (self.data_dir / SNAPSHOT_FILE, self.data_dir / JOURNAL_DIR):
-                    shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+                self.previous_data = set_aside(self.data_dir)
+                if self.previous_data is not None:
+                    log.info("fresh start: the previous data is in %s", self.previous_data)
         environment.prepare(self.data_dir)
         self.dynamodb_endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or ""
         self.sim = "as configured on the external endpoint"

@@ -1,5 +1,5 @@
 """Snapshots bring every attribute type back as it was, are replaced atomically, and still read the
-format from before the journal."""
+format from before the journal; a fresh start sets the old data aside without deleting it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from devstack.datadir import set_aside
 from devstack.dynamodb import ClientTables, Snapshotter, load_snapshot, save_snapshot
 from tests.conftest import dynamodb_client
 
@@ -101,3 +102,20 @@ def test_a_snapshot_from_before_the_journal_loads_as_covering_no_journaled_write
 
     assert (loaded.items, loaded.journal_seq) == (1, 0)
 
+
+def test_setting_data_aside_moves_only_the_stack_s_files_and_never_overwrites(tmp_path: Path) -> None:
+    for name in ("snapshot.json", "admin.json", "jwt_secret", "stack.json", "notes.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "00000000000000000001.log").write_bytes(b"records")
+
+    first = set_aside(tmp_path)
+    (tmp_path / "snapshot.json").write_text("newer")
+    second = set_aside(tmp_path)
+
+    assert first is not None and second is not None and first != second
+    assert sorted(p.name for p in first.iterdir()) == ["admin.json", "journal", "jwt_secret", "snapshot.json"]
+    assert (first / "journal" / "00000000000000000001.log").read_bytes() == b"records"
+    assert [p.name for p in second.iterdir()] == ["snapshot.json"] and (second / "snapshot.json").read_text() == "newer"
+    assert {p.name for p in tmp_path.iterdir()} == {"stack.json", "notes.txt", first.name, second.name}
+    assert set_aside(tmp_path) is None
