@@ -164,6 +164,7 @@ class Journal:
         self._segment: BinaryIO | None = None
         self._segment_path: Path | None = None
         self._flusher: threading.Thread | None = None
+        self.fsyncs = 0  # how many fsyncs made writes durable (group commit: fewer than writes)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -289,6 +290,7 @@ class Journal:
             return
         with self._lock:
             self._synced_seq = last
+            self.fsyncs += 1
             self._synced.notify_all()
 
 
