@@ -115,8 +115,10 @@ def test_kill_9_right_after_the_last_answer_loses_nothing_that_was_acknowledged(
         lost_sign_ups, lost_messages, lost_ends = [], [], []
         for visitor in visitors:
             status, session, stored = _stored(rest_url, visitor)
-            if status != 200:
+            if status != 200:  # the visitor is gone, and with it all they did
                 lost_sign_ups.append(visitor.token[-12:])
+                lost_messages += visitor.messages
+                lost_ends += [visitor.session_id] if visitor.ended else []
                 continue
             lost_messages += [m for m in visitor.messages if m not in stored]
             if visitor.ended and session.get("status") != "ended":
