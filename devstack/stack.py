@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -279,11 +280,11 @@ class Stack:
         if self._moto is not None:
             restored = self._moto.restore(self._table_names(), self.snapshot_path)
             self.loaded_items, self.replayed_writes = restored.items, restored.replayed
-        elif not self.fresh:
+        else:
             self.loaded_items = load_snapshot(ClientTables(client), self._table_names(), self.snapshot_path).items
         log.info("loaded %d items from %s", self.loaded_items, self.snapshot_path)
 
-    def _snapshot_saver(self, path: Path) -> Any:
+    def _snapshot_saver(self, path: Path) -> Callable[[], int]:
         """A checkpoint of the journaled embedded DynamoDB; a plain snapshot of any other."""
         moto, names = self._moto, self._table_names()
         if moto is not None:
