@@ -50,8 +50,8 @@ def _urls(banner: str) -> tuple[str, str]:
 
 
 def _until_answered(peer: Peer, reply: str, action: str, **fields: Any) -> Frame:
-    """Send ``action`` until it is answered with ``reply`` (the local DynamoDB misbehaves as AWS
-    does, so an attempt may be refused; every action used here is idempotent)."""
+    """Send ``action`` until it is answered with ``reply``: the local DynamoDB misbehaves as AWS
+    does, so an attempt may fail (both actions used this way are idempotent)."""
     for _ in range(ATTEMPTS):
         peer.send(action, **fields)
         frame = peer.expect((reply, "error"), timeout=15, **({"client_msg_id": fields["client_msg_id"]}
@@ -61,11 +61,35 @@ def _until_answered(peer: Peer, reply: str, action: str, **fields: Any) -> Frame
     raise AssertionError(f"{action} was never answered with {reply}: {frame}")
 
 
+def _until_ended(peer: Peer, session_id: str) -> None:
+    """End the session over the socket; after a failed attempt the session may be ended already
+    (the failure was a lost answer), which reading it tells."""
+    for _ in range(ATTEMPTS):
+        peer.send("end_session", session_id=session_id)
+        if peer.expect(("session.ended", "error"), timeout=15)["type"] == "session.ended":
+            return
+        peer.send("get_session", session_id=session_id)
+        if peer.expect(("session.queued", "session.assigned", "session.ended", "error"),
+                       timeout=15)["type"] == "session.ended":
+            return
+    raise AssertionError(f"session {session_id} could not be ended")
+
+
+def _retrying(call: Any, done: Any) -> requests.Response:
+    for _ in range(ATTEMPTS):
+        response = call()
+        if done(response):
+            return response
+    raise AssertionError(f"{response.status_code}: {response.text}")
+
+
 def _chat(rest_url: str, ws_url: str, index: int) -> Visitor:
     """Sign up, open a session, send messages, and end it (over the socket or REST) or leave it."""
-    signed_up = requests.post(f"{rest_url}/api/visitors", json={"name": f"durable {index}"}, timeout=30)
-    assert signed_up.status_code == 201, signed_up.text
+    signed_up = _retrying(lambda: requests.post(f"{rest_url}/api/visitors", json={"name": f"durable {index}"},
+                                                timeout=30),
+                          lambda r: r.status_code == 201)
     visitor = Visitor(signed_up.json()["token"])
+    headers = {"Authorization": f"Bearer {visitor.token}"}
     with connect(f"{ws_url}?token={visitor.token}", open_timeout=15, close_timeout=2) as client:
         peer = Peer(client)
         visitor.session_id = _until_answered(peer, "session.queued", "start_session")["session_id"]
@@ -75,12 +99,14 @@ def _chat(rest_url: str, ws_url: str, index: int) -> Visitor:
                             client_msg_id=client_msg_id, text=f"message {n} of visitor {index}")
             visitor.messages.append(client_msg_id)
         if index % 3 == 0:
-            _until_answered(peer, "session.ended", "end_session", session_id=visitor.session_id)
+            _until_ended(peer, visitor.session_id)
             visitor.ended = True
     if index % 3 == 1:
-        ended = requests.post(f"{rest_url}/api/sessions/{visitor.session_id}/end", timeout=30,
-                              headers={"Authorization": f"Bearer {visitor.token}"})
-        assert ended.status_code == 200, ended.text
+        session_url = f"{rest_url}/api/sessions/{visitor.session_id}"
+        _retrying(lambda: requests.post(f"{session_url}/end", headers=headers, timeout=30),
+                  lambda r: r.status_code == 200 or (  # 409: a lost answer had ended it; the read says so
+                      r.status_code == 409
+                      and requests.get(session_url, headers=headers, timeout=30).json().get("status") == "ended"))
         visitor.ended = True
     return visitor
 
