@@ -1,9 +1,11 @@
 """``python -m devstack`` (``make run``): start the local stack, print where it is, run until
-Ctrl-C or SIGTERM, then stop cleanly (sockets closed, snapshot saved).
+Ctrl-C or SIGTERM, then stop cleanly (sockets closed, snapshot saved). Every write DynamoDB
+acknowledged is journaled first, so even ``kill -9`` loses nothing acknowledged.
 
 Ports: ``KEFU_HTTP_PORT`` (8000), ``KEFU_WS_PORT`` (8001), ``KEFU_WS_MGMT_PORT`` (8002); data:
-``KEFU_DATA_DIR`` (``.data/``); ``--fresh`` or ``KEFU_FRESH=1`` starts with empty tables;
-``KEFU_SCHEDULES=0`` keeps the scheduled jobs from running.
+``KEFU_DATA_DIR`` (``.data/``); ``--fresh`` or ``KEFU_FRESH=1`` starts with empty tables (the old
+data is moved into ``<data dir>/previous-<time>/``, not deleted); ``KEFU_SCHEDULES=0`` keeps the
+scheduled jobs from running.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def _banner(stack: Stack) -> str:
     else:
         created = " (created now)" if admin.created else ""
         admin_line = f"  admin        {admin.username} / {admin.password}{created}"
-    snapshot = f"{stack.snapshot_path} ({stack.loaded_items} items loaded)" if stack.snapshot_path else "-"
+    data_lines = [f"  data         {_data_line(stack)}"]
+    if stack.previous_data is not None:
+        data_lines.append(f"  previous     {stack.previous_data}   (--fresh moved the old data here)")
     return "\n".join([
         "",
         "kefu local stack is up",
@@ -48,15 +52,26 @@ def _banner(stack: Stack) -> str:
         f"  DynamoDB     {stack.dynamodb_endpoint}",
         f"  sim          {stack.sim}",
         admin_line,
-        f"  snapshot     {snapshot}",
+        *data_lines,
         "Ctrl-C stops it.",
         "",
     ])
 
 
+def _data_line(stack: Stack) -> str:
+    if stack.data_dir is None:
+        return "- (nothing kept)"
+    if stack.is_journaled:
+        return (f"{stack.data_dir}   (snapshot + journal: {stack.loaded_items} items loaded, "
+                f"{stack.replayed_writes} journaled writes replayed; every acknowledged write survives a crash)")
+    return (f"{stack.data_dir}   (snapshot every {stack.snapshot_interval:g} s of the external DynamoDB: "
+            f"{stack.loaded_items} items loaded)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
-    parser.add_argument("--fresh", action="store_true", help="start with empty tables")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start with empty tables (the old data moves to <data dir>/previous-<time>/)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("KEFU_DEVSTACK_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -16,6 +16,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from devstack import moto_speedups
+from devstack.journal import Journal, JournaledApp
 from devstack.sim import SimConfig, SimulatedDynamoDB
 
 
@@ -83,14 +84,19 @@ def install_item_level_rollback() -> None:
 
 
 class _Serialized:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, lock: threading.Lock, journal: Journal | None = None) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self._lock = lock
+        self._journal = journal
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         with self._lock:
             # Drain the body inside the lock: moto builds the response lazily on iteration.
-            return [b"".join(self._app(environ, start_response))]
+            body = [b"".join(self._app(environ, start_response))]
+            seen = self._journal.position() if self._journal is not None else 0
+        if self._journal is not None:  # the answer leaves once every write it may reflect is on disk
+            self._journal.wait_durable(seen)
+        return body
 
 
 class _Handler(MotoRequestHandler):
@@ -103,16 +109,22 @@ class _Handler(MotoRequestHandler):
 
 class AtomicMotoServer(ThreadedMotoServer):
     """``ThreadedMotoServer`` whose requests each run alone against the backend, with the faults
-    of ``sim`` (devstack/sim.py; plain moto by default), changeable at runtime on ``/_kefu/sim``."""
+    of ``sim`` (devstack/sim.py; plain moto by default), changeable at runtime on ``/_kefu/sim``;
+    with a ``journal``, every write moto applies is journaled below the sim (devstack/journal.py)."""
 
-    def __init__(self, *args: Any, sim: SimConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sim: SimConfig | None = None, journal: Journal | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sim = SimulatedDynamoDB(DomainDispatcherApplication(create_backend_app), sim)
+        self.lock = threading.Lock()  # every request holds it; so does a snapshot
+        self.journal = journal
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self.moto_app = JournaledApp(moto_app, journal) if journal is not None else moto_app
+        self.sim = SimulatedDynamoDB(self.moto_app, sim)
 
     def _server_entry(self) -> None:
         install_item_level_rollback()
         moto_speedups.install()
-        app = _Serialized(self.sim)
+        app = _Serialized(self.sim, self.lock, self.journal)
         self._server = make_server(self._ip_address, self._port, app, True,
                                    request_handler=_Handler)
         self._server_ready_event.set()

@@ -1,10 +1,12 @@
 """``Stack``: every local piece started in order, usable from ``python -m devstack`` and from tests.
 
-Order matters: the environment first (PynamoDB fixes table names and the endpoint at import), then
-DynamoDB, then ``app``, then the WebSocket gateway and its ``@connections`` API (whose URLs the app
-needs before any push), tables and snapshot, the admin, REST last. ``stop`` undoes it in reverse:
-sockets close first so their ``$disconnect`` reaches a live app and database, the snapshot is taken
-after the last write.
+Order matters: a fresh start sets the old data aside first (the JWT secret is part of it), then the
+environment (PynamoDB fixes table names and the endpoint at import), DynamoDB, ``app``, the tables
+with the snapshot and the journal replayed (before anything can write: writes are journaled only
+from then on, and a browser reconnects as soon as the WebSocket port listens), then the WebSocket
+gateway and its ``@connections`` API (whose URLs the app needs before any push), the admin, REST
+last. ``stop`` undoes it in reverse: sockets close first so their ``$disconnect`` reaches a live app
+and database, the last snapshot is taken after the last write.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from devstack import environment
 from devstack.admin import AdminCredentials, seed_admin
-from devstack.dynamodb import SNAPSHOT_FILE, EmbeddedMoto, Snapshotter, load_snapshot
+from devstack.datadir import set_aside
+from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, EmbeddedMoto, Snapshotter, load_snapshot, save_snapshot
 from devstack.lambda_runtime import Handler, LambdaContext, function_name, resolve_handler
 from devstack.management import ManagementApi
 from devstack.schedules import Scheduler, discover_jobs
@@ -56,7 +60,7 @@ class Stack:
         self.data_dir = Path(data_dir).resolve() if data_dir is not None else None
         self.fresh = fresh
         self.run_schedules = schedules
-        self._snapshot_interval = snapshot_interval
+        self.snapshot_interval = snapshot_interval
         self._idle_timeout = idle_timeout
         self._max_duration = max_duration
         self.rest_url = ""
@@ -67,6 +71,8 @@ class Stack:
         self.dynamodb_endpoint = ""
         self.admin: AdminCredentials | None = None
         self.loaded_items = 0
+        self.replayed_writes = 0  # journaled writes applied after the snapshot at start
+        self.previous_data: Path | None = None  # where a fresh start moved the old data
         self.app_module: ModuleType | None = None
         self._moto: EmbeddedMoto | None = None
         self.sim = ""  # how the DynamoDB backend misbehaves (devstack/sim.py), for the banner
@@ -114,6 +120,11 @@ class Stack:
             "rest_url": self.rest_url, "ws_url": self.ws_url, "console_url": self.console_url,
             "widget_url": self.widget_url,
         }, indent=2))
+
+    @property
+    def is_journaled(self) -> bool:
+        """Every acknowledged write survives a crash (the embedded DynamoDB with a data dir)."""
+        return self._moto is not None and self._moto.journal is not None
 
     def save_snapshot(self) -> int:
         """Snapshot now (the periodic thread does it every minute anyway)."""
@@ -182,22 +193,27 @@ class Stack:
     def _start(self) -> None:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            if self.fresh:
+                self.previous_data = set_aside(self.data_dir)
+                if self.previous_data is not None:
+                    log.info("fresh start: the previous data is in %s", self.previous_data)
         environment.prepare(self.data_dir)
         self.dynamodb_endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or ""
         self.sim = "as configured on the external endpoint"
         if not self.dynamodb_endpoint:
-            self._moto = EmbeddedMoto(self.host, sim=SimConfig.from_environment("aws"))
+            self._moto = EmbeddedMoto(self.host, sim=SimConfig.from_environment("aws"),
+                                      data_dir=self.data_dir, region=self._region)
             self.sim = self._moto.sim.describe()
             self.dynamodb_endpoint = self._moto.start()
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
         self.app_module = self._import_app()
-        self._start_gateway()
         self._prepare_tables()
+        self._start_gateway()
         self.admin = seed_admin(self.data_dir)
         self._start_rest()
         if self.snapshot_path is not None:
-            self._snapshotter = Snapshotter(self._dynamodb(), self._table_names(), self.snapshot_path,
-                                            self._snapshot_interval)
+            self._snapshotter = Snapshotter(self._snapshot_saver(self.snapshot_path), self.snapshot_path,
+                                            self.snapshot_interval)
             self._snapshotter.start()
         if self.run_schedules:
             jobs = discover_jobs(self.app_module, self._app_name(), self._stage(), self._region)
@@ -261,11 +277,20 @@ class Stack:
             log.info("created tables: %s", ", ".join(created))
         if self.snapshot_path is None:
             return
-        if self.fresh:
-            log.info("fresh start: %s is not loaded (and will be overwritten)", self.snapshot_path)
-            return
-        self.loaded_items = load_snapshot(client, self._table_names(), self.snapshot_path)
+        if self._moto is not None:
+            restored = self._moto.restore(self._table_names(), self.snapshot_path)
+            self.loaded_items, self.replayed_writes = restored.items, restored.replayed
+        else:
+            self.loaded_items = load_snapshot(ClientTables(client), self._table_names(), self.snapshot_path).items
         log.info("loaded %d items from %s", self.loaded_items, self.snapshot_path)
+
+    def _snapshot_saver(self, path: Path) -> Callable[[], int]:
+        """A checkpoint of the journaled embedded DynamoDB; a plain snapshot of any other."""
+        moto, names = self._moto, self._table_names()
+        if moto is not None:
+            return lambda: moto.checkpoint(names, path)
+        store = ClientTables(self._dynamodb())
+        return lambda: save_snapshot(store, names, path)
 
     def _start_rest(self) -> None:
         from devstack.rest import RestServer, chalice_config

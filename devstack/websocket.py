@@ -6,7 +6,11 @@ What it reproduces, because the app is built around it (see /work/shared/AWS_FAC
 - every text frame becomes a ``$default`` event (the app defines no other route); frames of one
   connection are handled in order; binary frames close the socket (1003) and messages over
   128 KB close it with 1009;
-- pings are answered at once, however many frames of the socket wait for their handler;
+- pings are answered at once, however many frames of the socket wait for their handler: each
+  connection has a reader that never stops reading (websockets answers pings as it reads) and puts
+  frames in a bounded backlog, and a worker that hands them to the app one at a time. A frame that
+  finds the backlog full is refused with API Gateway's throttling answer (``Too Many Requests``)
+  instead of being buffered without bound;
 - idle (10 min) and maximum (2 h) connection times close with 1001;
 - ``$disconnect`` fires after the socket closed, and can be made to get lost (``lose_disconnects``,
   ``lose_disconnect_ids``) because in AWS it is best-effort.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import concurrent.futures
 import contextlib
 import copy
@@ -48,6 +53,14 @@ MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_TIMEOUT_SECONDS = 10 * 60
 MAX_DURATION_SECONDS = 2 * 60 * 60
 HANDLER_TIMEOUT_SECONDS = 30
+# Per connection: frames received and not yet handed to the app. Far above what the app's own rate
+# limit lets a client send, low enough that a flooding client cannot exhaust memory.
+MAX_BACKLOG_FRAMES = 1000
+MAX_BACKLOG_CHARS = 16 * 1024 * 1024
+# Answers the gateway itself sends (throttling) are dropped while this much waits to be written to
+# the client: a client that floods and never reads must not grow our send buffer either. Below
+# websockets' low-water mark (a quarter of its 32 KiB write limit), so such a send never waits.
+_SEND_BUFFER_LIMIT = 8 * 1024
 
 # (route key, event) -> the handler's response dict, or None when the route has no handler.
 Invoker = Callable[[str, dict[str, Any]], dict[str, Any] | None]
@@ -106,6 +119,44 @@ class LocalConnection:
         self.last_active_monotonic = time.monotonic()
 
 
+class Backlog:
+    """The frames of one connection waiting for their handler, oldest first, bounded in number and
+    in characters. Used from the gateway's event loop only."""
+
+    def __init__(self, max_frames: int = MAX_BACKLOG_FRAMES, max_chars: int = MAX_BACKLOG_CHARS) -> None:
+        self._frames: collections.deque[str] = collections.deque()
+        self._chars = 0
+        self._max_frames = max_frames
+        self._max_chars = max_chars
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def offer(self, body: str) -> bool:
+        """Queue ``body``; False when the backlog is full (one frame always fits an empty one)."""
+        if self._frames and (len(self._frames) >= self._max_frames
+                             or self._chars + len(body) > self._max_chars):
+            return False
+        self._frames.append(body)
+        self._chars += len(body)
+        self._ready.set()
+        return True
+
+    def close(self) -> None:
+        """No more frames will come; ``next`` returns what is queued, then None."""
+        self._closed = True
+        self._ready.set()
+
+    async def next(self) -> str | None:
+        while not self._frames:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        body = self._frames.popleft()
+        self._chars -= len(body)
+        return body
+
+
 class WebSocketGateway:
     """The WebSocket side of the local stack. Test seams: ``lose_disconnects``,
     ``lose_disconnect_ids``, ``abort()``, and the event hook ``add_event_listener`` /
@@ -122,6 +173,7 @@ class WebSocketGateway:
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         max_duration: float = MAX_DURATION_SECONDS,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_backlog_frames: int = MAX_BACKLOG_FRAMES,
         workers: int = 32,
     ) -> None:
         self._invoke = invoke
@@ -132,6 +184,7 @@ class WebSocketGateway:
         self.idle_timeout = idle_timeout
         self.max_duration = max_duration
         self.max_message_bytes = max_message_bytes
+        self.max_backlog_frames = max_backlog_frames
         self._workers = workers
         #: When True, no ``$disconnect`` reaches the app (AWS delivers it best-effort).
         self.lose_disconnects = False
@@ -173,10 +226,10 @@ class WebSocketGateway:
             compression=None,  # API Gateway does not negotiate permessage-deflate
             max_size=self.max_message_bytes,
             ping_interval=None,  # API Gateway answers pings but never sends any
-            # Frames wait for their handler in our buffer, not in the kernel's: with websockets'
-            # flow control (16 frames) a backlog stops the socket being read, so pings queued
-            # behind it went unanswered and keepalive clients dropped. API Gateway answers control
-            # frames whatever the Lambda backlog.
+            # No flow control in websockets: it would stop reading the socket (and so answering
+            # pings) while frames wait. Each connection's reader empties websockets' buffer into a
+            # bounded Backlog at once instead, so API Gateway's "control frames are answered
+            # whatever the Lambda backlog" holds and memory stays bounded.
             max_queue=None,
             open_timeout=HANDLER_TIMEOUT_SECONDS + 5,  # $connect runs inside the handshake
             server_header=None,
@@ -392,15 +445,26 @@ class WebSocketGateway:
         conn.was_opened = True
         conn.is_open = True
         log.info("connected %s", conn.connection_id)
+        backlog = Backlog(self.max_backlog_frames)
+        worker = asyncio.get_running_loop().create_task(self._work(conn, backlog))
         try:
-            await self._receive(conn)
+            await self._receive(conn, backlog)
         finally:
+            backlog.close()
+            await worker  # frames that arrived before the close still reach the app, in order
             with self._working():  # counted before the id is forgotten, so is_idle never sees a gap
                 self._forget(conn)
                 code, reason = self._close_status(conn)
                 await self._disconnect(conn, code, reason)
 
-    async def _receive(self, conn: LocalConnection) -> None:
+    async def _work(self, conn: LocalConnection, backlog: Backlog) -> None:
+        """Hand the connection's frames to the app one at a time, in the order they came."""
+        while (body := await backlog.next()) is not None:
+            await self._dispatch(conn, body)
+
+    async def _receive(self, conn: LocalConnection, backlog: Backlog) -> None:
+        """Read frames as fast as they come, whatever the app is doing (this is what keeps pings
+        answered), until the socket closes or times out."""
         ws = conn.socket
         while True:
             deadline = min(conn.last_active_monotonic + self.idle_timeout,
@@ -419,7 +483,17 @@ class WebSocketGateway:
             if isinstance(message, bytes):
                 await self._close(conn, 1003, "Binary frames are not supported")
                 return
-            await self._dispatch(conn, message)
+            if not backlog.offer(message):
+                await self._refuse(conn)
+
+    async def _refuse(self, conn: LocalConnection) -> None:
+        """API Gateway's answer to a throttled frame; the frame never reaches the app."""
+        log.warning("frame refused: the backlog of %s is full", conn.connection_id)
+        if conn.socket.transport.get_write_buffer_size() >= _SEND_BUFFER_LIMIT:
+            return  # the client is not reading: do not buffer answers for it either
+        refusal = {"message": "Too Many Requests", "connectionId": conn.connection_id, "requestId": aws_id()}
+        with contextlib.suppress(ConnectionClosed):
+            await conn.socket.send(json.dumps(refusal))
 
     async def _dispatch(self, conn: LocalConnection, body: str) -> None:
         event = self._message_event(conn, body)

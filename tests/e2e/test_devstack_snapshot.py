@@ -1,4 +1,5 @@
-"""Snapshots bring every attribute type back as it was, and are replaced atomically."""
+"""Snapshots bring every attribute type back as it was, are replaced atomically, and still read the
+format from before the journal; a fresh start sets the old data aside without deleting it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from devstack.dynamodb import Snapshotter, load_snapshot, save_snapshot
+from devstack.datadir import set_aside
+from devstack.dynamodb import ClientTables, Snapshotter, load_snapshot, save_snapshot
 from tests.conftest import dynamodb_client
 
 ITEM: dict[str, Any] = {
@@ -40,9 +42,9 @@ def test_items_survive_a_save_and_load(scratch_table: str, tmp_path: Path) -> No
     client.put_item(TableName=scratch_table, Item=ITEM)
     path = tmp_path / "snapshot.json"
 
-    assert save_snapshot(client, {"scratch": scratch_table}, path) == 1
+    assert save_snapshot(ClientTables(client), {"scratch": scratch_table}, path) == 1
     client.delete_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}})
-    assert load_snapshot(client, {"scratch": scratch_table}, path) == 1
+    assert load_snapshot(ClientTables(client), {"scratch": scratch_table}, path).items == 1
 
     restored = client.get_item(TableName=scratch_table, Key={"pk": {"S": "item-1"}}, ConsistentRead=True)["Item"]
     assert restored["blob"] == ITEM["blob"]
@@ -57,7 +59,7 @@ def test_a_save_replaces_the_file_and_leaves_no_temporary(scratch_table: str, tm
     path = tmp_path / "snapshot.json"
     path.write_text("old")
 
-    save_snapshot(client, {"scratch": scratch_table}, path)
+    save_snapshot(ClientTables(client), {"scratch": scratch_table}, path)
 
     assert json.loads(path.read_text())["tables"]["scratch"]["items"] == []
     assert [p.name for p in tmp_path.iterdir()] == ["snapshot.json"]
@@ -67,15 +69,16 @@ def test_tables_the_app_no_longer_has_are_skipped(scratch_table: str, tmp_path: 
     client = dynamodb_client()
     client.put_item(TableName=scratch_table, Item={"pk": {"S": "x"}})
     path = tmp_path / "snapshot.json"
-    save_snapshot(client, {"gone": scratch_table}, path)
+    save_snapshot(ClientTables(client), {"gone": scratch_table}, path)
 
-    assert load_snapshot(client, {"scratch": scratch_table}, path) == 0
+    assert load_snapshot(ClientTables(client), {"scratch": scratch_table}, path).items == 0
 
 
 def test_snapshots_are_taken_periodically_and_on_stop(scratch_table: str, tmp_path: Path) -> None:
     client = dynamodb_client()
     path = tmp_path / "snapshot.json"
-    snapshotter = Snapshotter(client, {"scratch": scratch_table}, path, interval=0.1)
+    snapshotter = Snapshotter(lambda: save_snapshot(ClientTables(client), {"scratch": scratch_table}, path),
+                              path, interval=0.1)
     snapshotter.start()
     try:
         deadline = time.monotonic() + 5
@@ -87,3 +90,32 @@ def test_snapshots_are_taken_periodically_and_on_stop(scratch_table: str, tmp_pa
         snapshotter.stop()
 
     assert json.loads(path.read_text())["tables"]["scratch"]["items"] == [{"pk": {"S": "late"}}]
+
+
+def test_a_snapshot_from_before_the_journal_loads_as_covering_no_journaled_write(
+        scratch_table: str, tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({"format": "kefu-devstack-snapshot", "version": 1, "saved_at": "2026-01-01T00:00:00",
+                                "tables": {"scratch": {"table_name": "old", "items": [{"pk": {"S": "v1"}}]}}}))
+
+    loaded = load_snapshot(ClientTables(dynamodb_client()), {"scratch": scratch_table}, path)
+
+    assert (loaded.items, loaded.journal_seq) == (1, 0)
+
+
+def test_setting_data_aside_moves_only_the_stack_s_files_and_never_overwrites(tmp_path: Path) -> None:
+    for name in ("snapshot.json", "admin.json", "jwt_secret", "stack.json", "notes.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "journal").mkdir()
+    (tmp_path / "journal" / "00000000000000000001.log").write_bytes(b"records")
+
+    first = set_aside(tmp_path)
+    (tmp_path / "snapshot.json").write_text("newer")
+    second = set_aside(tmp_path)
+
+    assert first is not None and second is not None and first != second
+    assert sorted(p.name for p in first.iterdir()) == ["admin.json", "journal", "jwt_secret", "snapshot.json"]
+    assert (first / "journal" / "00000000000000000001.log").read_bytes() == b"records"
+    assert [p.name for p in second.iterdir()] == ["snapshot.json"] and (second / "snapshot.json").read_text() == "newer"
+    assert {p.name for p in tmp_path.iterdir()} == {"stack.json", "notes.txt", first.name, second.name}
+    assert set_aside(tmp_path) is None
