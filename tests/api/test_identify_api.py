@@ -124,4 +124,7 @@ def test_a_malformed_identify_is_a_422(api, people, body):
 
 
 def test_agents_do_not_identify(api, people):
-    assert _identify(api, people.agent(), "u").status_code == 403
+    response = _identify(api, people.agent(), "u")
+
+    assert response.status_code == 403
+    assert response.json_body["error"] == "forbidden"
