@@ -254,8 +254,8 @@ def _same_message(existing: MessageModel, text: str) -> MessageModel:
 
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
-                 exclude_connection: str | None = None,
-                 attachment: AttachmentModel | None = None) -> tuple[MessageModel, bool]:
+                 exclude_connection: str | None = None, attachment: AttachmentModel | None = None,
+                 read: SessionModel | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
@@ -264,7 +264,9 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     """
     if len(text) > 4000 or (not text and attachment is None):
         raise ValidationFailed("text must be 1 to 4000 characters (or empty with an attachment)")
-    session = session_for(principal, session_id)
+    # ``read``: the session as the caller just read it (one read per message, not two).
+    session = read if read is not None and read.session_id == session_id and can_access(principal, read) \
+        else session_for(principal, session_id)
     for _ in rounds(SEND_ATTEMPTS):
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
         if existing is not None:

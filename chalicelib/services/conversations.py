@@ -62,7 +62,8 @@ def send(principal: Principal, session_id: str | None, client_msg_id: str, text:
     if principal.is_agent and session.agent_id is None and session.status in chat.UNASSIGNED_STATUSES:
         session = assignment.accept_session(session_id, principal.user_id).session  # replying takes it
     attachment = attachments.confirm(principal, attachment_id) if attachment_id else None
-    message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment)
+    message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment,
+                                        read=session)
     if is_new:
         _after_message(principal, session, message)
     return message, is_new
