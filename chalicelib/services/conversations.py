@@ -6,7 +6,8 @@
   the message is looked up first, so a retry (over REST or the socket) never opens a second one.
 - A greeting from the settings is stored as the conversation's first message.
 - An agent replying to a conversation that waits for an agent takes it first (``accept``).
-- A visitor writing again to an offline conversation while someone can answer joins the queue.
+- A visitor writing again to an offline conversation while an agent has a free slot joins the
+  queue, which gives it to that agent.
 - A reply to a customer who has left (no open socket) and gave an email is mailed; a transcript
   by email on request.
 """
@@ -141,7 +142,9 @@ def _after_message(principal: Principal, session: SessionModel, message: Message
 
 
 def _queue_if_answerable(session: SessionModel) -> None:
-    if answering.who_can_answer().can_answer:
+    """Only when an agent has a free slot: the conversation goes straight to them. With everyone
+    busy it keeps waiting offline, where leaving cannot end it, and any agent can take it."""
+    if answering.who_can_answer().reason is answering.Reason.AVAILABLE:
         assignment.queue_offline(chat.get_session(session.session_id))
 
 
