@@ -28,7 +28,7 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel, VisitorModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, stored_as
 from chalicelib.observability import logger
 from chalicelib.services import (
     answering,
@@ -181,7 +181,8 @@ def email_transcript(principal: Principal, session_id: str, email: str | None = 
     now = clock.epoch()
     attr = SessionModel.transcript_sent_at
     if not conditional(lambda: SessionModel(session_id).update(
-            actions=[attr.set(now)], condition=attr.does_not_exist() | (attr < now - TRANSCRIPT_EVERY_SECONDS))):
+            actions=[attr.set(now)], condition=attr.does_not_exist() | (attr < now - TRANSCRIPT_EVERY_SECONDS)),
+            already_done=lambda: stored_as(SessionModel, session_id, {"transcript_sent_at": now}) is not None):
         raise RateLimited("a transcript was sent a moment ago", retry_after=TRANSCRIPT_EVERY_SECONDS)
     messages = list(MessageModel.query(session_id, consistent_read=True, limit=TRANSCRIPT_MAX_MESSAGES))
     subject, text = mail.transcript(session, messages)
