@@ -255,7 +255,7 @@ def _same_message(existing: MessageModel, text: str) -> MessageModel:
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
                  exclude_connection: str | None = None, attachment: AttachmentModel | None = None,
-                 read: SessionModel | None = None) -> tuple[MessageModel, bool]:
+                 read: SessionModel | None = None, avatar_url: str | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
@@ -276,7 +276,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             return existing, False
         if not session.is_open:
             raise Conflict("session has ended")
-        message, failed = _store(principal, session, client_msg_id, text, attachment)
+        message, failed = _store(principal, session, client_msg_id, text, attachment, avatar_url)
         if failed.get("attachment") == CONDITION_FAILED:
             raise Conflict("this attachment was already sent in another message")
         if not failed:
@@ -295,7 +295,8 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
 
 
 def _store(principal: Principal, session: SessionModel, client_msg_id: str,
-           text: str, attachment: AttachmentModel | None = None) -> tuple[MessageModel, dict[str, str]]:
+           text: str, attachment: AttachmentModel | None = None,
+           avatar_url: str | None = None) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
@@ -305,6 +306,7 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
         sender_type=party,
         sender_id=principal.user_id,
         sender_name=principal.name,
+        sender_avatar_url=avatar_url,
         text=text,
         client_msg_id=client_msg_id,
         created_at=now,

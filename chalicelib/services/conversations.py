@@ -31,6 +31,7 @@ from chalicelib.models import MessageKeyModel, MessageModel, SessionModel, Visit
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, stored_as
 from chalicelib.observability import logger
 from chalicelib.services import (
+    agents,
     answering,
     assignment,
     attachments,
@@ -64,10 +65,18 @@ def send(principal: Principal, session_id: str | None, client_msg_id: str, text:
         session = assignment.accept_session(session_id, principal.user_id).session  # replying takes it
     attachment = attachments.confirm(principal, attachment_id) if attachment_id else None
     message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment,
-                                        read=session)
+                                        read=session, avatar_url=_avatar_of(principal))
     if is_new:
         _after_message(principal, session, message)
     return message, is_new
+
+
+def _avatar_of(principal: Principal) -> str | None:
+    """An agent's avatar as it is now (the token carries only their name): one read per agent
+    message, none per visitor message."""
+    if not principal.is_agent:
+        return None
+    return agents.get_agent(principal.user_id).avatar_url
 
 
 def _conversation_for(principal: Principal, client_msg_id: str, context: dict[str, Any] | None,
