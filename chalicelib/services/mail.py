@@ -51,31 +51,57 @@ def send(to: str, subject: str, text: str) -> bool:
     return True
 
 
-def _line(message: MessageModel) -> str:
-    who = {"visitor": "You", "system": "kefu"}.get(message.sender_type) or message.sender_name or "Agent"
-    text = "(deleted)" if message.deleted else (message.text or "")
+# What the mails say, in the conversation's language (``context.language`` from the widget:
+# Chinese for any ``zh``, else English), as the widget does.
+TEXTS = {
+    "en": {"you": "You", "system": "kefu", "agent": "Agent", "team": "our team", "deleted": "(deleted)",
+           "file": "file", "reply_subject": "New reply from {agent}", "replied": "{agent} replied to your message:",
+           "continue": "Continue the conversation where you left it: {page}",
+           "open_again": "Open the chat again to answer.",
+           "transcript_subject": "Transcript of your conversation ({date})",
+           "transcript_head": "Your conversation of {date}"},
+    "zh-CN": {"you": "您", "system": "客服", "agent": "客服", "team": "我们的客服", "deleted": "（已删除）",
+              "file": "文件", "reply_subject": "{agent} 回复了您的消息", "replied": "{agent} 回复了您的消息：",
+              "continue": "在原页面继续对话：{page}", "open_again": "再次打开聊天窗口即可回复。",
+              "transcript_subject": "您的对话记录（{date}）", "transcript_head": "您在 {date} 的对话"},
+}
+
+
+def _texts(session: SessionModel) -> dict[str, str]:
+    context = session.context.as_dict() if session.context is not None else {}
+    language = str(context.get("language") or "").lower()
+    return TEXTS["zh-CN" if language.startswith("zh") else "en"]
+
+
+def _line(message: MessageModel, texts: dict[str, str]) -> str:
+    who = {"visitor": texts["you"], "system": texts["system"]}.get(message.sender_type) \
+        or message.sender_name or texts["agent"]
+    text = texts["deleted"] if message.deleted else (message.text or "")
     if message.attachment is not None and not message.deleted:
         name = message.attachment.as_dict().get("name")
-        text = f"{text} [file: {name}]".strip()
+        text = f"{text} [{texts['file']}: {name}]".strip()
     return f"[{message.created_at[:16].replace('T', ' ')} UTC] {who}: {text}"
 
 
 def reply_notice(session: SessionModel, message: MessageModel) -> tuple[str, str]:
     """Subject and text telling a customer who left of an agent's reply."""
-    agent = message.sender_name or "our team"
+    texts = _texts(session)
+    agent = message.sender_name or texts["team"]
     page = (session.context.as_dict().get("url") if session.context is not None else None) or ""
     text = "\n".join(filter(None, [
-        f"{agent} replied to your message:",
+        texts["replied"].format(agent=agent),
         "",
-        _line(message),
+        _line(message, texts),
         "",
-        f"Continue the conversation where you left it: {page}" if page else "Open the chat again to answer.",
+        texts["continue"].format(page=page) if page else texts["open_again"],
     ]))
-    return f"New reply from {agent}", text
+    return texts["reply_subject"].format(agent=agent), text
 
 
 def transcript(session: SessionModel, messages: Iterable[MessageModel]) -> tuple[str, str]:
     """Subject and text of a conversation's transcript, oldest message first."""
-    lines = [_line(m) for m in messages]
-    text = "\n".join([f"Your conversation of {session.created_at[:10]}", "", *lines, ""])
-    return f"Transcript of your conversation ({session.created_at[:10]})", text
+    texts = _texts(session)
+    date = session.created_at[:10]
+    lines = [_line(m, texts) for m in messages]
+    text = "\n".join([texts["transcript_head"].format(date=date), "", *lines, ""])
+    return texts["transcript_subject"].format(date=date), text

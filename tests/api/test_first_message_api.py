@@ -304,6 +304,23 @@ def test_a_transcript_is_mailed_on_request_once_a_minute(api, people):
     assert api.get("/api/visitors/me", visitor).json_body["email"] == address
 
 
+def test_mail_speaks_the_language_the_conversation_started_in(api, people):
+    visitor = people.visitor("安")
+    address = f"an-{uuid.uuid4().hex[:8]}@example.com"
+    api.patch("/api/visitors/me", visitor, body={"email": address})
+    session_id = _first(api, visitor, "你们发货到上海吗？", context=CONTEXT).json_body["session"]["session_id"]
+    agent = people.agent("li", display_name="小李", online=True)
+
+    api.post(f"/api/sessions/{session_id}/messages", agent, body={"text": "发的，三天到。", "client_msg_id": "r1"})
+    api.post(f"/api/sessions/{session_id}/transcript", visitor, body={})
+
+    reply, transcript = _mail_to(address)
+    assert reply["subject"] == "小李 回复了您的消息"
+    assert "小李: 发的，三天到。" in reply["text"] and "https://shop.example/cart?item=3" in reply["text"]
+    assert transcript["subject"].startswith("您的对话记录")
+    assert "您: 你们发货到上海吗？" in transcript["text"] and "小李: 发的，三天到。" in transcript["text"]
+
+
 def test_a_transcript_needs_an_email(api, people):
     visitor = people.visitor()
     session_id = _first(api, visitor).json_body["session"]["session_id"]
