@@ -10,7 +10,7 @@ and every retry can find it again.
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -25,6 +25,7 @@ class MessageModel(KefuModel):
     sender_type = UnicodeAttribute()  # "visitor" | "agent" | "system"
     sender_id = UnicodeAttribute()
     sender_name = UnicodeAttribute(null=True)
+    sender_avatar_url = UnicodeAttribute(null=True)  # an agent's avatar when they sent it
     text = UnicodeAttribute(null=True)  # removed when the message is deleted
     client_msg_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -33,6 +34,8 @@ class MessageModel(KefuModel):
     deleted = BooleanAttribute(null=True)  # soft delete: the text is gone, the message stays
     deleted_by = UnicodeAttribute(null=True)
     deleted_at = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(null=True)  # system messages: what they say ("greeting", ...)
+    attachment = MapAttribute(null=True)  # {id, name, content_type, size} of a confirmed file
 
     def to_public(self) -> dict:
         body = {
@@ -43,8 +46,14 @@ class MessageModel(KefuModel):
             "created_at": self.created_at,
             "client_msg_id": self.client_msg_id,
         }
+        if self.sender_avatar_url:
+            body["sender"]["avatar_url"] = self.sender_avatar_url
         if self.read_at:
             body["read_at"] = self.read_at
+        if self.kind:
+            body["kind"] = self.kind
+        if self.attachment is not None and not self.deleted:
+            body["attachment"] = self.attachment.as_dict()
         if self.deleted:
             body.update(deleted=True, deleted_by=self.deleted_by, deleted_at=self.deleted_at)
         return body
