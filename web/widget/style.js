@@ -22,7 +22,8 @@ button{cursor:pointer}
 
 .launcher{position:relative;display:inline-flex;align-items:center;gap:8px;border:0;border-radius:28px;padding:14px 20px;
   background:var(--kefu-accent);color:var(--kefu-on-accent);font-weight:600;box-shadow:0 4px 14px rgba(0,0,0,.2)}
-.badge{position:absolute;top:-6px;right:-6px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#e5484d;
+.launcher-wrap{position:relative;display:inline-block}
+.badge{pointer-events:none;position:absolute;top:-6px;right:-6px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#e5484d;
   color:#fff;font-size:12px;font-weight:700;line-height:22px;text-align:center;box-shadow:0 0 0 2px #fff}
 .root[data-position=left] .badge{right:auto;left:-6px}
 .preview{max-width:280px;padding:10px 12px;border-radius:12px;background:#fff;color:#1d2430;border:1px solid #dde3ee;
@@ -92,7 +93,7 @@ button{cursor:pointer}
 @media (max-width:479.98px){
   .root.open{inset:0;gap:0}
   .open .panel{position:fixed;inset:0;width:100vw;height:100vh;height:100dvh;border-radius:0}
-  .open .launcher{display:none}
+  .open .launcher-wrap{display:none}
 }`;
 
   /** The widget's stylesheet, to adopt in its shadow root. */

@@ -135,11 +135,14 @@
     const previewName = el("b", {});
     const previewText = el("span", {});
     preview.append(previewName, previewText);
+    // The badge sits beside the launcher, not in it: the launcher's text stays its label.
+    const launcherWrap = el("div", { class: "launcher-wrap" });
     const launcher = el("button", { class: "launcher", testid: "kefu-launcher", type: "button", "aria-controls": "kefu-panel", "aria-expanded": "false" });
-    const launcherLabel = el("span", { testid: "kefu-launcher-label" }, t("launcher"));
-    const unread = el("span", { class: "badge hidden", testid: "kefu-unread" }, "0");
-    launcher.append(launcherLabel, unread);
-    root.append(panel, preview, launcher);
+    const launcherLabel = el("span", {}, t("launcher"));
+    const unread = el("span", { class: "badge hidden", testid: "kefu-unread", "aria-hidden": "true" }, "0");
+    launcher.append(launcherLabel);
+    launcherWrap.append(launcher, unread);
+    root.append(panel, preview, launcherWrap);
     shadow.append(root);
 
     /** One message: a bubble with its text and attachment, the sender's name and avatar for an
