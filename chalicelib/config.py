@@ -25,6 +25,8 @@ TABLE_KEYS = (
     "limits",
     "metrics",
     "activity",
+    "settings",
+    "attachments",
 )
 
 
@@ -78,6 +80,14 @@ class Config:
     signups_per_ip: int
     sessions_per_ip: int
     per_ip_window_seconds: float
+    s3_endpoint: str | None = None
+    ses_endpoint: str | None = None
+    attachments_bucket: str = ""
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_url_ttl_seconds: int = 600
+    mail_from: str | None = None
+    identity_secret: str | None = None
+    identity_secret_parameter: str | None = None
     cors_origins: tuple[str, ...] = ()
     table_names: dict[str, str] = field(default_factory=dict)
 
@@ -127,6 +137,15 @@ def _load() -> Config:
         signups_per_ip=_int("KEFU_SIGNUPS_PER_IP", 5),
         sessions_per_ip=_int("KEFU_SESSIONS_PER_IP", 10),
         per_ip_window_seconds=_float("KEFU_PER_IP_WINDOW", 12 * 3600.0),
+        s3_endpoint=_opt("AWS_ENDPOINT_URL_S3"),
+        ses_endpoint=_opt("AWS_ENDPOINT_URL_SESV2") or _opt("AWS_ENDPOINT_URL_SES"),
+        attachments_bucket=os.environ.get("KEFU_ATTACHMENTS_BUCKET") or f"{prefix}-attachments",
+        attachment_max_bytes=_int("KEFU_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        attachment_url_ttl_seconds=_int("KEFU_ATTACHMENT_URL_TTL", 600),
+        # No sender, no mail: replies and transcripts are then only logged as not sent.
+        mail_from=_opt("KEFU_MAIL_FROM"),
+        identity_secret=_opt("KEFU_IDENTITY_SECRET"),
+        identity_secret_parameter=_opt("KEFU_IDENTITY_SECRET_PARAMETER"),
         cors_origins=tuple(o.strip().rstrip("/") for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",")
                            if o.strip()),
         table_names=names,

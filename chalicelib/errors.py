@@ -88,3 +88,47 @@ class RateLimited(KefuError):
 class Unavailable(KefuError):
     code = "unavailable"
     status = 503
+
+
+class PreconditionFailed(KefuError):
+    code = "precondition_failed"
+    status = 412
+
+
+class PrechatRequired(ValidationFailed):
+    """The widget's settings require a name or email the visitor has not given."""
+
+    code = "prechat_required"
+
+
+class EmailRequired(ValidationFailed):
+    code = "email_required"
+
+
+class InvalidUserHash(Forbidden):
+    """``identify`` with a ``user_hash`` that is not the HMAC of its ``user_id``."""
+
+    code = "invalid_user_hash"
+
+
+class IdentityConflict(Conflict):
+    code = "identity_conflict"
+
+
+class AttachmentTooLarge(TooLarge):
+    code = "attachment_too_large"
+
+
+class UnsupportedType(KefuError):
+    code = "unsupported_type"
+    status = 415
+
+
+class AttachmentRejected(ValidationFailed):
+    """The uploaded object is not what an attachment may be (its first bytes decide)."""
+
+    code = "attachment_rejected"
+
+
+class AttachmentNotUploaded(Conflict):
+    code = "attachment_not_uploaded"

@@ -50,12 +50,27 @@ def _banner(stack: Stack) -> str:
         f"  WebSocket    {stack.ws_url}?token=<token>",
         f"  @connections {stack.management_endpoint}",
         f"  DynamoDB     {stack.dynamodb_endpoint}",
+        *_aws_lines(stack),
         f"  sim          {stack.sim}",
         admin_line,
         *data_lines,
         "Ctrl-C stops it.",
         "",
     ])
+
+
+def _aws_lines(stack: Stack) -> list[str]:
+    from chalicelib.config import get_config
+
+    config = get_config()
+    outbox = f"every mail also in {stack.outbox_path} and this log" if stack.outbox_path else "mail in this log"
+    secret = (f"the secret in {stack.data_dir / environment.IDENTITY_SECRET_FILE}" if stack.data_dir is not None
+              else "KEFU_IDENTITY_SECRET")
+    return [
+        f"  S3           {stack.s3_endpoint}   (attachments: bucket {config.attachments_bucket})",
+        f"  SES          {stack.ses_endpoint}   (from {config.mail_from}; {outbox})",
+        f"  identify     user_hash = hex HMAC-SHA256 of user_id with {secret}",
+    ]
 
 
 def _data_line(stack: Stack) -> str:

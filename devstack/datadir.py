@@ -13,13 +13,13 @@ from pathlib import Path
 
 from devstack.admin import ADMIN_FILE
 from devstack.dynamodb import SNAPSHOT_FILE
-from devstack.environment import JWT_SECRET_FILE
+from devstack.environment import IDENTITY_SECRET_FILE, JWT_SECRET_FILE, OUTBOX_FILE
 from devstack.journal import JOURNAL_DIR
 
 # The data a stack keeps: the tables (snapshot and journal), the admin's password, the JWT secret
-# (a fresh start issues new tokens: the users the old ones named are gone). Not stack.json, which
-# only describes the running stack.
-STACK_DATA = (SNAPSHOT_FILE, JOURNAL_DIR, ADMIN_FILE, JWT_SECRET_FILE)
+# (a fresh start issues new tokens: the users the old ones named are gone), the identity secret
+# and the mail sent. Not stack.json, which only describes the running stack.
+STACK_DATA = (SNAPSHOT_FILE, JOURNAL_DIR, ADMIN_FILE, JWT_SECRET_FILE, IDENTITY_SECRET_FILE, OUTBOX_FILE)
 PREVIOUS_PREFIX = "previous-"
 
 

@@ -52,12 +52,12 @@ class EmbeddedMoto:
     compacts it into the snapshot)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, sim: Any = None,
-                 data_dir: Path | None = None, region: str = "us-east-1") -> None:
+                 data_dir: Path | None = None, region: str = "us-east-1", outbox: Path | None = None) -> None:
         from devstack.moto_backend import AtomicMotoServer
 
         self.journal = Journal(data_dir / JOURNAL_DIR) if data_dir is not None else None
         self._server = AtomicMotoServer(ip_address=host, port=port, verbose=False, sim=sim,
-                                        journal=self.journal)
+                                        journal=self.journal, outbox=outbox)
         self.sim = self._server.sim.config
         self._region = region
         self._checkpoint_lock = threading.Lock()

@@ -20,6 +20,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / ".data"
 REGION = "us-east-1"
 JWT_SECRET_FILE = "jwt_secret"
+IDENTITY_SECRET_FILE = "identity_secret"
+OUTBOX_FILE = "outbox.jsonl"
+LOCAL_MAIL_FROM = "kefu@example.com"
 # Where a running stack says where it is, so that `python -m chalicelib.manage` finds it unaided.
 STACK_FILE = "stack.json"
 
@@ -40,11 +43,12 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _jwt_secret(data_dir: Path | None) -> str:
-    """One secret per data dir, so tokens issued before a restart stay valid after it."""
+def _jwt_secret(data_dir: Path | None, name: str = JWT_SECRET_FILE) -> str:
+    """One secret per data dir, so tokens issued before a restart stay valid after it (and the
+    identity secret a shop's test server computes ``user_hash`` with stays the same)."""
     if data_dir is None:
         return secrets.token_urlsafe(32)
-    path = data_dir / JWT_SECRET_FILE
+    path = data_dir / name
     if path.exists():
         saved = path.read_text(encoding="utf-8").strip()
         if saved:
@@ -83,6 +87,19 @@ def prepare(data_dir: Path | None) -> None:
         os.environ.setdefault(name, value)
     if not os.environ.get("KEFU_JWT_SECRET"):
         os.environ["KEFU_JWT_SECRET"] = _jwt_secret(data_dir)
+    if not os.environ.get("KEFU_IDENTITY_SECRET") and not os.environ.get("KEFU_IDENTITY_SECRET_PARAMETER"):
+        os.environ["KEFU_IDENTITY_SECRET"] = _jwt_secret(data_dir, IDENTITY_SECRET_FILE)
+    # Mail goes to the local SES (moto), which accepts it from this verified sender.
+    os.environ.setdefault("KEFU_MAIL_FROM", LOCAL_MAIL_FROM)
+
+
+LOCAL_AWS_ENDPOINTS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SESV2")
+
+
+def point_at_local_aws(endpoint: str) -> None:
+    """S3 and SES on the same moto server as DynamoDB, unless the caller named others."""
+    for name in LOCAL_AWS_ENDPOINTS:
+        os.environ.setdefault(name, endpoint)
 
 
 def float_env(name: str, default: float) -> float:

@@ -9,6 +9,7 @@ behind one lock. Clients still race for real: their requests interleave in any o
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -17,6 +18,8 @@ from werkzeug.serving import make_server
 
 from devstack import moto_speedups
 from devstack.journal import Journal, JournaledApp
+from devstack.outbox import MailOutbox
+from devstack.s3_post_policy import S3PostPolicy
 from devstack.sim import SimConfig, SimulatedDynamoDB
 
 
@@ -110,14 +113,17 @@ class _Handler(MotoRequestHandler):
 class AtomicMotoServer(ThreadedMotoServer):
     """``ThreadedMotoServer`` whose requests each run alone against the backend, with the faults
     of ``sim`` (devstack/sim.py; plain moto by default), changeable at runtime on ``/_kefu/sim``;
-    with a ``journal``, every write moto applies is journaled below the sim (devstack/journal.py)."""
+    with a ``journal``, every write moto applies is journaled below the sim (devstack/journal.py);
+    mail sent through its SES goes to ``outbox`` (devstack/outbox.py)."""
 
     def __init__(self, *args: Any, sim: SimConfig | None = None, journal: Journal | None = None,
-                 **kwargs: Any) -> None:
+                 outbox: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()  # every request holds it; so does a snapshot
         self.journal = journal
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        # S3 and SES answer on the same port: uploads checked against their POST policy as S3
+        # does, every mail sent written to the outbox.
+        moto_app = S3PostPolicy(MailOutbox(DomainDispatcherApplication(create_backend_app), outbox))
         self.moto_app = JournaledApp(moto_app, journal) if journal is not None else moto_app
         self.sim = SimulatedDynamoDB(self.moto_app, sim)
 
@@ -134,12 +140,16 @@ class AtomicMotoServer(ThreadedMotoServer):
 def main() -> None:
     """``python -m devstack.moto_backend PORT``: serve until killed (tests run it in its own process
     so the backend does not share a GIL with the code racing against it). The sim starts as the
-    ``KEFU_SIM*`` variables say (default off); tests switch it on ``/_kefu/sim``."""
+    ``KEFU_SIM*`` variables say (default off); tests switch it on ``/_kefu/sim``. Mail goes to
+    ``KEFU_OUTBOX_FILE`` when it is set."""
+    import os
     import signal
     import sys
 
+    outbox = os.environ.get("KEFU_OUTBOX_FILE")
     server = AtomicMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
-                              verbose=False, sim=SimConfig.from_environment("off"))
+                              verbose=False, sim=SimConfig.from_environment("off"),
+                              outbox=Path(outbox) if outbox else None)
     server.start()
     host, port = server.get_host_and_port()
     sys.stdout.write(f"{host}:{port}\n")

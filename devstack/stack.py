@@ -69,6 +69,8 @@ class Stack:
         self.ws_url = ""
         self.management_endpoint = ""
         self.dynamodb_endpoint = ""
+        self.s3_endpoint = ""
+        self.ses_endpoint = ""
         self.admin: AdminCredentials | None = None
         self.loaded_items = 0
         self.replayed_writes = 0  # journaled writes applied after the snapshot at start
@@ -120,6 +122,11 @@ class Stack:
             "rest_url": self.rest_url, "ws_url": self.ws_url, "console_url": self.console_url,
             "widget_url": self.widget_url,
         }, indent=2))
+
+    @property
+    def outbox_path(self) -> Path | None:
+        """Where the embedded SES writes every mail it sends (one JSON object a line)."""
+        return self.data_dir / environment.OUTBOX_FILE if self.data_dir is not None else None
 
     @property
     def is_journaled(self) -> bool:
@@ -202,15 +209,21 @@ class Stack:
         self.sim = "as configured on the external endpoint"
         if not self.dynamodb_endpoint:
             self._moto = EmbeddedMoto(self.host, sim=SimConfig.from_environment("aws"),
-                                      data_dir=self.data_dir, region=self._region)
+                                      data_dir=self.data_dir, region=self._region, outbox=self.outbox_path)
             self.sim = self._moto.sim.describe()
             self.dynamodb_endpoint = self._moto.start()
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+        for name in environment.LOCAL_AWS_ENDPOINTS:  # put back on stop, like the WebSocket URLs
+            self._previous_urls.setdefault(name, os.environ.get(name))
+        environment.point_at_local_aws(self.dynamodb_endpoint)
+        self.s3_endpoint = os.environ["AWS_ENDPOINT_URL_S3"]
+        self.ses_endpoint = os.environ["AWS_ENDPOINT_URL_SESV2"]
         self.app_module = self._import_app()
         self._prepare_tables()
         self._start_gateway()
         self.admin = seed_admin(self.data_dir)
         self._start_rest()
+        self._prepare_s3_and_ses()
         if self.snapshot_path is not None:
             self._snapshotter = Snapshotter(self._snapshot_saver(self.snapshot_path), self.snapshot_path,
                                             self.snapshot_interval)
@@ -303,6 +316,15 @@ class Stack:
         self.widget_url = f"{self.rest_url}/"
         self.console_url = f"{self.rest_url}/console/"
         self._allow_own_origin()
+
+    def _prepare_s3_and_ses(self) -> None:
+        """The attachments bucket (CORS for every origin the API admits, the stack's own too) and
+        the mail sender, on the local S3 and SES."""
+        from chalicelib.config import get_config
+        from devstack.aws_local import prepare
+
+        config = get_config()
+        prepare(self.s3_endpoint, self._region, config.attachments_bucket, config.cors_origins, config.mail_from)
 
     def _allow_own_origin(self) -> None:
         """The stack's own origin may call its API whatever ``KEFU_CORS_ORIGINS`` says (its pages

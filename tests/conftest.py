@@ -28,8 +28,12 @@ os.environ.update(
         "KEFU_SIGNUPS_PER_IP": "100000",
         "KEFU_SESSIONS_PER_IP": "100000",
         "KEFU_LOGIN_IP_LIMIT": "100000",
+        "KEFU_IDENTITY_SECRET": secrets.token_urlsafe(32),
+        "KEFU_MAIL_FROM": "kefu@example.com",
+        "KEFU_ATTACHMENTS_BUCKET": "kefu-test-attachments",
     }
 )
+os.environ.pop("KEFU_IDENTITY_SECRET_PARAMETER", None)
 os.environ.pop("KEFU_JWT_SECRET_PARAMETER", None)
 
 import atexit  # noqa: E402
@@ -37,8 +41,14 @@ import contextlib  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+# Every mail the test backend's SES sends, one JSON object a line (devstack/outbox.py).
+OUTBOX = Path(tempfile.mkdtemp(prefix="kefu-outbox-")) / "outbox.jsonl"
+os.environ["KEFU_OUTBOX_FILE"] = str(OUTBOX)
 
 
 def _start_moto() -> tuple[subprocess.Popen, str]:
@@ -59,6 +69,8 @@ def _start_moto() -> tuple[subprocess.Popen, str]:
 
 _moto_process, MOTO_ENDPOINT = _start_moto()
 os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = MOTO_ENDPOINT
+os.environ["AWS_ENDPOINT_URL_S3"] = MOTO_ENDPOINT  # attachments and mail on the same moto server
+os.environ["AWS_ENDPOINT_URL_SESV2"] = MOTO_ENDPOINT
 # Pushes from code under test go to the local gateway when a stack runs; until then nowhere.
 os.environ.setdefault("KEFU_WS_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
 
@@ -70,6 +82,17 @@ from chalicelib.config import reload_config  # noqa: E402
 reload_config()
 
 from chalicelib.models.tables import all_table_specs, create_all_tables  # noqa: E402
+from devstack.aws_local import prepare as prepare_s3_and_ses  # noqa: E402
+
+prepare_s3_and_ses(MOTO_ENDPOINT, "us-east-1", os.environ["KEFU_ATTACHMENTS_BUCKET"],
+                   ["http://localhost:*", "http://127.0.0.1:*"], os.environ["KEFU_MAIL_FROM"])
+
+
+def sent_mail() -> list[dict]:
+    """Every mail sent so far through the test backend's SES (oldest first)."""
+    if not OUTBOX.exists():
+        return []
+    return [json.loads(line) for line in OUTBOX.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def dynamodb_client():

@@ -70,10 +70,24 @@ def enable(app: Chalice) -> None:
         app.route(path, methods=["OPTIONS"])(_preflight_view(app, allowed, number))
 
 
+def refusal(origin: str) -> Response:
+    """A preflight from an origin the API does not admit. The browser hides this answer from the
+    page's script (the widget learns it from ``GET /api/widget/settings``), but shows it in its
+    network panel: it names the setting to change."""
+    hint = f"origin {origin} is not in KEFU_CORS_ORIGINS"
+    return Response(body={"error": "cors_origin_refused", "message": f"{hint}: add it to call this API"},
+                    status_code=403, headers={"Content-Type": "application/json", "Vary": "Origin",
+                                              "X-Kefu-Cors-Error": hint})
+
+
 def _preflight_view(app: Chalice, methods: str, number: int) -> Any:
     def preflight(**_params: str) -> Response:
-        return Response(body="", status_code=204,
-                        headers=cors_headers(_origin_of(app.current_request), methods))
+        from chalicelib.config import get_config
+
+        origin = _origin_of(app.current_request)
+        if origin and allowed_origin(origin, get_config().cors_origins) is None:
+            return refusal(origin)
+        return Response(body="", status_code=204, headers=cors_headers(origin, methods))
 
     preflight.__name__ = f"cors_preflight_{number}"  # Chalice names views after their function
     return preflight

@@ -9,6 +9,7 @@ from __future__ import annotations
 from chalicelib.models.activity import ActivityModel
 from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
+from chalicelib.models.attachment import AttachmentModel
 from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
 from chalicelib.models.limit import LimitModel
@@ -16,6 +17,7 @@ from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.metric import MetricModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
+from chalicelib.models.settings import SettingsModel
 from chalicelib.models.visitor import VisitorModel
 from chalicelib.models.wsstats import WsStatsModel
 
@@ -33,6 +35,8 @@ ALL_MODELS = (
     LimitModel,
     MetricModel,
     ActivityModel,
+    SettingsModel,
+    AttachmentModel,
 )
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "ActivityModel",
     "AgentModel",
     "AssignmentModel",
+    "AttachmentModel",
     "ConnectionModel",
     "CounterModel",
     "LimitModel",
@@ -48,6 +53,7 @@ __all__ = [
     "MetricModel",
     "ReportModel",
     "SessionModel",
+    "SettingsModel",
     "VisitorModel",
     "WsStatsModel",
 ]

@@ -10,7 +10,7 @@ and every retry can find it again.
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -33,6 +33,8 @@ class MessageModel(KefuModel):
     deleted = BooleanAttribute(null=True)  # soft delete: the text is gone, the message stays
     deleted_by = UnicodeAttribute(null=True)
     deleted_at = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(null=True)  # system messages: what they say ("greeting", ...)
+    attachment = MapAttribute(null=True)  # {id, name, content_type, size} of a confirmed file
 
     def to_public(self) -> dict:
         body = {
@@ -45,6 +47,10 @@ class MessageModel(KefuModel):
         }
         if self.read_at:
             body["read_at"] = self.read_at
+        if self.kind:
+            body["kind"] = self.kind
+        if self.attachment is not None and not self.deleted:
+            body["attachment"] = self.attachment.as_dict()
         if self.deleted:
             body.update(deleted=True, deleted_by=self.deleted_by, deleted_at=self.deleted_at)
         return body

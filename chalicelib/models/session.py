@@ -15,7 +15,7 @@ version it read (``at_version``).
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -23,7 +23,9 @@ from chalicelib.errors import NotFound
 from chalicelib.models.base import KefuModel, table_meta
 
 QUEUE_POOL = "waiting"
-OPEN_STATUSES = ("queued", "active")
+# ``offline``: waiting for an agent while nobody could answer; no slot, not in the queue, never
+# ended for lack of a socket (docs/protocol.md). Open: the visitor writes to it, its claim holds.
+OPEN_STATUSES = ("queued", "active", "offline")
 
 
 class SessionsByVisitor(GlobalSecondaryIndex):
@@ -81,7 +83,7 @@ class SessionModel(KefuModel):
     visitor_name = UnicodeAttribute(null=True)
     agent_id = UnicodeAttribute(null=True)
     agent_name = UnicodeAttribute(null=True)
-    status = UnicodeAttribute()  # "queued" | "active" | "ended" | "abandoned"
+    status = UnicodeAttribute()  # "queued" | "active" | "offline" | "ended" | "abandoned"
     topic = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     created_day = UnicodeAttribute()
@@ -105,6 +107,14 @@ class SessionModel(KefuModel):
     # them, so announcing a queue move costs one queue Query whatever the number of waiters.
     visitor_sockets = UnicodeSetAttribute(null=True)
     version = NumberAttribute(null=True)  # see the module docstring; absent on sessions older than it
+    offline_at = UnicodeAttribute(null=True)  # when it started waiting for an agent (status offline)
+    # Who the visitor is, copied from their record when it opens and when they change it, so that
+    # a listing shows it without reading every visitor.
+    visitor_email = UnicodeAttribute(null=True)
+    visitor_user_id = UnicodeAttribute(null=True)
+    visitor_verified = BooleanAttribute(null=True)
+    context = MapAttribute(null=True)  # page url, title, referrer, language, timezone, user_agent
+    transcript_sent_at = NumberAttribute(null=True)  # epoch seconds of the last transcript mailed
 
     by_visitor = SessionsByVisitor()
     by_agent = SessionsByAgent()
@@ -140,10 +150,13 @@ class SessionModel(KefuModel):
         now carries the version that write produced."""
         self.version = self.state_version + 1
 
-    def to_public(self) -> dict:
-        return {
+    def to_public(self, for_agent: bool = False) -> dict:
+        """The session body; ``for_agent`` adds the visitor's page context (never sent to visitors)."""
+        body = {
             "session_id": self.session_id,
             "visitor": {"id": self.visitor_id, "name": self.visitor_name},
+            "identity": {"email": self.visitor_email, "user_id": self.visitor_user_id,
+                         "verified": bool(self.visitor_verified)},
             "agent": {"id": self.agent_id, "name": self.agent_name} if self.agent_id else None,
             "status": self.status,
             "topic": self.topic,
@@ -160,7 +173,11 @@ class SessionModel(KefuModel):
             "first_response_at": self.first_response_at,
             "transfer_count": int(self.transfer_count or 0),
             "version": self.state_version,
+            "offline_at": self.offline_at,
         }
+        if for_agent:
+            body["context"] = self.context.as_dict() if self.context is not None else None
+        return body
 
 
 def next_version():

@@ -1,6 +1,6 @@
 """Visitors (customers). PK visitor_id; they sign up anonymously and hold a visitor token."""
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -16,3 +16,16 @@ class VisitorModel(KefuModel):
     created_at = UnicodeAttribute()
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently on $disconnect
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
+    # ``identify``: the shop's own id for this customer; ``verified`` when it came with a valid
+    # ``user_hash`` (then this is the one record of that user_id: the ``identity#`` claim points here).
+    user_id = UnicodeAttribute(null=True)
+    verified = BooleanAttribute(null=True)
+    email_verified = BooleanAttribute(null=True)  # the email came from a verified identify
+    attributes = MapAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    def to_profile(self) -> dict:
+        return {"visitor_id": self.visitor_id, "name": self.name, "email": self.email,
+                "email_verified": bool(self.email_verified), "user_id": self.user_id,
+                "verified": bool(self.verified),
+                "attributes": self.attributes.as_dict() if self.attributes is not None else {}}

@@ -14,11 +14,13 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
+from chalicelib.models import AttachmentModel, MessageKeyModel, MessageModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, rounds
+from chalicelib.models.batch import get_all
 from chalicelib.models.session import OPEN_STATUSES, next_version
 from chalicelib.observability import count, logger
-from chalicelib.services import assignment, notify
+from chalicelib.services import assignment, attachments, notify
+from chalicelib.services.attachments import public_message
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
@@ -29,18 +31,25 @@ def get_session(session_id: str) -> SessionModel:
     return SessionModel.fetch(session_id)
 
 
-def can_access(principal: Principal, session: SessionModel) -> bool:
+UNASSIGNED_STATUSES = ("queued", "offline")
+
+
+def can_access(principal: Principal, session: SessionModel, read_only: bool = False) -> bool:
+    """``read_only``: any agent may also read a session waiting for an agent (the console's
+    unassigned conversations); writing to it takes it first (``conversations``)."""
     if principal.is_admin:
         return True
     if principal.typ == "visitor":
         return session.visitor_id == principal.user_id
+    if read_only and session.agent_id is None and session.status in UNASSIGNED_STATUSES:
+        return True
     return session.agent_id == principal.user_id
 
 
-def session_for(principal: Principal, session_id: str) -> SessionModel:
+def session_for(principal: Principal, session_id: str, read_only: bool = False) -> SessionModel:
     """The session if ``principal`` may see it; ``not_found`` / ``forbidden`` otherwise."""
     session = get_session(session_id)
-    if not can_access(principal, session):
+    if not can_access(principal, session, read_only):
         raise Forbidden("you are not a participant of this session")
     return session
 
@@ -69,6 +78,8 @@ class SessionState:
             return notify.assigned_frame(s, s.agent_id, s.agent_name)
         if s.status == "queued":
             return notify.queued_frame(s, self.position, self.position_seq)
+        if s.status == "offline":
+            return notify.offline_frame(s)
         return notify.ended_frame(s, s.ended_by, s.end_reason)
 
 
@@ -99,7 +110,7 @@ def _state_of(session: SessionModel) -> SessionState:
 
 
 def state_for(principal: Principal, session_id: str) -> SessionState:
-    return _state_of(session_for(principal, session_id))
+    return _state_of(session_for(principal, session_id, read_only=True))
 
 
 def end_session(principal: Principal, session_id: str) -> SessionModel:
@@ -163,6 +174,15 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     return _newest(SessionModel.by_agent, principal.user_id, status, limit)
 
 
+def unassigned_sessions(status: str, limit: int = 50) -> list[SessionModel]:
+    """Conversations waiting for an agent (``offline`` or ``queued``), newest first, for any
+    agent: found through the ``by_status`` index, confirmed by one consistent batch read (the
+    index may still list one taken a moment ago)."""
+    listed = [s.session_id for s in SessionModel.by_status.query(status, scan_index_forward=False, limit=limit)]
+    current = {s.session_id: s for s in get_all(SessionModel, listed)}
+    return [current[i] for i in listed if i in current and current[i].status == status]
+
+
 def own_sessions(principal: Principal) -> list[SessionModel]:
     """What a reconnecting client asks for first: a visitor's recent sessions; an agent's own
     active ones, an admin's too (admins list everyone's through ``list_sessions``)."""
@@ -196,6 +216,14 @@ def _dedup_key(sender_id: str, client_msg_id: str) -> str:
     return f"{sender_id}#{client_msg_id}"
 
 
+def session_of_sent(sender_id: str, client_msg_id: str) -> str | None:
+    """The session a message of ``sender_id`` with ``client_msg_id`` was stored in, if any."""
+    try:
+        return MessageKeyModel.get(_dedup_key(sender_id, client_msg_id), consistent_read=True).session_id
+    except DoesNotExist:
+        return None
+
+
 def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> MessageModel | None:
     try:
         key = MessageKeyModel.get(_dedup_key(sender_id, client_msg_id), consistent_read=True)
@@ -220,21 +248,22 @@ FANOUT_LEASE_SECONDS = 5.0
 def _same_message(existing: MessageModel, text: str) -> MessageModel:
     """A retry returns the stored message; the same ``client_msg_id`` with another text is a
     client bug that must not pass silently."""
-    if existing.text != text:
+    if (existing.text or "") != text:
         raise Conflict("client_msg_id was already used for a different text")
     return existing
 
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
-                 exclude_connection: str | None = None) -> tuple[MessageModel, bool]:
+                 exclude_connection: str | None = None,
+                 attachment: AttachmentModel | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
     (even a concurrent one) finds the first message instead of storing a second. A late retry
     fans the stored message out again (``FANOUT_LEASE_SECONDS``).
     """
-    if not text or len(text) > 4000:
-        raise ValidationFailed("text must be 1 to 4000 characters")
+    if len(text) > 4000 or (not text and attachment is None):
+        raise ValidationFailed("text must be 1 to 4000 characters (or empty with an attachment)")
     session = session_for(principal, session_id)
     for _ in rounds(SEND_ATTEMPTS):
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
@@ -245,7 +274,9 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             return existing, False
         if not session.is_open:
             raise Conflict("session has ended")
-        message, failed = _store(principal, session, client_msg_id, text)
+        message, failed = _store(principal, session, client_msg_id, text, attachment)
+        if failed.get("attachment") == CONDITION_FAILED:
+            raise Conflict("this attachment was already sent in another message")
         if not failed:
             count("MessagesStored")
             if session.status == "active":
@@ -262,7 +293,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
 
 
 def _store(principal: Principal, session: SessionModel, client_msg_id: str,
-           text: str) -> tuple[MessageModel, dict[str, str]]:
+           text: str, attachment: AttachmentModel | None = None) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
@@ -284,6 +315,9 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
         session_actions.append(SessionModel.first_response_at.set(SessionModel.first_response_at | now))
     tx = Transaction()
     tx.put("key", key, condition=MessageKeyModel.dedup_key.does_not_exist())
+    if attachment is not None:
+        message.attachment = attachment.to_ref()
+        attachments.add_to_message(tx, attachment, message)
     tx.put("message", message, condition=MessageModel.message_id.does_not_exist())
     # The fan-out goes to the agent read before the write: the write holds only while that is
     # still the agent, so one assigned in between (who then loads the history) never misses it.
@@ -303,7 +337,7 @@ def _after_store(action, *args) -> None:
 
 
 def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: str | None) -> None:
-    _after_store(notify.to_participants, session, {"type": "message.new", "message": message.to_public()},
+    _after_store(notify.to_participants, session, {"type": "message.new", "message": public_message(message)},
                  exclude_connection)
 
 
@@ -312,7 +346,7 @@ def history(principal: Principal, session_id: str, before: str | None = None,
     """A page of messages, newest first; ``next`` is the ``before`` of the following page."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
-    session_for(principal, session_id)
+    session_for(principal, session_id, read_only=True)
     condition = MessageModel.message_id < before if before else None
     query = MessageModel.query(session_id, condition, scan_index_forward=False, limit=limit + 1,
                                consistent_read=True)
@@ -321,7 +355,7 @@ def history(principal: Principal, session_id: str, before: str | None = None,
     messages = messages[:limit]
     return {
         "session_id": session_id,
-        "messages": [m.to_public() for m in messages],
+        "messages": [public_message(m) for m in messages],
         "next": messages[-1].message_id if more and messages else None,
     }
 

@@ -44,6 +44,14 @@ def ended_frame(session: SessionModel, ended_by: str | None, reason: str | None)
             "reason": reason, "version": session.state_version}
 
 
+def offline_frame(session: SessionModel) -> dict[str, Any]:
+    """Waiting for an agent while nobody can answer; ``offline_text`` is the settings' own."""
+    from chalicelib.services import widget_settings
+
+    return {"type": "session.offline", "session_id": session.session_id, "version": session.state_version,
+            "offline_text": widget_settings.current().document.get("offline_text")}
+
+
 def rated_frame(session: SessionModel) -> dict[str, Any]:
     rating = int(session.rating) if session.rating is not None else None
     return {"type": "session.rated", "session_id": session.session_id, "rating": rating,
@@ -52,6 +60,10 @@ def rated_frame(session: SessionModel) -> dict[str, Any]:
 
 def session_queued(session: SessionModel, position: int, position_seq: int = 0) -> None:
     push.send_to_users([session.visitor_id], queued_frame(session, position, position_seq))
+
+
+def session_offline(session: SessionModel) -> None:
+    push.send_to_users([session.visitor_id], offline_frame(session))
 
 
 def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:

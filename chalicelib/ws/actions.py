@@ -6,7 +6,8 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections, notify, operations
+from chalicelib.services import assignment, chat, connections, conversations, identity, notify, operations, visitors
+from chalicelib.services.attachments import public_message
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
@@ -54,7 +55,8 @@ def on_activity(principal: Principal, connection_id: str) -> None:
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
-    return {"type": "sessions", "sessions": [s.to_public() for s in chat.own_sessions(principal)]}
+    return {"type": "sessions", "sessions": [s.to_public(for_agent=principal.is_agent)
+                                             for s in chat.own_sessions(principal)]}
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
@@ -66,10 +68,7 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             state = chat.start_session(principal, frame.topic)
             return None if state.announced else state.frame()
         case frames.SendMessage():
-            message, _ = chat.send_message(principal, frame.session_id, frame.client_msg_id,
-                                           frame.text, exclude_connection=connection_id)
-            return {"type": "message.ack", "client_msg_id": frame.client_msg_id,
-                    "message": message.to_public()}
+            return _send(principal, connection_id, frame)
         case frames.Typing():
             chat.typing(principal, frame.session_id, frame.is_typing)
             return None
@@ -89,4 +88,36 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             return chat.state_for(principal, frame.session_id).frame()
         case frames.ListSessions():
             return _sessions_frame(principal)
+        case frames.UpdateVisitor():
+            _require_visitor(principal)
+            visitor = visitors.update_profile(principal.user_id, frame.name, frame.email)
+            return {"type": "visitor", "visitor": visitor.to_profile()}
+        case frames.Identify():
+            _require_visitor(principal)
+            identified = identity.identify(principal.user_id, identity.Identity(
+                frame.user_id, frame.user_hash, frame.name, frame.email, frame.attributes))
+            return {"type": "identity", **identified.to_dict()}
+        case frames.EmailTranscript():
+            return {"type": "transcript.sent", **conversations.email_transcript(principal, frame.session_id,
+                                                                                 frame.email)}
     raise Forbidden("action not allowed")
+
+
+def _require_visitor(principal: Principal) -> None:
+    if principal.typ != "visitor":
+        raise Forbidden("this action is for visitors")
+
+
+def _send(principal: Principal, connection_id: str, frame: frames.SendMessage) -> dict[str, Any]:
+    """A message; one without ``session_id`` may open the conversation, which records the page
+    context the frame carries and the User-Agent the socket connected with."""
+    source_ip = user_agent = None
+    if frame.session_id is None:
+        connection = connections.get(connection_id)
+        source_ip = connection.source_ip if connection is not None else None
+        user_agent = connection.user_agent if connection is not None else None
+    message, _ = conversations.send(
+        principal, frame.session_id, frame.client_msg_id, frame.text, attachment_id=frame.attachment_id,
+        context=frame.context.model_dump() if frame.context else None, source_ip=source_ip,
+        user_agent=user_agent, exclude_connection=connection_id)
+    return {"type": "message.ack", "client_msg_id": frame.client_msg_id, "message": public_message(message)}

@@ -27,11 +27,31 @@ class StartSession(Frame):
     topic: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
+class PageContext(BaseModel):
+    """The page a conversation starts on (``send_message`` that opens it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    title: Annotated[str, StringConstraints(max_length=300)] | None = None
+    referrer: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    language: Annotated[str, StringConstraints(max_length=35)] | None = None
+    timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
 class SendMessage(Frame):
+    """``session_id`` left out (visitors): the open conversation, opened by this message."""
+
     action: Literal["send_message"]
-    session_id: SessionId
+    session_id: SessionId | None = None
     client_msg_id: ClientMsgId
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT)] = ""
+    attachment_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    context: PageContext | None = None
+
+    def model_post_init(self, _context) -> None:
+        if not self.text and self.attachment_id is None:
+            raise ValueError("text must be 1 to 4000 characters (or empty with an attachment)")
 
 
 class Typing(Frame):
@@ -87,3 +107,32 @@ class ListSessions(Frame):
 
 
 FRAME_MODELS.update({"get_session": GetSession, "list_sessions": ListSessions})
+
+
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+AttributeValue = Annotated[str, StringConstraints(max_length=256)] | bool | int | float
+
+
+class UpdateVisitor(Frame):
+    action: Literal["update_visitor"]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    email: Email | None = None
+
+
+class Identify(Frame):
+    action: Literal["identify"]
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    user_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    email: Email | None = None
+    attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] | None = Field(
+        default=None, max_length=20)
+
+
+class EmailTranscript(Frame):
+    action: Literal["email_transcript"]
+    session_id: SessionId
+    email: Email | None = None
+
+
+FRAME_MODELS.update({"update_visitor": UpdateVisitor, "identify": Identify, "email_transcript": EmailTranscript})

@@ -28,6 +28,7 @@ from chalicelib.services.assignment.dispatch import (
     assign_session,
     dispatch_queue,
     open_session,
+    queue_offline,
 )
 from chalicelib.services.assignment.lifecycle import (
     active_sessions_of,
@@ -41,6 +42,7 @@ from chalicelib.services.assignment.presence import (
     agent_connected,
     agent_disconnected,
     agent_heartbeat,
+    is_anyone_online,
     set_capacity,
     set_status,
 )
@@ -73,12 +75,14 @@ __all__ = [
     "fix_agent_index",
     "get_assignment",
     "heartbeat_cutoff",
+    "is_anyone_online",
     "is_available",
     "last_announcement",
     "open_session",
     "open_session_of",
     "position_of",
     "queue_length",
+    "queue_offline",
     "queue_view",
     "refresh_pool",
     "release_customer",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -21,6 +22,7 @@ from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, matching, positions, queue, release, slots
+from chalicelib.services.assignment import offline as offline_waiting
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
@@ -30,14 +32,17 @@ HEAD_PAGE = 10
 OPEN_ATTEMPTS = 4
 
 
-def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -> tuple[AssignOutcome, bool]:
+def open_session(visitor_id: str, visitor_name: str | None, topic: str | None, *, offline: bool = False,
+                 details: dict[str, Any] | None = None) -> tuple[AssignOutcome, bool]:
     """The visitor's open session, or a new one placed with an agent or in the queue; and
     whether it is new (its participants were then told).
 
     Nobody waiting: the session is created already assigned, in the assignment transaction.
     Otherwise, or when nobody has room, it is created waiting with its ticket (one write, so a
     queued session is always in the queue index), announced, and the queue dispatched: whoever
-    writes second, of this and a slot opening, sees the other's write.
+    writes second, of this and a slot opening, sees the other's write. ``offline`` (nobody can
+    answer now): created waiting for an agent, outside the queue, holding nobody (``offline``).
+    ``details``: more attributes of the new session (the visitor's identity, the page context).
     """
     for _ in rounds(OPEN_ATTEMPTS):
         ref, existing = claims.claimed_session(visitor_id)
@@ -50,8 +55,13 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
         session = SessionModel(
             f"s_{uuid.uuid4().hex}", visitor_id=visitor_id, visitor_name=visitor_name, status="queued",
             topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0, version=1,
+            **(details or {}),
         )
         claim = claims.new_claim(visitor_id, session.session_id)
+        if offline:
+            if offline_waiting.create(session, claim):
+                return AssignOutcome(session), True
+            continue  # another start won the claim: the next round returns its session
         if queue.queue_length() == 0:
             result, agent = matching.offer(session, claim=claim)
             if result is Attempt.DONE and agent is not None:
@@ -174,7 +184,8 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
     """An agent picks a waiting session by hand: same capacity and atomicity as auto-assignment;
     the agent's status is checked by the transaction itself."""
     session = fetch(SessionModel, session_id, "session")
-    if session.status != "queued" or session.queue_ticket is None:
+    is_offline = session.status == "offline"
+    if not is_offline and (session.status != "queued" or session.queue_ticket is None):
         raise Conflict("session is not waiting for an agent")
     agent = slots.get_agent(agent_id)
     if agent.status == "offline":
@@ -191,6 +202,19 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
             raise Conflict("set your status to online or away before accepting customers")
         raise CapacityFull("you are at your capacity")
     after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    if is_offline:
+        return matching.outcome_of(session, agent)  # the queue did not move
     if not after_commit("dispatch", dispatch_queue):  # dispatch announces when it moved someone
         after_commit("announce", announce_positions)
     return matching.outcome_of(session, agent)
+
+
+def queue_offline(session: SessionModel) -> AssignOutcome | None:
+    """A conversation waiting for an agent joins the queue (its visitor wrote again while someone
+    can answer): placed and announced like a new one. None when it is no longer waiting offline."""
+    with queue.held_ticket() as ticket:
+        ticket.used = offline_waiting.enqueue(session, ticket)
+    if not ticket.used:
+        return None
+    logger.info("offline session queued", session_id=session.session_id)
+    return _queued(session, ticket.position)

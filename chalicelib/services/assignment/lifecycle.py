@@ -16,7 +16,7 @@ from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import fetch, get_or_none, rounds
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, matching, queue, release, slots
+from chalicelib.services.assignment import claims, dispatch, matching, offline, queue, release, slots
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import Release
@@ -60,6 +60,9 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
                     ended = _ended(session.session_id, ended_by, reason, session.agent_id)
                     after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline)
                     return ended
+        elif session.status == "offline":
+            if offline.finish(session, ended_by, reason):
+                return _ended(session.session_id, ended_by, reason, None)
         else:
             raise Conflict("session already ended")
         session = fetch(SessionModel, session.session_id, "session")

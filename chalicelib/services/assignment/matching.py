@@ -69,18 +69,16 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
             "queued_at": None})
         tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
         tx.put("session", created, condition=SessionModel.session_id.does_not_exist())
+    elif session.status == "offline":
+        # Taken by hand while waiting for an agent: it was in no queue; its visitor, long gone
+        # perhaps, is not counted as leaving from now (the assignment's expiry bounds the slot).
+        tx.update("session", session, actions=[*_assigned_actions(agent, now), SessionModel.visitor_left_at.remove()],
+                  condition=(SessionModel.status == "offline") & session.at_version())
     else:
         tx.update(
             "session",
             session,
-            actions=[
-                SessionModel.status.set("active"),
-                SessionModel.agent_id.set(agent.agent_id),
-                SessionModel.agent_name.set(agent.display_name),
-                SessionModel.assigned_at.set(now),
-                SessionModel.queue_pool.remove(),
-                next_version(),
-            ],
+            actions=_assigned_actions(agent, now),
             condition=(SessionModel.status == "queued") & session.at_version() & (
                 SessionModel.queue_ticket.does_not_exist() if session.queue_ticket is None
                 else SessionModel.queue_ticket == session.queue_ticket),
@@ -104,6 +102,17 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
                 customer_id=session.visitor_id)
     return Attempt.DONE
+
+
+def _assigned_actions(agent: AgentModel, now: str) -> list:
+    return [
+        SessionModel.status.set("active"),
+        SessionModel.agent_id.set(agent.agent_id),
+        SessionModel.agent_name.set(agent.display_name),
+        SessionModel.assigned_at.set(now),
+        SessionModel.queue_pool.remove(),
+        next_version(),
+    ]
 
 
 def commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,

@@ -128,3 +128,14 @@ def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:
         return
     if not left:
         slots.mark_disconnected(agent_id)
+
+
+def is_anyone_online() -> bool:
+    """Some agent is online with a live socket, whether or not they have room (an advisory
+    answer for the widget: the directory index may lag a moment behind a status change)."""
+    from chalicelib.models.agent import DIRECTORY
+    from chalicelib.services.assignment.availability import live_condition
+
+    listed = AgentModel.in_directory.query(DIRECTORY, filter_condition=(AgentModel.status == "online")
+                                           & live_condition(), page_size=100)
+    return next(iter(listed), None) is not None

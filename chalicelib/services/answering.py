@@ -1,0 +1,59 @@
+"""Whether anyone can answer a customer now: inside business hours, and an agent online.
+
+The widget asks before the customer writes (``GET /api/widget/availability``); the first message
+asks again and opens the conversation waiting for an agent (``offline``) when nobody can. Both
+read indexes (the ``available`` pool, the agent directory), which may lag a moment behind a
+status change: the answer is advisory, and a conversation placed on a stale answer is still
+answered (a queued one is served when a slot opens, an offline one is taken by hand).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.services import assignment, business_hours, widget_settings
+
+
+class Reason(enum.Enum):
+    AVAILABLE = "available"  # an agent has a free slot
+    BUSY = "busy"  # agents are online but full: the customer waits in the queue
+    NO_AGENTS = "no_agents"  # nobody online
+    CLOSED = "closed"  # outside business hours
+
+
+@dataclass(frozen=True)
+class Answering:
+    reason: Reason
+    within_hours: bool
+    agents_online: bool
+    next_open_at: str | None
+    offline_text: str | None
+
+    @property
+    def can_answer(self) -> bool:
+        return self.reason in (Reason.AVAILABLE, Reason.BUSY)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"can_answer": self.can_answer, "reason": self.reason.value, "within_hours": self.within_hours,
+                "agents_online": self.agents_online, "next_open_at": self.next_open_at,
+                "offline_text": self.offline_text, "checked_at": clock.iso()}
+
+
+def who_can_answer() -> Answering:
+    """Now: closed, nobody online, everyone busy, or someone free (cheapest question first)."""
+    settings = widget_settings.current().document
+    hours = settings.get("business_hours")
+    now = clock.now()
+    within = business_hours.is_open(hours, now)
+    free = bool(assignment.candidates())
+    online = free or assignment.is_anyone_online()
+    if not within:
+        opens = business_hours.next_open(hours, now)
+        reason = Reason.CLOSED
+    else:
+        opens = None
+        reason = Reason.AVAILABLE if free else Reason.BUSY if online else Reason.NO_AGENTS
+    return Answering(reason, within, online, clock.iso(opens) if opens else None, settings.get("offline_text"))

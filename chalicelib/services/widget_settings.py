@@ -1,0 +1,88 @@
+"""The widget's settings, changed by an admin without redeploying: colour, position, greeting,
+business hours, offline text, avatar, pre-chat fields (docs/protocol.md).
+
+One document, validated whole before it is stored (``api.bodies.WidgetSettingsBody``), read whole.
+Until an admin saves one, the defaults below apply. Writes are conditioned on the revision they
+replace, so an ``If-Match`` from an admin holding an old copy is refused instead of undoing a
+newer change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.errors import PreconditionFailed
+from chalicelib.models import SettingsModel
+from chalicelib.models.base import conditional, get_or_none, rounds, stored_as
+from chalicelib.models.settings import WIDGET_SETTINGS
+
+DEFAULTS: dict[str, Any] = {
+    "color": "#2f6fed",
+    "position": "right",
+    "greeting": None,
+    "offline_text": "We're away right now. Leave your email and we'll reply there.",
+    "avatar_url": None,
+    "prechat": {"name": "optional", "email": "optional"},
+    "business_hours": None,
+}
+WRITE_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class WidgetSettings:
+    document: dict[str, Any]
+    revision: int
+    updated_at: str | None
+
+    def etag(self, body: Any) -> str:
+        """A strong ETag for ``body`` (what is served of these settings): the revision, which
+        ``If-Match`` is checked against, and a hash of the body's canonical text."""
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return f'"r{self.revision}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"'
+
+
+def revision_of(etag: str) -> int | None:
+    """The revision an ETag of ``WidgetSettings.etag`` names (None for anything else)."""
+    match = re.fullmatch(r'(?:W/)?"r(\d+)-[0-9a-f]+"', etag.strip())
+    return int(match.group(1)) if match else None
+
+
+def current() -> WidgetSettings:
+    """The settings in force (the defaults until an admin saved some)."""
+    stored = get_or_none(SettingsModel, WIDGET_SETTINGS)
+    if stored is None:
+        return WidgetSettings(dict(DEFAULTS), 0, None)
+    return WidgetSettings({**DEFAULTS, **json.loads(stored.document)}, int(stored.revision or 0), stored.updated_at)
+
+
+def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None) -> WidgetSettings:
+    """Store ``document`` (already validated) as the settings. ``if_match`` (an ETag of the
+    settings, or ``*``): only while they are still at the revision it names
+    (``precondition_failed`` otherwise); without it the last writer wins."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False)
+    expected = None if if_match is None or if_match.strip() == "*" else revision_of(if_match)
+    if if_match is not None and if_match.strip() != "*" and expected is None:
+        raise PreconditionFailed("If-Match must be an ETag of the settings")
+    for _ in rounds(WRITE_ROUNDS):
+        before = current()
+        if expected is not None and expected != before.revision:
+            raise PreconditionFailed("the settings changed since you read them; read them again")
+        now = clock.iso()
+        item = SettingsModel(WIDGET_SETTINGS, document=text, revision=before.revision + 1, updated_at=now,
+                             updated_by=admin_id)
+        condition = (SettingsModel.revision == before.revision) if before.revision \
+            else SettingsModel.name.does_not_exist()
+
+        def written_by_this_call(at: str = now) -> bool:
+            return stored_as(SettingsModel, WIDGET_SETTINGS, {"updated_at": at, "document": text}) is not None
+
+        if conditional(lambda i=item, c=condition: i.save(condition=c), already_done=written_by_this_call):
+            return WidgetSettings({**DEFAULTS, **document}, before.revision + 1, now)
+        if expected is not None:
+            break
+    raise PreconditionFailed("the settings changed meanwhile; read them again")
