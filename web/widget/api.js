@@ -28,7 +28,7 @@
     }
 
     async function diagnose() {
-      if (corsReported || !navigator.onLine) return;
+      if (corsReported || !navigator.onLine || new URL(base).origin === location.origin) return;
       try {
         await fetch(`${base}/api/system/health`, { mode: "no-cors", cache: "no-store" });
       } catch (e) {

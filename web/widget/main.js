@@ -42,7 +42,8 @@
   async function loadSettings() {
     try {
       const settings = (await api.settings()) || {};
-      if (settings.cors && settings.cors.allowed === false) api.reportCors();
+      // (No Origin header, as from a page on the API's own origin: no CORS involved.)
+      if (settings.cors && settings.cors.origin && settings.cors.allowed === false) api.reportCors();
       return settings;
     } catch (e) {
       return {}; // the defaults and the tag's attributes are enough to chat
