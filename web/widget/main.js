@@ -140,6 +140,11 @@
       view.show(view.body, false);
       view.show(view.composer, false);
       if (required) {
+        // The server's settings require what this page's tag may not ask: ask for both.
+        options.prechat.name = options.prechat.name === "off" ? "optional" : options.prechat.name;
+        options.prechat.email = options.prechat.email === "off" ? "optional" : options.prechat.email;
+        view.show(view.name.parentNode, true);
+        view.show(view.prechatEmail.parentNode, true);
         view.prechatError.textContent = t("prechat_needed");
         view.show(view.prechatError, true);
       }

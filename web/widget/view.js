@@ -157,7 +157,7 @@
         const shownName = sender.name || t("an_agent");
         node.dataset.senderName = shownName;
         node.append(el("span", { class: "sender" }, shownName));
-        const avatar = sender.avatar_url || sender.avatar;
+        const avatar = sender.avatar_url || options.avatar; // the agent's own, else the shop's
         if (avatar) row.append(el("img", { class: "avatar", src: avatar, alt: "" }));
       }
       const bubble = el("div", { class: "bubble" });
