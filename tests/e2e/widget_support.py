@@ -70,8 +70,9 @@ def widget_tab(browser: Any) -> Iterator[OpenWidget]:
 
 
 def serve(page: Any, url: str, html: str, headers: dict[str, str] | None = None) -> None:
-    """Let the browser answer ``url`` with ``html`` (and ``headers``), every time it is loaded."""
-    page.route(url, lambda route: route.fulfill(status=200, body=html, headers={
+    """Let the browser answer ``url`` with ``html`` (and ``headers``), every time it is loaded, in
+    every page of ``page``'s context (the same visitor coming back in a new tab)."""
+    page.context.route(url, lambda route: route.fulfill(status=200, body=html, headers={
         "Content-Type": "text/html; charset=utf-8", **(headers or {})}))
 
 
