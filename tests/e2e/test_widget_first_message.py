@@ -9,15 +9,13 @@ from typing import Any
 
 from devstack import Stack
 from tests.e2e.protocol_helpers import admin_token, api, online_agent, stored_messages
-from tests.e2e.test_web_ui import browser  # noqa: F401  (fixture)
-from tests.e2e.widget_support import (  # noqa: F401
+from tests.e2e.widget_support import (
     SHOP,
     OpenWidget,
     open_panel,
     sessions_stored,
     shop_page,
     shown_texts,
-    widget_tab,
     widget_tag,
 )
 
@@ -27,7 +25,7 @@ def visitor_token(page: Any) -> str:
 
 
 def test_opening_the_widget_and_typing_nothing_creates_no_session(
-        stack: Stack, fresh: None, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     tab = widget_tab(f"{SHOP}/look.html", html=shop_page(widget_tag(stack, prechat_email="optional")))
@@ -51,7 +49,7 @@ def test_opening_the_widget_and_typing_nothing_creates_no_session(
 
 
 def test_messages_written_before_the_visitor_is_signed_up_are_stored_once_in_order(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     alice, _ = online_agent(stack, connect, "Alice")
@@ -87,7 +85,7 @@ def test_messages_written_before_the_visitor_is_signed_up_are_stored_once_in_ord
 
 
 def test_without_pre_chat_fields_the_widget_opens_on_the_composer(
-        stack: Stack, fresh: None, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     tab = widget_tab(f"{SHOP}/direct.html", html=shop_page(widget_tag(stack, prechat_name="off", prechat_email="off")))
@@ -99,7 +97,7 @@ def test_without_pre_chat_fields_the_widget_opens_on_the_composer(
 
 
 def test_a_required_email_is_asked_before_the_chat_and_reaches_the_visitors_profile(
-        stack: Stack, fresh: None, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     admin = admin_token(stack)
@@ -127,7 +125,7 @@ def test_a_required_email_is_asked_before_the_chat_and_reaches_the_visitors_prof
 
 
 def test_a_page_that_hides_a_field_the_server_requires_asks_for_it_when_the_message_is_refused(
-        stack: Stack, fresh: None, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     admin = admin_token(stack)

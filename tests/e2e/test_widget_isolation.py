@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 from devstack import Stack
-from tests.e2e.test_web_ui import browser, open_tab  # noqa: F401  (fixtures)
-from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tab, widget_tag, write  # noqa: F401
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
 
 HOSTILE = ("<style>button{text-transform:uppercase;background:#000;color:#fff;font-weight:bold}"
            "span{font-weight:bold} li{list-style:square;font-style:italic} *{letter-spacing:3px}"
@@ -33,7 +32,7 @@ def widget_styles(page: Any) -> dict[str, Any]:
 
 
 def test_a_shops_hostile_css_leaves_the_widgets_computed_styles_unchanged(
-        stack: Stack, fresh: None, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     styles = []
@@ -55,7 +54,7 @@ def test_a_shops_hostile_css_leaves_the_widgets_computed_styles_unchanged(
 
 
 def test_the_widget_works_under_a_strict_content_security_policy(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     from tests.e2e.protocol_helpers import api, online_agent

@@ -11,14 +11,13 @@ from devstack import Stack
 from tests.conftest import sent_mail
 from tests.e2e.conftest import wait_for
 from tests.e2e.protocol_helpers import admin_token, api, online_agent
-from tests.e2e.test_web_ui import browser  # noqa: F401  (fixture)
-from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tab, widget_tag  # noqa: F401
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag
 
 OFFLINE_TEXT = "Closed for the night. Leave your email and we will write back."
 
 
 def test_an_offline_message_is_answered_later_by_email_and_in_the_widget_on_return(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     admin = admin_token(stack)
@@ -73,7 +72,7 @@ def test_an_offline_message_is_answered_later_by_email_and_in_the_widget_on_retu
     assert tab.errors == []
 
 
-def test_with_an_agent_online_there_is_no_away_note(stack: Stack, fresh: None, widget_tab: OpenWidget,  # noqa: F811
+def test_with_an_agent_online_there_is_no_away_note(stack: Stack, fresh: None, widget_tab: OpenWidget,
                                                       connect: Any):
     from playwright.sync_api import expect
 

@@ -4,11 +4,10 @@ opening moves the focus into the panel; Esc closes it and the focus returns to t
 from __future__ import annotations
 
 from devstack import Stack
-from tests.e2e.test_web_ui import browser  # noqa: F401  (fixture)
-from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tab, widget_tag  # noqa: F401
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag
 
 
-def test_on_a_375_px_phone_the_open_widget_fills_the_screen(stack: Stack, widget_tab: OpenWidget):  # noqa: F811
+def test_on_a_375_px_phone_the_open_widget_fills_the_screen(stack: Stack, widget_tab: OpenWidget):
     page = widget_tab(f"{SHOP}/phone.html", html=shop_page(widget_tag(stack)),
                       viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).page
     open_panel(page)
@@ -18,7 +17,7 @@ def test_on_a_375_px_phone_the_open_widget_fills_the_screen(stack: Stack, widget
     assert not page.get_by_test_id("kefu-panel").is_visible()
 
 
-def test_on_a_desktop_the_open_widget_is_a_panel_in_the_corner(stack: Stack, widget_tab: OpenWidget):  # noqa: F811
+def test_on_a_desktop_the_open_widget_is_a_panel_in_the_corner(stack: Stack, widget_tab: OpenWidget):
     page = widget_tab(f"{SHOP}/desk.html", html=shop_page(widget_tag(stack)),
                       viewport={"width": 1280, "height": 800}).page
     open_panel(page)
@@ -27,7 +26,7 @@ def test_on_a_desktop_the_open_widget_is_a_panel_in_the_corner(stack: Stack, wid
 
 
 def test_opening_focuses_the_panel_and_escape_gives_the_focus_back_to_the_launcher(
-        stack: Stack, widget_tab: OpenWidget):  # noqa: F811
+        stack: Stack, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     page = widget_tab(f"{SHOP}/keys.html", html=shop_page(widget_tag(stack))).page
@@ -52,7 +51,7 @@ def test_opening_focuses_the_panel_and_escape_gives_the_focus_back_to_the_launch
     expect(page.get_by_test_id("kefu-input")).to_be_focused()
 
 
-def test_every_input_has_a_label(stack: Stack, widget_tab: OpenWidget):  # noqa: F811
+def test_every_input_has_a_label(stack: Stack, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     page = widget_tab(f"{SHOP}/labels.html", html=shop_page(widget_tag(stack, prechat_email="optional"))).page

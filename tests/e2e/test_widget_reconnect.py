@@ -10,8 +10,7 @@ from typing import Any
 from devstack import Stack
 from tests.e2e.conftest import wait_for
 from tests.e2e.protocol_helpers import api, online_agent, stored_messages
-from tests.e2e.test_web_ui import browser  # noqa: F401  (fixture)
-from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tab, widget_tag, write  # noqa: F401
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
 
 
 def reply(stack: Stack, token: str, session_id: str, text: str) -> None:
@@ -21,7 +20,7 @@ def reply(stack: Stack, token: str, session_id: str, text: str) -> None:
 
 
 def test_after_a_reload_an_agent_reply_shows_on_the_launcher_without_opening(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     alice, _ = online_agent(stack, connect, "Alice")
@@ -63,7 +62,7 @@ def test_after_a_reload_an_agent_reply_shows_on_the_launcher_without_opening(
 
 
 def test_a_dropped_socket_catches_up_on_everything_missed_once(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     alice, _ = online_agent(stack, connect, "Alice")
@@ -94,7 +93,7 @@ def test_a_dropped_socket_catches_up_on_everything_missed_once(
 
 
 def test_a_message_written_before_a_reload_is_still_sent(
-        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):  # noqa: F811
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
 
     alice, _ = online_agent(stack, connect, "Alice")

@@ -2,8 +2,9 @@
 host pages of a shop served by the browser itself (any origin, any headers: hostile CSS, a strict
 CSP, an origin the API refuses), and short-cuts through the widget's panel.
 
-The widget renders in an open shadow root; Playwright's CSS selectors pierce open shadow roots, so
-``page.get_by_test_id("kefu-launcher")`` finds it as if it were in the page.
+Its fixtures (``widget_browser``, ``widget_tab``) are made visible to every test by
+tests/e2e/conftest.py. The widget renders in an open shadow root; Playwright's CSS selectors pierce
+open shadow roots, so ``page.get_by_test_id("kefu-launcher")`` finds it as if it were in the page.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from chalicelib.models import SessionModel
 from devstack import Stack
-from tests.e2e.test_web_ui import WAIT_MS, Tab
+from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, WAIT_MS, Tab, _ensure_chromium, _unavailable
 
 # A shop's origin that the local stack's KEFU_CORS_ORIGINS (http://localhost:*) admits; the browser
 # serves its pages (``route``), so nothing listens there.
@@ -41,8 +42,22 @@ def shop_page(body: str = "", head: str = "") -> str:
 OpenWidget = Callable[..., Tab]
 
 
+@pytest.fixture(scope="module")
+def widget_browser() -> Iterator[Any]:
+    """Headless Chromium, as for the other browser tests (tests/e2e/test_web_ui.py)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    _ensure_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
 @pytest.fixture
-def widget_tab(browser: Any) -> Iterator[OpenWidget]:
+def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
     """``widget_tab(url, html=None, headers=None, **context_options)``: a new browser context (its
     own localStorage: one visitor) on ``url``; with ``html`` the browser itself serves that page at
     ``url`` with ``headers`` (a shop's page on any origin)."""
@@ -52,7 +67,7 @@ def widget_tab(browser: Any) -> Iterator[OpenWidget]:
               **options: Any) -> Tab:
         # The shop's pages come from no address at all (the browser serves them) and call the stack on
         # the loopback address: Chromium asks for that permission, as a visitor would be asked.
-        context = browser.new_context(**{"permissions": ["local-network-access"], **options})
+        context = widget_browser.new_context(**{"permissions": ["local-network-access"], **options})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)

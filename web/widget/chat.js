@@ -473,14 +473,15 @@
 
     const firstPending = () => state.pending.entries().next().value;
 
-    /** Queue a message (text and/or an uploaded attachment) and send it as soon as it can be. */
-    function send(text, attachment) {
+    /** Queue a message (text and/or an uploaded attachment, shown from ``previewUrl`` until it is
+     * stored) and send it as soon as it can be. */
+    function send(text, attachment, previewUrl) {
       if (state.ended || (!text && !attachment)) return false;
       const clientMsgId = newId();
       state.pending.set(clientMsgId, { text, attachment, sentAt: 0 });
       saveConversation();
       showChat();
-      transcript.addPending(clientMsgId, text, attachment);
+      transcript.addPending(clientMsgId, text, attachment && previewUrl ? { ...attachment, url: previewUrl } : attachment);
       setTyping(false);
       pump();
       return true;

@@ -280,7 +280,8 @@
         const created = await api.createAttachment(token, body);
         await api.upload(created.upload, file);
         const ref = { id: created.attachment_id, name: file.name, content_type: file.type, size: file.size };
-        chat.send(view.input.value.trim(), ref);
+        // Shown from the visitor's own copy until the stored message brings S3's (never persisted).
+        chat.send(view.input.value.trim(), ref, URL.createObjectURL(file));
         view.input.value = "";
       } catch (e) {
         const code = e && e.code;
