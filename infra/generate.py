@@ -74,13 +74,24 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class StageSettings:
-    """What one Chalice stage fixes for infrastructure: its table names, secret and API stage."""
+    """What one Chalice stage fixes for infrastructure: its table names, secrets, API stage, the
+    attachments bucket (name prefix, CORS origins, retention) and the mail sender."""
 
     app_name: str
     stage: str
     table_names: dict[str, str]
     jwt_secret_parameter: str
     api_gateway_stage: str
+    table_prefix: str = ""
+    identity_secret_parameter: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    message_retention_days: int = 365
+    mail_from: str | None = None
+
+    @property
+    def bucket_name(self) -> str:
+        """The attachments bucket, made unique per account by CloudFormation (``Fn::Sub``)."""
+        return f"{self.table_prefix}-attachments-${{AWS::AccountId}}"
 
 
 def table_names(env: Mapping[str, str]) -> dict[str, str]:
@@ -114,12 +125,21 @@ def stage_settings(stage: str, config_path: Path = CHALICE_CONFIG) -> StageSetti
     if not parameter.startswith("/"):
         raise ValueError(f"stage {stage!r}: KEFU_JWT_SECRET_PARAMETER must name an SSM parameter "
                          f"(/kefu/{stage}/jwt-secret), got {parameter!r}")
+    identity_parameter = env.get("KEFU_IDENTITY_SECRET_PARAMETER") or None
+    if identity_parameter is not None and not identity_parameter.startswith("/"):
+        raise ValueError(f"stage {stage!r}: KEFU_IDENTITY_SECRET_PARAMETER must name an SSM parameter, "
+                         f"got {identity_parameter!r}")
     return StageSettings(
         app_name=config["app_name"],
         stage=stage,
         table_names=table_names(env),
         jwt_secret_parameter=parameter,
         api_gateway_stage=stage_config.get("api_gateway_stage", config.get("api_gateway_stage", "api")),
+        table_prefix=env.get("KEFU_TABLE_PREFIX", f"kefu-{env.get('KEFU_STAGE', 'dev')}"),
+        identity_secret_parameter=identity_parameter,
+        cors_origins=tuple(o.strip().rstrip("/") for o in env.get("KEFU_CORS_ORIGINS", "").split(",") if o.strip()),
+        message_retention_days=int(env.get("KEFU_MESSAGE_RETENTION_DAYS") or 365),
+        mail_from=env.get("KEFU_MAIL_FROM") or None,
     )
 
 
@@ -194,7 +214,46 @@ def _template_arn(service: str, resource: str) -> Json:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
 
 
-def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_prefix: str) -> Json:
+def _file_bucket_arn(settings: StageSettings, path: str = "") -> str:
+    """The attachments bucket for the policy file, which cannot know the account id."""
+    return f"arn:aws:s3:::{settings.table_prefix}-attachments-*{path}"
+
+
+def _template_bucket_arn(settings: StageSettings, path: str = "") -> Json:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{settings.bucket_name}{path}"}
+
+
+BucketArnFn = Callable[[StageSettings, str], Any]
+# What the functions do with attachments: presign uploads (the upload is authorised as PutObject),
+# check and read them (HeadObject is GetObject), delete a refused one. ListBucket only makes a
+# HeadObject of a missing key answer 404 instead of 403.
+ATTACHMENT_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject")
+ATTACHMENT_PREFIX = "/attachments/*"
+
+
+def _widget_statements(settings: StageSettings, arn: ArnFn, bucket_arn: BucketArnFn) -> list[Json]:
+    sender = {"Condition": {"StringEquals": {"ses:FromAddress": settings.mail_from}}} if settings.mail_from else {}
+    identity: list[Json] = []
+    if settings.identity_secret_parameter:
+        secret = arn("ssm", f"parameter/{settings.identity_secret_parameter.lstrip('/')}")
+        identity = [
+            {"Sid": "IdentitySecret", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": secret},
+            {"Sid": "IdentitySecretKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": arn("kms", "key/*"),
+             "Condition": {"StringLike": {"kms:ViaService": "ssm.*.amazonaws.com",
+                                          "kms:EncryptionContext:PARAMETER_ARN": secret}}},
+        ]
+    return [
+        *identity,
+        {"Sid": "Attachments", "Effect": "Allow", "Action": list(ATTACHMENT_ACTIONS),
+         "Resource": bucket_arn(settings, ATTACHMENT_PREFIX)},
+        {"Sid": "AttachmentsBucket", "Effect": "Allow", "Action": "s3:ListBucket",
+         "Resource": bucket_arn(settings, "")},
+        {"Sid": "Mail", "Effect": "Allow", "Action": "ses:SendEmail", "Resource": arn("ses", "identity/*"), **sender},
+    ]
+
+
+def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_prefix: str,
+            bucket_arn: BucketArnFn = _file_bucket_arn) -> Json:
     tables = tables_document()
     table_arns: list[Any] = []
     for key in TABLE_KEYS:
@@ -233,6 +292,7 @@ def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_pr
             },
             {"Sid": "Logs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
              "Resource": [arn("logs", log_group), arn("logs", f"{log_group}:log-stream:*")]},
+            *_widget_statements(settings, arn, bucket_arn),
         ],
     }
 
@@ -249,7 +309,7 @@ def policy_document(settings: StageSettings) -> Json:
 def template_policy_document(settings: StageSettings) -> Json:
     """The same statements for the packaged roles, pinned to this stack's WebSocket API, Region,
     account and function names (CloudFormation names functions ``<stack>-<LogicalId>-<suffix>``)."""
-    return _policy(settings, _template_arn, f"${{{WEBSOCKET_API}}}", "${AWS::StackName}-")
+    return _policy(settings, _template_arn, f"${{{WEBSOCKET_API}}}", "${AWS::StackName}-", _template_bucket_arn)
 
 
 # -- the merge fragment ------------------------------------------------------------------------
@@ -280,6 +340,45 @@ def websocket_stage(template: Json) -> str:
         if properties.get("ApiId") == {"Ref": WEBSOCKET_API}:
             return str(properties["StageName"])
     raise ValueError(f"no {WEBSOCKET_STAGE_TYPE} for {WEBSOCKET_API} in the Chalice template")
+
+
+ATTACHMENTS_BUCKET = "AttachmentsBucket"
+ATTACHMENTS_BUCKET_POLICY = "AttachmentsBucketPolicy"
+
+
+def attachments_bucket(settings: StageSettings) -> dict[str, Json]:
+    """The bucket attachments are uploaded to: encrypted, never public, TLS only, CORS for the
+    origins the API admits (browsers POST to it directly), objects expiring with the messages."""
+    policy = "Delete" if settings.stage in DISPOSABLE_STAGES else "Retain"
+    properties: Json = {
+        "BucketName": {"Fn::Sub": settings.bucket_name},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "VersioningConfiguration": {"Status": "Suspended"},
+        "LifecycleConfiguration": {"Rules": [{
+            "Id": "message-retention", "Status": "Enabled", "Prefix": "attachments/",
+            "ExpirationInDays": settings.message_retention_days,
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
+    }
+    if settings.cors_origins:
+        properties["CorsConfiguration"] = {"CorsRules": [{
+            "AllowedOrigins": list(settings.cors_origins), "AllowedMethods": ["GET", "HEAD", "POST"],
+            "AllowedHeaders": ["*"], "ExposedHeaders": ["ETag"], "MaxAge": 600}]}
+    bucket_arn = _template_bucket_arn(settings)
+    objects_arn = _template_bucket_arn(settings, "/*")
+    return {
+        ATTACHMENTS_BUCKET: {"Type": "AWS::S3::Bucket", "DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+                             "Properties": properties},
+        ATTACHMENTS_BUCKET_POLICY: {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": ATTACHMENTS_BUCKET},
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [bucket_arn, objects_arn],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+    }
 
 
 def websocket_environment(stage: str) -> dict[str, Json]:
@@ -325,8 +424,10 @@ def build_fragment(settings: StageSettings, chalice_template: Json) -> Json:
     _require(chalice_template, REST_API, "AWS::Serverless::Api")
     _require(chalice_template, WEBSOCKET_API, "AWS::ApiGatewayV2::Api")
     resources: Json = dict(table_resources(settings))
+    resources.update(attachments_bucket(settings))
     resources[REST_API] = {"Properties": {"GatewayResponses": gateway_responses()}}
-    environment = websocket_environment(websocket_stage(chalice_template))
+    environment = {**websocket_environment(websocket_stage(chalice_template)),
+                   "KEFU_ATTACHMENTS_BUCKET": {"Ref": ATTACHMENTS_BUCKET}}
     for function in resources_of_type(chalice_template, FUNCTION_TYPE):
         resources[function] = {"Properties": {"Environment": {"Variables": environment}}}
     policy = template_policy_document(settings)

@@ -6,6 +6,7 @@ One packaging run serves every test here (~10 s once Chalice has cached the Linu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,53 @@ def test_every_role_holds_the_stage_policy_pinned_to_this_stack(template):
         assert [p["PolicyDocument"] for p in policies] == [expected], role
     connections = next(s for s in expected["Statement"] if s["Sid"] == "WebSocketConnections")
     assert all("${WebsocketAPI}/api/" in arn["Fn::Sub"] for arn in connections["Resource"])
+
+
+def test_the_attachments_bucket_is_encrypted_private_tls_only_and_expires_with_the_messages(template):
+    bucket = template["Resources"][generate.ATTACHMENTS_BUCKET]
+    properties = bucket["Properties"]
+
+    assert bucket["Type"] == "AWS::S3::Bucket"
+    assert properties["BucketName"] == {"Fn::Sub": "kefu-dev-attachments-${AWS::AccountId}"}
+    rule = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(properties["PublicAccessBlockConfiguration"]) == 4
+    (lifecycle,) = properties["LifecycleConfiguration"]["Rules"]
+    assert (lifecycle["Status"], lifecycle["ExpirationInDays"]) == ("Enabled", 365)  # KEFU_MESSAGE_RETENTION_DAYS
+    deny = template["Resources"][generate.ATTACHMENTS_BUCKET_POLICY]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_bucket_admits_the_api_origins_and_follows_the_retention_setting():
+    settings = dataclasses.replace(generate.stage_settings(STAGE), cors_origins=("https://shop.example",),
+                                   message_retention_days=30)
+
+    properties = generate.attachments_bucket(settings)[generate.ATTACHMENTS_BUCKET]["Properties"]
+
+    (cors,) = properties["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == ["https://shop.example"]
+    assert "POST" in cors["AllowedMethods"] and "GET" in cors["AllowedMethods"]
+    assert properties["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
+
+
+def test_functions_may_use_only_the_attachments_bucket_and_know_its_name(template):
+    statements = {s["Sid"]: s for s in generate.template_policy_document(generate.stage_settings(STAGE))["Statement"]}
+
+    s3_statements = [s for s in statements.values() if any(a.startswith("s3:") for a in _actions(s))]
+    for statement in s3_statements:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert all("kefu-dev-attachments-${AWS::AccountId}" in r["Fn::Sub"] for r in resources), statement
+    assert "s3:*" not in {a for s in s3_statements for a in _actions(s)}
+    for name, function in of_type(template, generate.FUNCTION_TYPE).items():
+        assert function["Properties"]["Environment"]["Variables"]["KEFU_ATTACHMENTS_BUCKET"] == {
+            "Ref": generate.ATTACHMENTS_BUCKET}, name
+    assert _actions(statements["Mail"]) == ["ses:SendEmail"]
+
+
+def _actions(statement) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
 
 
 def test_stack_outputs_tell_clients_where_to_connect(template):
