@@ -431,7 +431,7 @@
       setStatus(why);
       if (live) transcript.addSystem(`ended-${state.sessionId}`, why);
       if (state.rated) rated(state.rated, null);
-      else if (!live) refreshRating();
+      if (!live) refreshRating(); // the star and the comment given before a reload
       saveConversation();
     }
 
