@@ -21,8 +21,8 @@ from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, WAIT_MS, Tab, _ensure_c
 # A shop's origin that the local stack's KEFU_CORS_ORIGINS (http://localhost:*) admits; the browser
 # serves its pages (``route``), so nothing listens there.
 SHOP = "http://localhost:5173"
-# One that it does not admit.
-STRANGER = "http://shop.invalid"
+# One that it does not admit (https: Chromium lets only secure pages reach a loopback address).
+STRANGER = "https://shop.example"
 
 
 def widget_tag(stack: Stack, **data: str) -> str:
