@@ -174,3 +174,37 @@ def test_the_transcript_is_mailed_on_request(stack: Stack, fresh: None, widget_t
     mail = wait_for(lambda: [m for m in sent_mail() if "bob@example.com" in m["to"]], timeout=15)
     assert "What are your opening hours?" in mail[-1]["text"] and "9 to 6, Monday to Saturday" in mail[-1]["text"]
     assert all("422" in e for e in tab.errors), tab.errors  # the browser's note of the first, refused ask
+
+
+def test_system_lines_stored_by_the_server_replace_the_widgets_own_in_the_visitors_language(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    """The console stores system lines as messages (docs/protocol.md, issue 20); here one is pushed
+    into the widget's real socket, as the server would push it."""
+    import json
+
+    from playwright.sync_api import expect
+
+    alice, _ = online_agent(stack, connect, "Alice")
+    tab = widget_tab(f"{SHOP}/zh.html", html=shop_page(widget_tag(stack)), locale="zh-CN")
+    page = tab.page
+    sockets: list[Any] = []
+
+    def through(socket: Any) -> None:
+        socket.connect_to_server()  # everything passes both ways; the test may add frames
+        sockets.append(socket)
+
+    page.route_web_socket(f"{stack.ws_url}*", through)
+    page.reload()
+    open_panel(page)
+    write(page, "你好")
+    lines = page.locator("[data-testid=kefu-system] .kefu-text")
+    expect(lines).to_have_text(["Alice 加入了对话"])  # made up from session.assigned
+    session_id = session_of(page)
+    stored = {"id": "~system-line", "session_id": session_id, "client_msg_id": None,
+              "created_at": "2026-12-02T10:00:00Z", "sender": {"type": "system", "id": "system", "name": None},
+              "text": "Alice took the conversation",
+              "system": {"event": "assigned", "agent": {"id": alice.id, "name": "Alice"}}}
+    sockets[-1].send(json.dumps({"type": "message.new", "message": stored}))
+    expect(page.locator("[data-testid=kefu-system][data-id] .kefu-text")).to_have_text(["Alice 加入了对话"])
+    expect(lines).to_have_count(1)  # the stored line took the place of the widget's own
+    assert tab.errors == []

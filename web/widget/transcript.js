@@ -43,9 +43,30 @@
       if (local) local.remove();
     }
 
+    /** A stored system line in the visitor's language when its event is known (docs/protocol.md,
+     * "System lines"), else the server's English sentence. */
+    function systemText(message) {
+      const event = message.system || {};
+      const name = (event.agent && event.agent.name) || t("an_agent");
+      switch (event.event) {
+        case "assigned":
+          return t("joined", { name });
+        case "transferred":
+          return t("transferred", { name });
+        case "requeued":
+          return t("requeued");
+        case "ended":
+          return { visitor: t("ended_by_visitor"), agent: t("ended_by_agent") }[event.by && event.by.type] || t("ended");
+        case "rated":
+          return t("rated_line", { rating: event.rating });
+        default:
+          return message.text;
+      }
+    }
+
     function nodeFor(message) {
       const isLine = message.sender.type === "system" && message.kind !== "greeting";
-      const node = isLine ? view.systemNode(message.text, message.created_at) : view.messageNode(message);
+      const node = isLine ? view.systemNode(systemText(message), message.created_at) : view.messageNode(message);
       node.dataset.id = message.id;
       return node;
     }
