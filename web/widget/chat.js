@@ -60,6 +60,8 @@
       lastMarked: "",
       reloadFloor: "",
       attempt: 0,
+      connecting: false, // the socket's URL is on its way
+      generation: 0, // of connects: a later one, or a disconnect, cancels an earlier one
       signUpAttempt: 0,
       timers: {},
       typingSent: false,
@@ -164,11 +166,27 @@
       connect();
     }
 
-    function connect() {
+    /** Where the socket opens, for the visitor's token (docs/protocol.md, "Connecting"): one place
+     * to change how a socket proves who opens it. */
+    async function socketUrl(token) {
+      return `${ctx.wsUrl}?token=${encodeURIComponent(token)}`;
+    }
+
+    async function connect() {
       clearTimeout(state.timers.reconnect);
-      if (!state.visitor || state.socket) return;
+      if (!state.visitor || state.socket || state.connecting) return;
       setStatus(state.attempt ? t("reconnecting") : t("connecting"));
-      const socket = new WebSocket(`${ctx.wsUrl}?token=${encodeURIComponent(state.visitor.token)}`);
+      const generation = ++state.generation;
+      state.connecting = true;
+      let url;
+      try {
+        url = await socketUrl(state.visitor.token);
+      } finally {
+        state.connecting = false;
+      }
+      // Meanwhile the visitor may have been forgotten, or another connect won.
+      if (generation !== state.generation || !state.visitor || state.socket) return;
+      const socket = new WebSocket(url);
       let opened = false;
       let revoked = false;
       state.socket = socket;
@@ -218,6 +236,7 @@
 
     /** Close the socket without reconnecting (nothing open to follow, or a new token). */
     function disconnect() {
+      state.generation += 1; // a connect still waiting for its URL gives up
       const socket = state.socket;
       state.socket = null;
       clearInterval(state.timers.ping);
@@ -495,7 +514,7 @@
       if (!head) return;
       const [clientMsgId, item] = head;
       if (item.held) return;
-      if (!state.visitor || !state.socket) {
+      if (!state.visitor || (!state.socket && !state.connecting)) {
         connectWhenSignedUp();
         return;
       }
