@@ -54,8 +54,8 @@ def patch_agent(agent_id: str):
         raise Conflict("a disabled agent stays offline")
     if body.disabled is False and agent.disabled:
         access.enable_agent(agent_id)
-    if body.display_name is not None or body.role is not None or body.password is not None:
-        change = agents.update_profile(agent_id, body.display_name, body.role, body.password)
+    if any(value is not None for value in (body.display_name, body.role, body.password, body.avatar_url)):
+        change = agents.update_profile(agent_id, body.display_name, body.role, body.password, body.avatar_url)
         if change.revokes_tokens:
             access.after_revocation("agent", agent_id, "credentials_changed")
     if body.max_concurrent is not None:

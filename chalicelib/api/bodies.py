@@ -45,6 +45,7 @@ class PatchAgentBody(Body):
     max_concurrent: int | None = Field(default=None, ge=0, le=1000)
     status: Literal["online", "away", "offline"] | None = None
     disabled: StrictBool | None = None
+    avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^(https?://\S+)?$")  # "" removes it
 
 
 class PostMessageBody(Body):

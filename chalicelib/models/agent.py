@@ -78,6 +78,7 @@ class AgentModel(KefuModel):
     updated_at = UnicodeAttribute(null=True)
     disabled = BooleanAttribute(null=True)  # a disabled agent cannot log in and holds no valid token
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
+    avatar_url = UnicodeAttribute(null=True)  # shown beside their messages (copied onto each)
 
     by_username = AgentsByUsername()
     in_directory = AgentDirectory()
@@ -95,4 +96,5 @@ class AgentModel(KefuModel):
             "last_assigned_at": self.last_assigned_at,
             "created_at": self.created_at,
             "disabled": bool(self.disabled),
+            "avatar_url": self.avatar_url,
         }

@@ -25,6 +25,7 @@ class MessageModel(KefuModel):
     sender_type = UnicodeAttribute()  # "visitor" | "agent" | "system"
     sender_id = UnicodeAttribute()
     sender_name = UnicodeAttribute(null=True)
+    sender_avatar_url = UnicodeAttribute(null=True)  # an agent's avatar when they sent it
     text = UnicodeAttribute(null=True)  # removed when the message is deleted
     client_msg_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -45,6 +46,8 @@ class MessageModel(KefuModel):
             "created_at": self.created_at,
             "client_msg_id": self.client_msg_id,
         }
+        if self.sender_avatar_url:
+            body["sender"]["avatar_url"] = self.sender_avatar_url
         if self.read_at:
             body["read_at"] = self.read_at
         if self.kind:

@@ -138,7 +138,7 @@ def _with_revocation(agent: AgentModel, actions: list, condition: Any) -> tuple[
 
 
 def update_profile(agent_id: str, display_name: str | None = None, role: str | None = None,
-                   password: str | None = None) -> ProfileChange:
+                   password: str | None = None, avatar_url: str | None = None) -> ProfileChange:
     """Change what does not affect assignment (capacity and status go through ``assignment``).
 
     A new role or password revokes every token issued so far, in the same write (see
@@ -153,6 +153,8 @@ def update_profile(agent_id: str, display_name: str | None = None, role: str | N
         condition = AgentModel.agent_id.exists()
         if display_name is not None:
             actions.append(AgentModel.display_name.set(display_name))
+        if avatar_url is not None:  # "" removes it
+            actions.append(AgentModel.avatar_url.set(avatar_url) if avatar_url else AgentModel.avatar_url.remove())
         if role is not None:
             actions.append(AgentModel.role.set(role))
         if password_hash is not None:

@@ -254,8 +254,8 @@ def _same_message(existing: MessageModel, text: str) -> MessageModel:
 
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
-                 exclude_connection: str | None = None,
-                 attachment: AttachmentModel | None = None) -> tuple[MessageModel, bool]:
+                 exclude_connection: str | None = None, attachment: AttachmentModel | None = None,
+                 read: SessionModel | None = None, avatar_url: str | None = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
@@ -264,7 +264,9 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
     """
     if len(text) > 4000 or (not text and attachment is None):
         raise ValidationFailed("text must be 1 to 4000 characters (or empty with an attachment)")
-    session = session_for(principal, session_id)
+    # ``read``: the session as the caller just read it (one read per message, not two).
+    session = read if read is not None and read.session_id == session_id and can_access(principal, read) \
+        else session_for(principal, session_id)
     for _ in rounds(SEND_ATTEMPTS):
         existing = _existing_message(principal.user_id, client_msg_id, session_id)
         if existing is not None:
@@ -274,7 +276,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             return existing, False
         if not session.is_open:
             raise Conflict("session has ended")
-        message, failed = _store(principal, session, client_msg_id, text, attachment)
+        message, failed = _store(principal, session, client_msg_id, text, attachment, avatar_url)
         if failed.get("attachment") == CONDITION_FAILED:
             raise Conflict("this attachment was already sent in another message")
         if not failed:
@@ -293,7 +295,8 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
 
 
 def _store(principal: Principal, session: SessionModel, client_msg_id: str,
-           text: str, attachment: AttachmentModel | None = None) -> tuple[MessageModel, dict[str, str]]:
+           text: str, attachment: AttachmentModel | None = None,
+           avatar_url: str | None = None) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
@@ -303,6 +306,7 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
         sender_type=party,
         sender_id=principal.user_id,
         sender_name=principal.name,
+        sender_avatar_url=avatar_url,
         text=text,
         client_msg_id=client_msg_id,
         created_at=now,

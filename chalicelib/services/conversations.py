@@ -6,7 +6,8 @@
   the message is looked up first, so a retry (over REST or the socket) never opens a second one.
 - A greeting from the settings is stored as the conversation's first message.
 - An agent replying to a conversation that waits for an agent takes it first (``accept``).
-- A visitor writing again to an offline conversation while someone can answer joins the queue.
+- A visitor writing again to an offline conversation while an agent has a free slot joins the
+  queue, which gives it to that agent.
 - A reply to a customer who has left (no open socket) and gave an email is mailed; a transcript
   by email on request.
 """
@@ -27,9 +28,10 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel, VisitorModel
-from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional
+from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, stored_as
 from chalicelib.observability import logger
 from chalicelib.services import (
+    agents,
     answering,
     assignment,
     attachments,
@@ -62,10 +64,19 @@ def send(principal: Principal, session_id: str | None, client_msg_id: str, text:
     if principal.is_agent and session.agent_id is None and session.status in chat.UNASSIGNED_STATUSES:
         session = assignment.accept_session(session_id, principal.user_id).session  # replying takes it
     attachment = attachments.confirm(principal, attachment_id) if attachment_id else None
-    message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment)
+    message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment,
+                                        read=session, avatar_url=_avatar_of(principal))
     if is_new:
         _after_message(principal, session, message)
     return message, is_new
+
+
+def _avatar_of(principal: Principal) -> str | None:
+    """An agent's avatar as it is now (the token carries only their name): one read per agent
+    message, none per visitor message."""
+    if not principal.is_agent:
+        return None
+    return agents.get_agent(principal.user_id).avatar_url
 
 
 def _conversation_for(principal: Principal, client_msg_id: str, context: dict[str, Any] | None,
@@ -140,7 +151,9 @@ def _after_message(principal: Principal, session: SessionModel, message: Message
 
 
 def _queue_if_answerable(session: SessionModel) -> None:
-    if answering.who_can_answer().can_answer:
+    """Only when an agent has a free slot: the conversation goes straight to them. With everyone
+    busy it keeps waiting offline, where leaving cannot end it, and any agent can take it."""
+    if answering.who_can_answer().reason is answering.Reason.AVAILABLE:
         assignment.queue_offline(chat.get_session(session.session_id))
 
 
@@ -177,7 +190,8 @@ def email_transcript(principal: Principal, session_id: str, email: str | None = 
     now = clock.epoch()
     attr = SessionModel.transcript_sent_at
     if not conditional(lambda: SessionModel(session_id).update(
-            actions=[attr.set(now)], condition=attr.does_not_exist() | (attr < now - TRANSCRIPT_EVERY_SECONDS))):
+            actions=[attr.set(now)], condition=attr.does_not_exist() | (attr < now - TRANSCRIPT_EVERY_SECONDS)),
+            already_done=lambda: stored_as(SessionModel, session_id, {"transcript_sent_at": now}) is not None):
         raise RateLimited("a transcript was sent a moment ago", retry_after=TRANSCRIPT_EVERY_SECONDS)
     messages = list(MessageModel.query(session_id, consistent_read=True, limit=TRANSCRIPT_MAX_MESSAGES))
     subject, text = mail.transcript(session, messages)

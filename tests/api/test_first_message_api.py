@@ -258,6 +258,19 @@ def test_the_customer_writing_again_once_someone_can_answer_joins_the_queue(api,
     assert (seen["status"], seen["agent"]["id"]) == ("active", agent.user_id)
 
 
+def test_while_every_agent_is_busy_the_customer_writing_again_keeps_waiting_offline(api, people):
+    visitor = people.visitor()
+    session_id = _first(api, visitor, "first").json_body["session"]["session_id"]
+    agent = people.agent(online=True, capacity=1)
+    people.start_session(people.visitor())  # fills the agent
+
+    again = api.post(f"/api/sessions/{session_id}/messages", visitor, body={"text": "hello?", "client_msg_id": "m2"})
+
+    assert again.status_code == 201
+    assert api.get(f"/api/sessions/{session_id}", visitor).json_body["status"] == "offline"
+    assert _active_count(agent) == 1
+
+
 def test_the_customer_or_an_agent_can_end_a_waiting_conversation(api, people):
     visitor = people.visitor()
     session_id = _first(api, visitor).json_body["session"]["session_id"]
