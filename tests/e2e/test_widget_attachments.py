@@ -13,7 +13,8 @@ from typing import Any
 import requests
 
 from devstack import Stack
-from tests.e2e.protocol_helpers import online_agent, stored_messages
+from tests.e2e.conftest import wait_for
+from tests.e2e.protocol_helpers import api, online_agent, stored_messages
 from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
 
 
@@ -67,6 +68,56 @@ def test_an_image_is_uploaded_previewed_in_the_bubble_and_stored_as_an_image(
     assert attachment["name"] == "damage.png" and attachment["content_type"] == "image/png"
     assert attachment["size"] == len(image)
     assert requests.get(attachment["url"], timeout=10).content == image
+    assert tab.errors == []
+
+
+def agent_sends_file(stack: Stack, token: str, session_id: str, name: str, content_type: str, body: bytes) -> None:
+    """What the console does for an agent's file: ask for an upload, POST it to S3, send the message."""
+    asked = api(stack, "POST", "/api/attachments", token,
+                json={"filename": name, "content_type": content_type, "size": len(body), "session_id": session_id})
+    assert asked.status_code == 201, asked.text
+    upload = asked.json()["upload"]
+    put = requests.post(upload["url"], data=upload["fields"], files={"file": (name, body, content_type)}, timeout=10)
+    assert put.status_code in (200, 204), put.text
+    sent = api(stack, "POST", f"/api/sessions/{session_id}/messages", token,
+               json={"text": "", "attachment_id": asked.json()["attachment_id"], "client_msg_id": f"file-{name}"})
+    assert sent.status_code == 201, sent.text
+
+
+def test_an_image_from_the_agent_is_previewed_in_the_widget_and_named_on_the_launcher(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    from playwright.sync_api import expect
+
+    tab, alice, session_id = chatting(stack, widget_tab, connect)
+    page = tab.page
+    page.get_by_test_id("kefu-close").click()
+    agent_sends_file(stack, alice.token, session_id, "label.png", "image/png", png(3, 1))
+    expect(page.get_by_test_id("kefu-unread")).to_have_text("1")
+    expect(page.get_by_test_id("kefu-preview")).to_contain_text("label.png")
+    page.get_by_test_id("kefu-launcher").click()
+    image = page.locator("[data-testid=kefu-message][data-sender=agent] [data-testid=kefu-attachment] img")
+    expect(image).to_have_attribute("alt", "label.png")
+    expect(image).to_have_js_property("complete", True)
+    expect(image).to_have_js_property("naturalWidth", 3)  # the picture itself, through its presigned GET
+
+    # A tall picture loads after its bubble is shown: the newest line stays in view all the same.
+    for n in range(1, 6):
+        reply = api(stack, "POST", f"/api/sessions/{session_id}/messages", alice.token,
+                    json={"text": f"Line {n}", "client_msg_id": f"line-{n}"})
+        assert reply.status_code == 201, reply.text
+    expect(page.locator("[data-testid=kefu-message][data-sender=agent][data-id]")).to_have_count(6)
+    agent_sends_file(stack, alice.token, session_id, "tall.png", "image/png", png(40, 600))
+    tall = page.locator("[data-testid=kefu-attachment] img[alt='tall.png']")
+    expect(tall).to_have_js_property("complete", True)
+    expect(tall).to_have_js_property("naturalHeight", 600)
+    body = page.get_by_test_id("kefu-body")
+    assert body.evaluate("(b) => b.scrollHeight - b.clientHeight") > 150  # the picture made it scroll
+    wait_for(lambda: body.evaluate("(b) => b.scrollHeight - b.scrollTop - b.clientHeight < 2"))
+
+    agent_sends_file(stack, alice.token, session_id, "receipt.pdf", "application/pdf", PDF)
+    link = page.locator("[data-testid=kefu-message][data-sender=agent] [data-testid=kefu-attachment] a[download]")
+    expect(link).to_contain_text("receipt.pdf")
+    assert requests.get(link.get_attribute("href"), timeout=10).content == PDF
     assert tab.errors == []
 
 

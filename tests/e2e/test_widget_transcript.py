@@ -66,6 +66,29 @@ def test_messages_carry_their_time_in_the_visitors_locale_and_the_agents_name_an
     assert not any(t.endswith(("AM", "PM")) for t in shown["de-DE"])  # ...a 24-hour one here
 
 
+def test_an_agents_own_avatar_wins_over_the_shops(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    from playwright.sync_api import expect
+
+    own = f"{SHOP}/alice.png"
+    admin = admin_token(stack)
+    assert api(stack, "PUT", "/api/widget/settings", admin, json={"avatar_url": AVATAR}).status_code == 200
+    alice, _ = online_agent(stack, connect, "Alice")
+    assert api(stack, "PATCH", f"/api/agents/{alice.id}", admin, json={"avatar_url": own}).status_code == 200
+    tab = widget_tab(f"{SHOP}/own.html", html=shop_page(widget_tag(stack)))
+    page = tab.page
+    for picture in (AVATAR, own):
+        page.context.route(picture, lambda route: route.fulfill(status=200, body=png(), content_type="image/png"))
+    open_panel(page)
+    write(page, "Hello")
+    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    reply(stack, alice.token, session_of(page), "Hi, Alice here")
+    avatar = page.locator("[data-testid=kefu-message][data-sender=agent] img.avatar")
+    expect(avatar).to_have_attribute("src", own)
+    expect(avatar).to_have_js_property("naturalWidth", 2)
+    assert tab.errors == []
+
+
 def test_system_lines_tell_who_joined_a_transfer_a_return_to_the_queue_and_the_end(
         stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
@@ -114,6 +137,9 @@ def test_a_greeting_from_the_settings_opens_the_conversation(
     write(page, "Do you have gift cards?")
     expect(page.locator("[data-testid=kefu-message][data-kind=greeting][data-id]")).to_have_count(1)  # the stored one
     expect(texts).to_have_text([greeting, "Do you have gift cards?"])
+    # Alice took it after the customer wrote: her line comes after the message, whatever came first.
+    expect(page.locator("[data-testid=kefu-message] .kefu-text, [data-testid=kefu-system] .kefu-text")).to_have_text(
+        [greeting, "Do you have gift cards?", "Alice joined the chat"])
     stored = stored_messages(stack, alice.token, session_of(page))
     assert [(m.get("kind"), m["text"]) for m in stored] == [("greeting", greeting), (None, "Do you have gift cards?")]
     assert tab.errors == []

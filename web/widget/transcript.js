@@ -20,6 +20,17 @@
     const pendingNode = (clientMsgId) => list.querySelector(`[data-client-msg-id="${CSS.escape(clientMsgId || "")}"]`);
     const firstPending = () => list.querySelector("[data-client-msg-id]");
     const scrollDown = () => { view.body.scrollTop = view.body.scrollHeight; };
+    // Whether the visitor reads the newest line: a picture that loads later keeps it in view then.
+    let atBottom = true;
+    view.body.addEventListener("scroll", () => {
+      atBottom = view.body.scrollHeight - view.body.scrollTop - view.body.clientHeight < 24;
+    }, { passive: true });
+    function reveal(node) {
+      for (const image of node.querySelectorAll("img")) {
+        image.addEventListener("load", () => { if (atBottom) scrollDown(); }, { once: true });
+      }
+      scrollDown();
+    }
 
     function clear() {
       state.messages.clear();
@@ -71,30 +82,32 @@
       return node;
     }
 
-    // Ids sort by time: insert in order, whatever order history and pushes arrive in.
-    function insertInOrder(node, id) {
+    // Ids sort by time: insert in order, whatever order history and pushes arrive in. A message
+    // that was being sent takes its place, so it stays before a system line heard meanwhile.
+    function insertInOrder(node, id, waiting) {
       const after = [...list.querySelectorAll("[data-id]")].find((other) => other.dataset.id > id);
-      list.insertBefore(node, after || firstPending() || null);
-      scrollDown();
+      if (waiting && !(after && after.compareDocumentPosition(waiting) & Node.DOCUMENT_POSITION_FOLLOWING)) waiting.replaceWith(node);
+      else list.insertBefore(node, after || firstPending() || null);
+      reveal(node);
     }
 
     /** Show a stored message (once); a visitor's message replaces its "sending" copy. */
     function add(message) {
       const known = state.messages.get(message.id);
       state.messages.set(message.id, known && known.read_at && !message.read_at ? { ...message, read_at: known.read_at } : message);
-      if (message.sender.type === "visitor") {
-        if (message.read_at && message.id > state.readUpTo) state.readUpTo = message.id;
-        const waiting = pendingNode(message.client_msg_id);
-        if (waiting) waiting.remove();
-      }
+      const waiting = message.sender.type === "visitor" ? pendingNode(message.client_msg_id) : null;
+      if (message.sender.type === "visitor" && message.read_at && message.id > state.readUpTo) state.readUpTo = message.id;
       if (message.kind === "greeting") dropLocalGreeting();
       else if (message.sender.type === "system" && !state.serverSystemLines) {
         state.serverSystemLines = true; // the server's lines say it better: drop the ones we made up
         for (const node of list.querySelectorAll("[data-origin=frame]")) node.remove();
       }
-      const shown = byId(message.id);
-      if (!shown) insertInOrder(nodeFor(message), message.id);
-      else if (message.attachment && !shown.querySelector("[data-testid=kefu-attachment]")) shown.replaceWith(nodeFor(message));
+      const existing = byId(message.id);
+      if (!existing) insertInOrder(nodeFor(message), message.id, waiting);
+      else {
+        if (waiting) waiting.remove();
+        if (message.attachment && !existing.querySelector("[data-testid=kefu-attachment]")) existing.replaceWith(nodeFor(message));
+      }
       renderReceipts();
       updateLauncher();
     }
@@ -117,7 +130,7 @@
       node.dataset.clientMsgId = clientMsgId;
       node.querySelector(".kefu-meta").textContent = t("sending");
       list.append(node);
-      scrollDown();
+      reveal(node);
     }
 
     function failPending(clientMsgId) {
@@ -140,8 +153,8 @@
       const node = view.systemNode(text);
       node.dataset.system = key;
       node.dataset.origin = "frame";
-      list.insertBefore(node, firstPending() || null);
-      scrollDown();
+      list.append(node); // after what the visitor had written before hearing of it
+      reveal(node);
     }
 
     function readUpTo(upTo) {
