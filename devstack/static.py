@@ -1,6 +1,7 @@
 """The web pages on the REST port: the demo host page with the widget at ``/``, the widget at
-``/widget.js``, the agent console under ``/console/``. In AWS they are static files on S3 behind
-CloudFront (docs/hosting.md); locally the REST server hands them out before Chalice sees the path.
+``/widget.js`` (which loads its parts from ``/widget/``), the agent console under ``/console/``.
+In AWS they are static files on S3 behind CloudFront (docs/hosting.md); locally the REST server
+hands them out before Chalice sees the path.
 
 HTML pages may name ``__KEFU_API_URL__`` and ``__KEFU_WS_URL__``: the stack's own URLs are put in
 when the page is served, because its ports are only known once it listens.
@@ -28,7 +29,7 @@ class StaticFile:
 def is_static_path(path: str) -> bool:
     """Paths the pages own; everything else (``/api/...``) goes to the app."""
     path = path.split("?", 1)[0]
-    return path in ("/", "/index.html", "/widget.js", "/console") or path.startswith("/console/")
+    return path in ("/", "/index.html", "/widget.js", "/console") or path.startswith(("/console/", "/widget/"))
 
 
 def resolve(path: str, urls: dict[str, str], root: Path = WEB_DIR) -> StaticFile | str | None:

@@ -23,6 +23,7 @@ from chalicelib.services import agents, tokens
 from chalicelib.services.tokens import Principal
 from devstack import Stack
 from tests.conftest import reset_tables
+from tests.e2e.widget_support import widget_browser, widget_tab  # noqa: F401  (the widget's browser tests)
 
 Connect = Callable[..., ClientConnection]
 

@@ -151,6 +151,9 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-name").fill("Ann")
     customer.get_by_test_id("kefu-start").click()
+    # The first message opens the conversation (before it, nothing exists on the server).
+    customer.get_by_test_id("kefu-input").fill("Hello, my order is late")
+    customer.get_by_test_id("kefu-send").click()
     expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
     assert customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).token")
 
@@ -158,9 +161,7 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation_in_the_browser(
     item = agent.get_by_test_id("session-item")
     expect(item).to_have_count(1)
     expect(item).to_contain_text("Ann")
-    customer.get_by_test_id("kefu-input").fill("Hello, my order is late")
     expect(agent.get_by_test_id("typing-indicator")).to_be_hidden()  # no conversation open yet
-    customer.get_by_test_id("kefu-send").click()
     expect(item.get_by_test_id("unread-count")).to_have_text("1")
 
     # Opening it shows the history, clears the count and tells the customer it was read.
@@ -249,9 +250,12 @@ def set_status(page: Any, status: str) -> None:
 
 
 def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_customer_ends(
-        stack: Stack, fresh: None, open_tab: Any):
+        stack: Stack, fresh: None, open_tab: Any, connect: Any):
     from playwright.sync_api import expect
 
+    from tests.e2e.protocol_helpers import online_agent
+
+    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
     agent_tab = open_tab(stack.console_url)
     agent = agent_tab.page
     username = agent_with_login("Bea")
@@ -262,6 +266,8 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
     customer = customer_tab.page
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-start").click()  # no name: it is optional
+    customer.get_by_test_id("kefu-input").fill("line 1")  # the first message opens the conversation
+    customer.get_by_test_id("kefu-send").click()
     expect(customer.get_by_test_id("kefu-status")).to_have_text("You are number 1 in the queue")
 
     waiting = agent.get_by_test_id("queue-item")
@@ -275,7 +281,7 @@ def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_custome
     token = customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).token")
     session_id = agent.get_by_test_id("session-item").get_attribute("data-session-id")
     sent = [f"line {n}" for n in range(1, 33)]  # one page of 30, then 2 older
-    for n, text in enumerate(sent):
+    for n, text in enumerate(sent[1:]):
         answer = requests.post(f"{stack.rest_url}/api/sessions/{session_id}/messages", timeout=10,
                                headers={"Authorization": f"Bearer {token}"},
                                json={"text": text, "client_msg_id": f"paging-{n}"})
@@ -370,6 +376,8 @@ def test_an_agent_transfers_a_chat_to_a_colleague(stack: Stack, fresh: None, ope
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-name").fill("Fay")
     customer.get_by_test_id("kefu-start").click()
+    customer.get_by_test_id("kefu-input").fill("Hello")
+    customer.get_by_test_id("kefu-send").click()
     expect(customer.get_by_test_id("kefu-status")).to_have_text("You are chatting with Dan")
 
     second_tab = open_tab(stack.console_url)
@@ -393,17 +401,20 @@ def test_an_agent_transfers_a_chat_to_a_colleague(stack: Stack, fresh: None, ope
 
 
 def test_the_widget_keeps_the_agent_shown_when_a_queue_position_read_before_the_assignment_lands_after_it(
-        stack: Stack, fresh: None, open_tab: Any, ws_connect: Any):
+        stack: Stack, fresh: None, open_tab: Any, ws_connect: Any, connect: Any):
     from playwright.sync_api import expect
 
     from chalicelib.services import assignment
-    from tests.e2e.protocol_helpers import agent_account, api, before_push
+    from tests.e2e.protocol_helpers import agent_account, api, before_push, online_agent
 
+    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
     customer_tab = open_tab(stack.widget_url)
     customer = customer_tab.page
     status = customer.get_by_test_id("kefu-status")
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-start").click()
+    customer.get_by_test_id("kefu-input").fill("Hello")
+    customer.get_by_test_id("kefu-send").click()
     expect(status).to_have_text("You are number 1 in the queue")
     alice = agent_account("Alice")
     ws_connect(alice.token).ping()  # alive, not yet online
@@ -474,7 +485,10 @@ def test_a_widget_whose_stored_token_is_refused_signs_the_visitor_up_again(
     expect(page.get_by_test_id("kefu-status")).to_have_text("Please start a new chat.")
     assert page.evaluate("localStorage.getItem('kefu.visitor')") is None
     page.get_by_test_id("kefu-start").click()
-    expect(page.get_by_test_id("kefu-status")).to_have_text("You are number 1 in the queue")
+    page.get_by_test_id("kefu-input").fill("Hello again")
+    page.get_by_test_id("kefu-send").click()  # nobody online: it waits for an agent
+    expect(page.get_by_test_id("kefu-status")).to_have_text(
+        "Nobody is here right now: we'll answer as soon as we are back.")
     # The browser's own notes of the refused handshake and of the REST check's 401, nothing else.
     assert all("403" in e or "401" in e for e in tab.errors), tab.errors
 

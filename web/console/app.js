@@ -10,7 +10,7 @@ const PAGE = 30;
 const state = {
   me: null,
   live: null,
-  sessions: new Map(), // session_id -> {session, unread}
+  sessions: new Map(), // session_id -> {session, unread: Set of unread visitor message ids}
   current: null,
   messages: new Map(), // of the open conversation: id -> message
   versions: new Map(), // session_id -> [version, position_seq] of the newest state applied; kept after a drop
@@ -114,7 +114,7 @@ function listen(live) {
       if (message.sender.type === "visitor") $("typing").hidden = true;
       markRead();
     } else if (state.sessions.has(message.session_id) && message.sender.type === "visitor") {
-      state.sessions.get(message.session_id).unread += 1;
+      state.sessions.get(message.session_id).unread.add(message.id); // once, whether the REST count saw it or not
       renderSessions();
     }
   });
@@ -134,7 +134,7 @@ async function loadSessions() {
   const mine = sessions.filter((s) => s.agent?.id === state.me.agent_id);
   for (const session of mine) {
     if (!isNewest(session)) continue; // a frame already told something newer
-    if (!state.sessions.has(session.session_id)) state.sessions.set(session.session_id, { session, unread: 0 });
+    if (!state.sessions.has(session.session_id)) state.sessions.set(session.session_id, { session, unread: new Set() });
     else state.sessions.get(session.session_id).session = session;
   }
   for (const [id, entry] of state.sessions) {
@@ -150,14 +150,14 @@ async function countUnread(session) {
   const page = await request("GET", `/api/sessions/${encodeURIComponent(session.session_id)}/messages?limit=100`);
   const entry = state.sessions.get(session.session_id);
   if (!entry) return;
-  entry.unread = page.messages.filter((m) => m.sender.type === "visitor" && !m.read_at).length;
+  for (const m of page.messages) if (m.sender.type === "visitor" && !m.read_at) entry.unread.add(m.id);
   renderSessions();
 }
 
 function upsert(session) {
   const entry = state.sessions.get(session.session_id);
   if (entry) Object.assign(entry.session, session);
-  else state.sessions.set(session.session_id, { session, unread: 0 });
+  else state.sessions.set(session.session_id, { session, unread: new Set() });
   renderSessions();
   countUnread(session).catch(() => {});
 }
@@ -174,7 +174,7 @@ function renderSessions() {
     const item = el("li", { testid: "session-item", "data-session-id": session.session_id, "data-status": session.status,
       class: session.session_id === state.current ? "selected" : "", onclick: () => openConversation(session.session_id) },
     el("span", { class: "name" }, session.visitor?.name || "Visitor", session.status === "ended" ? " (ended)" : ""),
-    el("span", { class: "unread", testid: "unread-count", "data-count": String(unread) }, String(unread)));
+    el("span", { class: "unread", testid: "unread-count", "data-count": String(unread.size) }, String(unread.size)));
     return item;
   });
   list.replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, "No chats yet")]));
@@ -224,7 +224,7 @@ async function openConversation(sessionId) {
   $("conversation").replaceChildren();
   $("typing").hidden = true;
   const entry = state.sessions.get(sessionId);
-  if (entry) entry.unread = 0;
+  if (entry) entry.unread.clear();
   $("conv-title").textContent = entry?.session.visitor?.name || "Visitor";
   setComposer(entry?.session.status === "active");
   renderSessions();

@@ -1,0 +1,59 @@
+"""Stale frames: session frames come from different servers in any order, so the widget keeps the
+newest by the session's version (#12) and ignores one older than the state it shows. The test stands
+between the page and the WebSocket API and delivers a real frame again, late, as a slow server would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from devstack import Stack
+from tests.e2e.protocol_helpers import api, online_agent
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
+
+
+def test_a_late_frame_older_than_the_state_shown_is_ignored(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    from playwright.sync_api import expect
+
+    alice, _ = online_agent(stack, connect, "Alice")
+    tab = widget_tab(f"{SHOP}/late.html", html=shop_page(widget_tag(stack)))
+    page = tab.page
+    sockets: list[Any] = []
+    heard: list[dict[str, Any]] = []
+
+    def between(socket: Any) -> None:  # forwards everything, keeping what the server said
+        server = socket.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            heard.append(json.loads(message))
+            socket.send(message)
+
+        server.on_message(from_server)
+        sockets.append(socket)
+
+    page.route_web_socket(f"{stack.ws_url}*", between)
+    open_panel(page)
+    write(page, "Hello")
+    status = page.get_by_test_id("kefu-status")
+    expect(status).to_have_text("You are chatting with Alice")
+    assigned = next(f for f in heard if f.get("type") == "session.assigned")
+    session_id = assigned["session_id"]
+
+    eve, _ = online_agent(stack, connect, "Eve")
+    moved = api(stack, "POST", f"/api/sessions/{session_id}/transfer", alice.token, json={"agent_id": eve.id})
+    assert moved.status_code == 200, moved.text
+    expect(status).to_have_text("You are chatting with Eve")
+    transferred = next(f for f in heard if f.get("type") == "session.transferred")
+    assert transferred["version"] > assigned["version"]
+
+    sockets[-1].send(json.dumps(assigned))  # Alice's assignment again, late: older than the transfer
+    answer = api(stack, "POST", f"/api/sessions/{session_id}/messages", eve.token,
+                 json={"text": "Eve here", "client_msg_id": "eve-1"})
+    assert answer.status_code == 201, answer.text
+    # The reply came after the late frame on the same socket: by now the widget has read both.
+    expect(page.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(["Eve here"])
+    expect(status).to_have_text("You are chatting with Eve")
+    expect(page.locator("[data-testid=kefu-system] .kefu-text")).to_have_text(
+        ["Alice joined the chat", "You were transferred to Eve"])
+    assert tab.errors == []

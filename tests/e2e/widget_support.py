@@ -1,0 +1,117 @@
+"""What the widget's browser tests share: a Chromium tab per visitor (with its locale and viewport),
+host pages of a shop served by the browser itself (any origin, any headers: hostile CSS, a strict
+CSP, an origin the API refuses), and short-cuts through the widget's panel.
+
+Its fixtures (``widget_browser``, ``widget_tab``) are made visible to every test by
+tests/e2e/conftest.py. The widget renders in an open shadow root; Playwright's CSS selectors pierce
+open shadow roots, so ``page.get_by_test_id("kefu-launcher")`` finds it as if it were in the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib.models import SessionModel
+from devstack import Stack
+from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, WAIT_MS, Tab, _ensure_chromium, _unavailable
+
+# A shop's origin that the local stack's KEFU_CORS_ORIGINS (http://localhost:*) admits; the browser
+# serves its pages (``route``), so nothing listens there.
+SHOP = "http://localhost:5173"
+# One that it does not admit (https: Chromium lets only secure pages reach a loopback address).
+STRANGER = "https://shop.example"
+
+
+def widget_tag(stack: Stack, **data: str) -> str:
+    """The script tag a shop puts on its pages, with extra ``data-*`` attributes."""
+    extra = "".join(f' data-{name.replace("_", "-")}="{value}"' for name, value in data.items())
+    return (f'<script src="{stack.rest_url}/widget.js" data-api="{stack.rest_url}" '
+            f'data-ws="{stack.ws_url}"{extra}></script>')
+
+
+def shop_page(body: str = "", head: str = "") -> str:
+    return ("<!doctype html><html><head><meta charset=utf-8>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Shop</title>{head}</head>"
+            f"<body><h1>Shop</h1>{body}</body></html>")
+
+
+OpenWidget = Callable[..., Tab]
+
+
+@pytest.fixture(scope="module")
+def widget_browser() -> Iterator[Any]:
+    """Headless Chromium, as for the other browser tests (tests/e2e/test_web_ui.py)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    _ensure_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
+    """``widget_tab(url, html=None, headers=None, **context_options)``: a new browser context (its
+    own localStorage: one visitor) on ``url``; with ``html`` the browser itself serves that page at
+    ``url`` with ``headers`` (a shop's page on any origin)."""
+    contexts = []
+
+    def open_(url: str, html: str | None = None, headers: dict[str, str] | None = None,
+              **options: Any) -> Tab:
+        # The shop's pages come from no address at all (the browser serves them) and call the stack on
+        # the loopback address: Chromium asks for that permission, as a visitor would be asked.
+        context = widget_browser.new_context(**{"permissions": ["local-network-access"], **options})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        tab = Tab(page)
+        page.on("console", lambda m: tab.record(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: tab.record(f"uncaught: {e}"))
+        if html is not None:
+            serve(page, url, html, headers)
+        page.goto(url)
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def serve(page: Any, url: str, html: str, headers: dict[str, str] | None = None) -> None:
+    """Let the browser answer ``url`` with ``html`` (and ``headers``), every time it is loaded, in
+    every page of ``page``'s context (the same visitor coming back in a new tab)."""
+    page.context.route(url, lambda route: route.fulfill(status=200, body=html, headers={
+        "Content-Type": "text/html; charset=utf-8", **(headers or {})}))
+
+
+def sessions_stored() -> int:
+    """Every session in the sessions table, whatever its state (a consistent scan: a test table)."""
+    return sum(1 for _ in SessionModel.scan(consistent_read=True))
+
+
+def open_panel(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("kefu-launcher").click()
+    expect(page.get_by_test_id("kefu-panel")).to_be_visible()
+
+
+def write(page: Any, text: str) -> None:
+    """Type a message in the composer and send it (past the pre-chat step when it shows)."""
+    start = page.get_by_test_id("kefu-start")
+    if start.is_visible():
+        start.click()
+    page.get_by_test_id("kefu-input").fill(text)
+    page.get_by_test_id("kefu-send").click()
+
+
+def shown_texts(page: Any, sender: str | None = None) -> Any:
+    selector = "[data-testid=kefu-message]" + (f"[data-sender={sender}]" if sender else "")
+    return page.locator(f"{selector} .kefu-text")
