@@ -1,6 +1,6 @@
 """The metrics, one definition each (docs/analytics.md), computed from a period's data.
 
-Pure functions over ``analytics_data.PeriodData``: no reads, no clock, so the same data always
+Pure functions over ``data.PeriodData``: no reads, no clock, so the same data always
 gives the same figures (a report re-run for a closed day replaces itself with the same numbers).
 """
 
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import clock
 from chalicelib.models import ActivityModel, SessionModel
-from chalicelib.services.analytics_data import PeriodData
+from chalicelib.services.analytics.data import PeriodData
 
 Interval = tuple[float, float]
 
