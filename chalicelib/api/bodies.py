@@ -50,10 +50,12 @@ class PatchAgentBody(Body):
 class PostMessageBody(Body):
     text: str = Field(min_length=1, max_length=4000)
     client_msg_id: str = Field(min_length=1, max_length=128)
+    internal: StrictBool = False
 
 
 class TransferBody(Body):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=1000)
 
 
 class DisconnectBody(Body):

@@ -56,7 +56,8 @@ def post_message(session_id: str):
     body = parse_body(bp, PostMessageBody)
     principal = current_principal(bp)
     ratelimit.count_message(principal.user_id)
-    message, is_new = chat.send_message(principal, session_id, body.client_msg_id, body.text)
+    message, is_new = chat.send_message(principal, session_id, body.client_msg_id, body.text,
+                                        internal=body.internal)
     return json_response({"message": message.to_public(), "duplicate": not is_new},
                          status=201 if is_new else 200)
 
@@ -76,7 +77,8 @@ def transfer(session_id: str):
     body = parse_body(bp, TransferBody)
     chat.session_for(principal, session_id)
     outcome = assignment.transfer(session_id, body.agent_id, principal.user_id,
-                                  only_from=None if principal.is_admin else principal.user_id)
+                                  only_from=None if principal.is_admin else principal.user_id,
+                                  note=body.note or None)
     return json_response(outcome.session.to_public())
 
 

@@ -67,7 +67,8 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             return None if state.announced else state.frame()
         case frames.SendMessage():
             message, _ = chat.send_message(principal, frame.session_id, frame.client_msg_id,
-                                           frame.text, exclude_connection=connection_id)
+                                           frame.text, exclude_connection=connection_id,
+                                           internal=frame.internal)
             return {"type": "message.ack", "client_msg_id": frame.client_msg_id,
                     "message": message.to_public()}
         case frames.Typing():

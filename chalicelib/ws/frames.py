@@ -32,6 +32,7 @@ class SendMessage(Frame):
     session_id: SessionId
     client_msg_id: ClientMsgId
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
+    internal: bool = False  # an agents-only note (docs/protocol.md)
 
 
 class Typing(Frame):
