@@ -25,6 +25,8 @@ TABLE_KEYS = (
     "limits",
     "metrics",
     "activity",
+    "canned_responses",
+    "customer_terms",
 )
 
 

@@ -83,3 +83,23 @@ class ReportBody(Body):
     date: str | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
+
+
+SHORTCUT = r"^[\w.-]{1,32}$"
+
+
+class CannedResponseBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    scope: Literal["team", "personal"] = "personal"
+    shortcut: str = Field(min_length=1, max_length=32, pattern=SHORTCUT)
+    text: str = Field(min_length=1, max_length=4000)
+    title: str | None = Field(default=None, max_length=100)
+
+
+class PatchCannedResponseBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    shortcut: str | None = Field(default=None, min_length=1, max_length=32, pattern=SHORTCUT)
+    text: str | None = Field(default=None, min_length=1, max_length=4000)
+    title: str | None = Field(default=None, max_length=100)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from chalicelib.models.activity import ActivityModel
 from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
+from chalicelib.models.canned import CannedResponseModel
 from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
+from chalicelib.models.customer_term import CustomerTermModel
 from chalicelib.models.limit import LimitModel
 from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.metric import MetricModel
@@ -33,6 +35,8 @@ ALL_MODELS = (
     LimitModel,
     MetricModel,
     ActivityModel,
+    CannedResponseModel,
+    CustomerTermModel,
 )
 
 __all__ = [
@@ -40,8 +44,10 @@ __all__ = [
     "ActivityModel",
     "AgentModel",
     "AssignmentModel",
+    "CannedResponseModel",
     "ConnectionModel",
     "CounterModel",
+    "CustomerTermModel",
     "LimitModel",
     "MessageKeyModel",
     "MessageModel",

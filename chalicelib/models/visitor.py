@@ -16,3 +16,4 @@ class VisitorModel(KefuModel):
     created_at = UnicodeAttribute()
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently on $disconnect
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
+    search_terms = UnicodeSetAttribute(null=True)  # the ``CustomerTermModel`` keys they are found by

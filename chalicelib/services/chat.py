@@ -45,6 +45,19 @@ def session_for(principal: Principal, session_id: str) -> SessionModel:
     return session
 
 
+def readable_session(principal: Principal, session_id: str) -> SessionModel:
+    """The session if ``principal`` may read it: a participant, an admin, or the agent now serving
+    its customer (who opens the customer's earlier conversations from the customer panel)."""
+    session = get_session(session_id)
+    if can_access(principal, session):
+        return session
+    if principal.is_agent:
+        current = assignment.get_assignment(session.visitor_id)
+        if current is not None and current.agent_id == principal.user_id:
+            return session
+    raise Forbidden("you are not a participant of this session")
+
+
 def _party(principal: Principal, session: SessionModel) -> str:
     """Which side ``principal`` speaks for in ``session``: visitor or agent (admins as agent)."""
     return "visitor" if principal.typ == "visitor" else "agent"
@@ -104,7 +117,7 @@ def _state_of(session: SessionModel) -> SessionState:
 
 
 def state_for(principal: Principal, session_id: str) -> SessionState:
-    return _state_of(session_for(principal, session_id))
+    return _state_of(readable_session(principal, session_id))
 
 
 def end_session(principal: Principal, session_id: str) -> SessionModel:
@@ -329,7 +342,7 @@ def history(principal: Principal, session_id: str, before: str | None = None,
     """A page of messages, newest first; ``next`` is the ``before`` of the following page."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
-    session_for(principal, session_id)
+    readable_session(principal, session_id)
     for_visitor = principal.typ == "visitor"
     condition = MessageModel.message_id < before if before else None
     # A visitor never reads notes: filtered by DynamoDB, which pages on until the page is full.

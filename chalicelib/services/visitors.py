@@ -10,7 +10,7 @@ from chalicelib import clock
 from chalicelib.errors import NotFound
 from chalicelib.models import VisitorModel
 from chalicelib.models.base import conditional
-from chalicelib.services import tokens
+from chalicelib.services import customer_search, tokens
 from chalicelib.services.tokens import Principal
 
 
@@ -21,6 +21,7 @@ def sign_up(name: str | None, email: str | None) -> dict:
     # A fresh id: a condition failure after a retry can only be this write's own lost answer.
     conditional(lambda: visitor.save(condition=VisitorModel.visitor_id.does_not_exist()),
                 already_done=lambda: True)
+    customer_search.index_customer(visitor)
     token, expires_at = tokens.issue(Principal(visitor.visitor_id, "visitor", "visitor", visitor.name))
     return {
         "visitor_id": visitor.visitor_id,

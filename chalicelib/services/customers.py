@@ -1,0 +1,89 @@
+"""The customer panel: who the customer is, where they write from, and their conversations.
+
+Browser and OS come from the user agent, parsed with ``ua-parser`` (the maintained uap-core
+rules), imported only here: its rules compile on first use, which only this view pays.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from chalicelib.errors import Forbidden
+from chalicelib.models import ConnectionModel, SessionModel, VisitorModel
+from chalicelib.models.base import fetch
+from chalicelib.models.batch import get_all
+from chalicelib.services import assignment
+from chalicelib.services.tokens import Principal
+
+HISTORY = 20
+CONTEXT_FIELDS = ("page_url", "page_title", "referrer", "language", "time_zone", "user_agent")
+
+
+@functools.lru_cache(maxsize=256)
+def parse_user_agent(user_agent: str | None) -> dict[str, Any]:
+    """Browser, OS and device of a user-agent string (``Other`` for what the rules do not know)."""
+    if not user_agent:
+        return {"browser": None, "os": None, "device": None}
+    import ua_parser
+
+    parsed = ua_parser.parse(user_agent)
+
+    def named(part: Any) -> dict[str, Any] | None:
+        if part is None:
+            return None
+        version = ".".join(v for v in (part.major, part.minor) if v)
+        return {"name": part.family, "version": version or None}
+
+    device = parsed.device.family if parsed.device and parsed.device.family != "Other" else None
+    return {"browser": named(parsed.user_agent), "os": named(parsed.os), "device": device}
+
+
+def _context(visitor: VisitorModel, sessions: list[SessionModel]) -> dict[str, Any]:
+    """What the widget told about where the customer writes from (newest conversation first, then
+    the customer); the user agent falls back to the one their open socket connected with."""
+    context: dict[str, Any] = {}
+    for name in CONTEXT_FIELDS:
+        for source in (*sessions[:1], visitor):
+            value = getattr(source, name, None)
+            if value:
+                context[name] = value
+                break
+    if not context.get("user_agent") and visitor.socket_ids:
+        sockets = sorted(get_all(ConnectionModel, sorted(visitor.socket_ids)), key=lambda c: c.connected_at)
+        agents = [c.user_agent for c in sockets if c.user_agent]
+        if agents:
+            context["user_agent"] = agents[-1]
+    return context
+
+
+def _may_see(principal: Principal, visitor_id: str, sessions: list[SessionModel]) -> bool:
+    if principal.is_admin:
+        return True
+    if not principal.is_agent:
+        return False
+    if any(s.agent_id == principal.user_id for s in sessions):
+        return True
+    current = assignment.get_assignment(visitor_id)
+    return current is not None and current.agent_id == principal.user_id
+
+
+def profile(principal: Principal, visitor_id: str) -> dict[str, Any]:
+    """The customer as the panel shows them; for admins and the agents who serve or served them."""
+    visitor = fetch(VisitorModel, visitor_id, "customer")
+    sessions = list(SessionModel.by_visitor.query(visitor_id, scan_index_forward=False, limit=HISTORY))
+    if not _may_see(principal, visitor_id, sessions):
+        raise Forbidden("you do not serve this customer")
+    context = _context(visitor, sessions)
+    return {
+        "visitor_id": visitor_id,
+        "name": visitor.name,
+        "email": visitor.email,
+        "verified": bool(getattr(visitor, "verified", False)),
+        "user_id": getattr(visitor, "user_id", None),
+        "attributes": getattr(visitor, "attributes", None) or {},
+        "created_at": visitor.created_at,
+        "context": context,
+        **parse_user_agent(context.get("user_agent")),
+        "sessions": [s.to_public() for s in sessions],
+    }
