@@ -19,7 +19,8 @@ SUMMARY_COLUMNS = (
     "online_s", "busy_s", "utilisation",
 )
 HOURS_COLUMNS = ("hour", "sessions", "queue_wait_avg_s")
-TABLES = ("summary", "hours")
+DAYS_COLUMNS = ("date", "sessions", "first_response_median_s", "resolution_median_s", "csat_average", "csat_count")
+TABLES = ("summary", "hours", "days")
 
 
 def _row(scope: str, figures: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +40,8 @@ def _row(scope: str, figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_csv(figures: dict[str, Any], table: str = "summary") -> str:
-    """``summary``: one row ``overall`` (when present) and one per agent; ``hours``: 24 rows.
+    """``summary``: one row ``overall`` (when present) and one per agent; ``hours``: 24 rows;
+    ``days``: one row per day of the period.
     Empty cells mean "no data" (e.g. no wait measured)."""
     if table not in TABLES:
         raise ValidationFailed(f"table must be one of {TABLES}")
@@ -51,6 +53,11 @@ def to_csv(figures: dict[str, Any], table: str = "summary") -> str:
             writer.writerow(_row("overall", figures["overall"]))
         for entry in figures["per_agent"]:
             writer.writerow(_row("agent", entry))
+    elif table == "days":
+        writer = csv.DictWriter(out, fieldnames=DAYS_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for day in figures.get("days", []):
+            writer.writerow(day)
     else:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(HOURS_COLUMNS)

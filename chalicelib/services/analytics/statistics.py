@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from chalicelib import clock
 from chalicelib.models import AgentModel, SessionModel
 from chalicelib.models.agent import DIRECTORY
+from chalicelib.models.batch import get_all
 from chalicelib.services import assignment
 from chalicelib.services.analytics import data, metrics
 from chalicelib.services.analytics.periods import period, zone_of
@@ -23,6 +24,14 @@ def live() -> dict[str, int]:
     }
 
 
+def _name_agents(per_agent: list[dict[str, Any]]) -> None:
+    """Agents who held no session of the period (online only) are named from their own item."""
+    unnamed = [row["agent_id"] for row in per_agent if not row.get("agent_name")]
+    names = {a.agent_id: a.display_name for a in get_all(AgentModel, unnamed)} if unnamed else {}
+    for row in per_agent:
+        row["agent_name"] = row.get("agent_name") or names.get(row["agent_id"])
+
+
 def statistics(first: date | None = None, last: date | None = None, tz: str | None = None,
                agent_id: str | None = None, with_live: bool = True) -> dict[str, Any]:
     """The figures of ``first``..``last`` (default: today in ``tz``), overall and per agent,
@@ -33,6 +42,7 @@ def statistics(first: date | None = None, last: date | None = None, tz: str | No
     last = last or first
     start, end = period(first, last, tz)
     body = metrics.compute(data.load_period(start, end), tz, agent_id)
+    _name_agents(body["per_agent"])
     body["partial"] = clock.now() < end
     if with_live:
         body["live"] = live()
