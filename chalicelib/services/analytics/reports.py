@@ -19,6 +19,7 @@ from chalicelib.models.base import retrying
 from chalicelib.observability import logger
 from chalicelib.services.analytics import data, metrics
 from chalicelib.services.analytics.periods import period
+from chalicelib.services.analytics.statistics import name_agents
 
 DAILY = "daily"
 
@@ -35,6 +36,7 @@ def compute_report(day: date) -> dict[str, Any]:
     """The daily report of a UTC ``day`` (``partial`` while the day is still running)."""
     start, end = period(day, day)
     body = metrics.compute(data.load_period(start, end))
+    name_agents(body["per_agent"])
     body["date"] = day.isoformat()
     body["partial"] = not _is_over(day)
     return body

@@ -24,7 +24,7 @@ def live() -> dict[str, int]:
     }
 
 
-def _name_agents(per_agent: list[dict[str, Any]]) -> None:
+def name_agents(per_agent: list[dict[str, Any]]) -> None:
     """Agents who held no session of the period (online only) are named from their own item."""
     unnamed = [row["agent_id"] for row in per_agent if not row.get("agent_name")]
     names = {a.agent_id: a.display_name for a in get_all(AgentModel, unnamed)} if unnamed else {}
@@ -42,7 +42,7 @@ def statistics(first: date | None = None, last: date | None = None, tz: str | No
     last = last or first
     start, end = period(first, last, tz)
     body = metrics.compute(data.load_period(start, end), tz, agent_id)
-    _name_agents(body["per_agent"])
+    name_agents(body["per_agent"])
     body["partial"] = clock.now() < end
     if with_live:
         body["live"] = live()
