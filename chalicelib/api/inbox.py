@@ -28,4 +28,5 @@ def search():
 
 @route(bp, "/api/customers/{visitor_id}", methods=["GET"], authorizer=agent_auth)
 def customer(visitor_id: str):
-    return json_response(customers.profile(current_principal(bp), visitor_id))
+    current = query_params(bp).get("session_id") or None
+    return json_response(customers.profile(current_principal(bp), visitor_id, current))

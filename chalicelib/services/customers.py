@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.errors import Forbidden
 from chalicelib.models import ConnectionModel, SessionModel, VisitorModel
-from chalicelib.models.base import fetch
+from chalicelib.models.base import fetch, get_or_none
 from chalicelib.models.batch import get_all
 from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
@@ -68,10 +68,16 @@ def _may_see(principal: Principal, visitor_id: str, sessions: list[SessionModel]
     return current is not None and current.agent_id == principal.user_id
 
 
-def profile(principal: Principal, visitor_id: str) -> dict[str, Any]:
-    """The customer as the panel shows them; for admins and the agents who serve or served them."""
+def profile(principal: Principal, visitor_id: str, current: str | None = None) -> dict[str, Any]:
+    """The customer as the panel shows them; for admins and the agents who serve or served them.
+    ``current``: the conversation on screen, read consistently (the index may not list one that
+    began a moment ago)."""
     visitor = fetch(VisitorModel, visitor_id, "customer")
     sessions = list(SessionModel.by_visitor.query(visitor_id, scan_index_forward=False, limit=HISTORY))
+    if current and all(s.session_id != current for s in sessions):
+        session = get_or_none(SessionModel, current)
+        if session is not None and session.visitor_id == visitor_id:
+            sessions = sorted([session, *sessions], key=lambda s: s.created_at, reverse=True)
     if not _may_see(principal, visitor_id, sessions):
         raise Forbidden("you do not serve this customer")
     context = _context(visitor, sessions)

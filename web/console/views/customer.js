@@ -26,7 +26,7 @@ async function show(sessionId, visitorId) {
   if (!visitorId || shownFor !== sessionId) return;
   let customer;
   try {
-    customer = await request("GET", `/api/customers/${encodeURIComponent(visitorId)}`);
+    customer = await request("GET", `/api/customers/${encodeURIComponent(visitorId)}?session_id=${encodeURIComponent(sessionId)}`);
   } catch (e) {
     root.hidden = true;
     return;
