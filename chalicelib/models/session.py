@@ -15,7 +15,7 @@ version it read (``at_version``).
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -105,6 +105,8 @@ class SessionModel(KefuModel):
     # them, so announcing a queue move costs one queue Query whatever the number of waiters.
     visitor_sockets = UnicodeSetAttribute(null=True)
     version = NumberAttribute(null=True)  # see the module docstring; absent on sessions older than it
+    # #19 (h/wback) writes it; the customer panel reads it. Same line as there.
+    context = MapAttribute(null=True)  # page url, title, referrer, language, timezone, user_agent
 
     by_visitor = SessionsByVisitor()
     by_agent = SessionsByAgent()

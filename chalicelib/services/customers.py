@@ -17,7 +17,9 @@ from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
 
 HISTORY = 20
-CONTEXT_FIELDS = ("page_url", "page_title", "referrer", "language", "time_zone", "user_agent")
+# The widget's names for the page context (as stored) -> the names the panel shows them under.
+CONTEXT_FIELDS = {"url": "page_url", "title": "page_title", "referrer": "referrer", "language": "language",
+                  "timezone": "time_zone", "user_agent": "user_agent"}
 
 
 @functools.lru_cache(maxsize=256)
@@ -39,16 +41,19 @@ def parse_user_agent(user_agent: str | None) -> dict[str, Any]:
     return {"browser": named(parsed.user_agent), "os": named(parsed.os), "device": device}
 
 
+def _plain(value: Any) -> dict[str, Any]:
+    """A stored map as a plain dict (PynamoDB hands back ``MapAttribute`` objects)."""
+    if value is None:
+        return {}
+    return dict(value.as_dict() if hasattr(value, "as_dict") else value)
+
+
 def _context(visitor: VisitorModel, sessions: list[SessionModel]) -> dict[str, Any]:
-    """What the widget told about where the customer writes from (newest conversation first, then
-    the customer); the user agent falls back to the one their open socket connected with."""
-    context: dict[str, Any] = {}
-    for name in CONTEXT_FIELDS:
-        for source in (*sessions[:1], visitor):
-            value = getattr(source, name, None)
-            if value:
-                context[name] = value
-                break
+    """Where the customer writes from: the page context the widget sent with their newest
+    conversation that has one (``SessionModel.context``, written by #19); the user agent falls back
+    to the one their open socket connected with."""
+    stored = next((_plain(s.context) for s in sessions if getattr(s, "context", None)), {})
+    context = {shown: stored[name] for name, shown in CONTEXT_FIELDS.items() if stored.get(name)}
     if not context.get("user_agent") and visitor.socket_ids:
         sockets = sorted(get_all(ConnectionModel, sorted(visitor.socket_ids)), key=lambda c: c.connected_at)
         agents = [c.user_agent for c in sockets if c.user_agent]
@@ -85,9 +90,9 @@ def profile(principal: Principal, visitor_id: str, current: str | None = None) -
         "visitor_id": visitor_id,
         "name": visitor.name,
         "email": visitor.email,
-        "verified": bool(getattr(visitor, "verified", False)),
-        "user_id": getattr(visitor, "user_id", None),
-        "attributes": getattr(visitor, "attributes", None) or {},
+        "verified": bool(visitor.verified),
+        "user_id": getattr(visitor, "user_id", None),  # #19's identify
+        "attributes": _plain(visitor.attributes),
         "created_at": visitor.created_at,
         "context": context,
         **parse_user_agent(context.get("user_agent")),

@@ -98,6 +98,29 @@ def test_the_customer_panel_names_the_browser_and_os_and_lists_earlier_conversat
     assert [s["session_id"] for s in panel["sessions"]] == [current, earlier]
 
 
+def test_the_customer_panel_shows_the_page_context_and_what_identify_stored(api, people):
+    """The shapes #19 stores: the widget's page context on the conversation, identify's verified
+    flag and attributes on the customer."""
+    from chalicelib.models import SessionModel, VisitorModel
+
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    session_id = people.start_session(visitor).session.session_id
+    SessionModel(session_id).update(actions=[SessionModel.context.set({
+        "url": "https://shop.example/cart", "title": "Your cart", "referrer": "https://search.example/",
+        "language": "de-DE", "timezone": "Europe/Berlin", "user_agent": CHROME})])
+    VisitorModel(visitor.user_id).update(actions=[VisitorModel.verified.set(True),
+                                                  VisitorModel.attributes.set({"plan": "pro", "orders": 3})])
+
+    panel = api.get(f"/api/customers/{visitor.user_id}?session_id={session_id}", alice).json_body
+
+    assert panel["context"] == {"page_url": "https://shop.example/cart", "page_title": "Your cart",
+                                "referrer": "https://search.example/", "language": "de-DE",
+                                "time_zone": "Europe/Berlin", "user_agent": CHROME}
+    assert panel["browser"]["name"] == "Chrome" and panel["os"]["name"] == "Linux"
+    assert panel["verified"] is True and panel["attributes"] == {"plan": "pro", "orders": 3}
+
+
 def test_an_agent_serving_a_customer_opens_their_earlier_conversation_with_someone_else(api, people):
     alice = people.agent("alice", online=True)
     visitor = people.visitor("Ann")
