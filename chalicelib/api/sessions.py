@@ -11,7 +11,7 @@ from chalicelib.services import assignment, chat, ratelimit
 
 bp = Blueprint(__name__)
 
-STATUSES = ("queued", "active", "ended", "abandoned")
+STATUSES = ("queued", "active", "offline", "ended", "abandoned")
 
 
 

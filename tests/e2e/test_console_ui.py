@@ -236,6 +236,55 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
     assert tab.errors == []
 
 
+def test_an_away_agent_is_alerted_to_a_newcomer_waiting_and_sees_offline_conversations_as_unassigned(
+        stack: Stack, fresh: None, open_tab: Any):
+    """Unassigned holds the queue and the conversations waiting offline for an agent (#19's
+    ``GET /api/sessions?status=offline``, answered here as #19 documents it)."""
+    import json
+
+    from playwright.sync_api import expect
+
+    waiting_offline = {"session_id": "s_offline", "status": "offline", "version": 1,
+                       "visitor": {"id": "v_offline", "name": "Olga"}, "agent": None,
+                       "created_at": "2026-12-01T08:00:00.000Z", "message_count": 1}
+    tab = open_tab("about:blank")
+    page = tab.page
+    page.add_init_script(RECORD_NOTIFICATIONS)
+    accepts: list[str] = []
+
+    def offline_listing(route: Any) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({"sessions": [waiting_offline]}))
+
+    def accept(route: Any) -> None:
+        accepts.append(route.request.url)
+        route.fulfill(status=409, content_type="application/json",
+                      body=json.dumps({"error": {"code": "capacity_full", "message": "no free slot"}}))
+
+    page.route(lambda url: "/api/sessions?" in url and "status=offline" in url, offline_listing)
+    page.route("**/api/sessions/s_offline/accept", accept)
+    page.goto(stack.console_url)
+    log_in(page, agent_with_login("Lin"), PASSWORD)
+    set_status(page, "away")
+
+    page.get_by_test_id("inbox-tab-unassigned").click()
+    offline = page.get_by_test_id("offline-item")
+    expect(offline).to_have_count(1)
+    expect(offline).to_contain_text("Olga")
+    expect(offline).to_contain_text("offline message")
+    expect(page.locator("#tab-count-unassigned")).to_have_text("1")
+
+    _customer_starts(open_tab, stack, "Pat")  # queued: nobody is online
+    expect(page.get_by_test_id("queue-item")).to_have_count(1)
+    expect(page.locator("#tab-count-unassigned")).to_have_text("2")
+    notes = wait_for(lambda: page.evaluate("window.__notifications"))
+    assert notes == [{"title": "New conversation", "body": "Pat is waiting for you"}]
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    offline.get_by_test_id("offline-accept").click()
+    wait_for(lambda: accepts)
+    assert [url.rsplit("/api", 1)[1] for url in accepts] == ["/sessions/s_offline/accept"]
+
+
 def test_a_390px_viewport_has_no_horizontal_scroll(stack: Stack, fresh: None, browser: Any):
     from playwright.sync_api import expect
 

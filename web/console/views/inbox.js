@@ -1,4 +1,5 @@
-// The inbox: my conversations (with unread counts), the unassigned ones (the queue), closed ones
+// The inbox: my conversations (with unread counts), the unassigned ones (the queue, and the
+// conversations waiting offline for an agent, #19's status "offline"), closed ones
 // paged back through history, everyone's for admins, and search by customer name, email or
 // conversation id. Opening one hands it to the conversation view.
 import * as alerts from "../alerts.js";
@@ -7,6 +8,7 @@ import { t, time } from "../i18n.js";
 import { emit, isNewest, on, state } from "../state.js";
 
 const QUEUE_POLL_MS = 3000;
+const OFFLINE_POLL_MS = 30000; // the listing reads an index: every half minute, and on session frames
 const CLOSED_PAGE = 25;
 
 const inbox = {
@@ -14,6 +16,9 @@ const inbox = {
   tab: "mine",
   mine: new Map(), // session_id -> {session, unread, seen}
   queue: [],
+  offline: [], // conversations waiting for an agent while nobody could answer
+  offlineAt: 0, // when they were last listed; null when the server has no such listing
+  queueSeen: null, // session ids seen in the queue, so a newcomer alerts once
   closed: { items: [], next: undefined },
   all: { items: [], next: undefined },
   results: null, // search results, while a search is shown
@@ -84,7 +89,7 @@ export function listen(live, hooks) {
         alerts.newConversation({ session_id: f.session_id, visitor: f.customer }, () => emit("open", { sessionId: f.session_id }));
       }
     }
-    pollQueue();
+    pollQueue(true);
   });
   onSession("session.transferred", (f) => {
     if (f.agent?.id === state.me.agent_id) {
@@ -157,17 +162,45 @@ export function sessionOf(sessionId) {
 
 // The queue has no push of its own, and my status can change on the server (the presence sweep
 // takes a silent agent offline): both are read again every few seconds.
-async function pollQueue() {
+async function pollQueue(listOffline = false) {
   clearTimeout(inbox.timer);
   try {
-    const [{ queue }, me] = await Promise.all([request("GET", "/api/kefu/queue"), request("GET", "/api/agents/me")]);
+    const [{ queue }, me] = await Promise.all([request("GET", "/api/kefu/queue"), request("GET", "/api/agents/me"),
+      refreshOffline(listOffline)]);
     if (me.status !== state.me.status) inbox.hooks.onStatus?.(me.status);
     inbox.queue = queue;
+    alertNewcomers(me);
     render();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return inbox.hooks.onExpired?.();
   }
   inbox.timer = setTimeout(pollQueue, QUEUE_POLL_MS);
+}
+
+async function refreshOffline(force) {
+  if (inbox.offlineAt === null || (!force && Date.now() - inbox.offlineAt < OFFLINE_POLL_MS)) return;
+  inbox.offlineAt = Date.now();
+  try {
+    inbox.offline = (await request("GET", "/api/sessions?status=offline&limit=50")).sessions;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 400) inbox.offlineAt = null; // a server without offline conversations
+    else throw e;
+  }
+}
+
+// Someone new waits unassigned while I am not taking chats (away, or full): the same alert as a
+// conversation given to me. Those already waiting when the console opened alert nobody.
+function alertNewcomers(me) {
+  const waiting = [...inbox.queue.map((q) => [q.session_id, q.customer_name]),
+    ...inbox.offline.map((s) => [s.session_id, s.visitor?.name])];
+  const seen = inbox.queueSeen;
+  inbox.queueSeen = new Set(waiting.map(([id]) => id));
+  if (seen === null) return;
+  const full = me.max_concurrent !== undefined && me.active >= me.max_concurrent;
+  if (me.status === "online" && !full) return; // the next one is routed to me anyway
+  for (const [id, name] of waiting) {
+    if (!seen.has(id)) alerts.newConversation({ session_id: id, visitor: { name } }, () => selectTab("unassigned"));
+  }
 }
 
 async function accept(sessionId) {
@@ -179,7 +212,7 @@ async function accept(sessionId) {
   } catch (e) {
     alert(t("conv.couldNot", { what: t("inbox.accept"), error: e.message }));
   }
-  pollQueue();
+  pollQueue(true);
 }
 
 // ---- closed, everyone's, search ------------------------------------------------------------------
@@ -233,7 +266,12 @@ function render() {
   const queued = inbox.queue.map((entry) => el("li", { testid: "queue-item", "data-session-id": entry.session_id },
     el("span", { class: "name" }, `#${entry.position} `, entry.customer_name || t("visitor")),
     el("button", { testid: "queue-accept", type: "button", onclick: () => accept(entry.session_id) }, t("inbox.accept"))));
-  $("queue-list").replaceChildren(...(queued.length ? queued : [el("li", { class: "empty" }, t("inbox.nobodyWaiting"))]));
+  const offline = inbox.offline.map((s) => sessionRow(s, "offline-item", [
+    el("span", { class: "badge" }, t("inbox.offline")),
+    el("button", { testid: "offline-accept", type: "button", onclick: (e) => { e.stopPropagation(); accept(s.session_id); } },
+      t("inbox.accept"))]));
+  const waiting = [...queued, ...offline];
+  $("queue-list").replaceChildren(...(waiting.length ? waiting : [el("li", { class: "empty" }, t("inbox.nobodyWaiting"))]));
   const held = inbox[inbox.tab === "all" ? "all" : "closed"];
   const closed = held.items.map((s) => sessionRow(s, "closed-item"));
   $("closed-list").replaceChildren(...(closed.length ? closed : [el("li", { class: "empty" }, t("inbox.noClosed"))]));
@@ -243,7 +281,7 @@ function render() {
   const unread = [...inbox.mine.values()].reduce((sum, entry) => sum + entry.unread, 0);
   const newChats = [...inbox.mine.values()].filter((e) => !e.seen && e.unread === 0 && e.session.status === "active").length;
   setCount("mine", unread + newChats);
-  setCount("unassigned", inbox.queue.length);
+  setCount("unassigned", inbox.queue.length + inbox.offline.length);
   alerts.showUnread(unread + newChats);
 }
 
