@@ -417,7 +417,8 @@ def test_closing_the_console_sets_the_agent_away_at_once_and_coming_back_restore
     assert again.errors == []
 
 
-def test_an_admin_resets_a_password_and_deletes_an_agent_after_confirming(stack: Stack, fresh: None, open_tab: Any):
+def test_an_admin_renames_promotes_resets_a_password_and_deletes_an_agent_after_confirming(
+        stack: Stack, fresh: None, open_tab: Any):
     from playwright.sync_api import expect
 
     tab = _console(open_tab, stack, _admin_with_login("Zed"), online=False)
@@ -431,6 +432,15 @@ def test_an_admin_resets_a_password_and_deletes_an_agent_after_confirming(stack:
     form.get_by_role("button").click()
     row = page.locator("#view-agents tr", has_text=doomed)
     expect(row).to_have_count(1)
+    with page.expect_response(lambda r: r.request.method == "PATCH") as renamed:
+        row.get_by_test_id("agent-name").fill("Kimberly")
+        row.get_by_test_id("agent-name").blur()  # the change lands as the field is left
+    assert renamed.value.status == 200
+    with page.expect_response(lambda r: r.request.method == "PATCH") as promoted:
+        row.get_by_label("Role").select_option("admin")
+    assert promoted.value.status == 200
+    edited = agents.find_by_username(doomed)
+    assert edited is not None and (edited.display_name, edited.role) == ("Kimberly", "admin")
 
     page.once("dialog", lambda dialog: dialog.accept("a brand new password"))
     page.once("dialog", lambda dialog: dialog.accept())  # "password changed"
