@@ -114,6 +114,14 @@ def test_a_colleague_sees_the_admins_replies_under_the_admins_name_and_a_transfe
     expect(conversation.locator("[data-sender=agent]").last).to_have_attribute("data-sender-name", "Eve")
     # the customer's page shows the transfer too, without the note
     expect(customer_tab.page.get_by_text("Parcel 1042")).to_have_count(0)
+    # the admin follows it under All, read-only, as Eve answers
+    admin.get_by_test_id("inbox-tab-all").click()
+    held_by_eve = admin.get_by_test_id("all-active-item").filter(has_text="Fay")
+    expect(held_by_eve).to_contain_text("Eve")
+    held_by_eve.click()
+    expect(admin.locator("#read-only")).to_be_visible()
+    answers = admin.locator("[data-testid=conversation] [data-sender=agent]")
+    expect(answers.last).to_have_attribute("data-sender-name", "Eve")
     assert admin_tab.errors == [] and eve_tab.errors == [] and customer_tab.errors == []
 
 

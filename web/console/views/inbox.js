@@ -21,6 +21,7 @@ const inbox = {
   queueSeen: null, // session ids seen in the queue, so a newcomer alerts once
   closed: { items: [], next: undefined },
   all: { items: [], next: undefined },
+  everyonesActive: [], // admins, the All tab: conversations other agents hold now, openable read-only
   results: null, // search results, while a search is shown
   timer: null,
   hooks: {},
@@ -154,7 +155,7 @@ function drop(sessionId) {
 
 export function sessionOf(sessionId) {
   return inbox.mine.get(sessionId)?.session
-    || [...inbox.closed.items, ...inbox.all.items, ...(inbox.results || [])].find((s) => s.session_id === sessionId)
+    || [...inbox.closed.items, ...inbox.all.items, ...inbox.everyonesActive, ...(inbox.results || [])].find((s) => s.session_id === sessionId)
     || null;
 }
 
@@ -222,7 +223,9 @@ async function loadClosed(first) {
   const held = inbox[inbox.tab === "all" ? "all" : "closed"];
   if (!first && !held.next) return;
   const cursor = first ? "" : `&cursor=${encodeURIComponent(held.next)}`;
-  const page = await request("GET", `/api/inbox/closed?scope=${scope}&limit=${CLOSED_PAGE}${cursor}`);
+  const [page, active] = await Promise.all([request("GET", `/api/inbox/closed?scope=${scope}&limit=${CLOSED_PAGE}${cursor}`),
+    scope === "all" && first ? request("GET", "/api/sessions?status=active&limit=100") : null]);
+  if (active) inbox.everyonesActive = active.sessions;
   held.items = first ? page.sessions : [...held.items, ...page.sessions];
   held.next = page.next;
   render();
@@ -273,7 +276,9 @@ function render() {
   const waiting = [...queued, ...offline];
   $("queue-list").replaceChildren(...(waiting.length ? waiting : [el("li", { class: "empty" }, t("inbox.nobodyWaiting"))]));
   const held = inbox[inbox.tab === "all" ? "all" : "closed"];
-  const closed = held.items.map((s) => sessionRow(s, "closed-item"));
+  const everyones = inbox.tab === "all" ? inbox.everyonesActive.map((s) => sessionRow(s, "all-active-item",
+    [el("span", { class: "when" }, s.agent?.name || "")])) : [];
+  const closed = [...everyones, ...held.items.map((s) => sessionRow(s, "closed-item"))];
   $("closed-list").replaceChildren(...(closed.length ? closed : [el("li", { class: "empty" }, t("inbox.noClosed"))]));
   $("closed-more").hidden = !($("closed-list").hidden === false && held.next);
   const found = (inbox.results || []).map((s) => sessionRow(s, "search-item"));
