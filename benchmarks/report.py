@@ -86,11 +86,11 @@ def batch_write(items: dict[str, list[dict]]) -> None:
 
 
 def measure(counter: DynamoCounter) -> dict[str, float]:
-    from chalicelib.services import analytics_reports
+    from chalicelib.services.analytics import reports
 
     with counter:
         started = time.perf_counter()
-        body = analytics_reports.generate_report(DAY)
+        body = reports.generate_report(DAY)
         elapsed = time.perf_counter() - started
     assert body["overall"]["sessions_started"] == SESSIONS, body["overall"]["sessions_started"]
     assert body["overall"]["messages_visitor"] == SESSIONS * MESSAGES_PER_SESSION // 2

@@ -27,6 +27,8 @@ TABLE_KEYS = (
     "activity",
     "settings",
     "attachments",
+    "canned_responses",
+    "customer_terms",
 )
 
 

@@ -88,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
 
     use_local_stack_unless_configured()
     from chalicelib.errors import KefuError
-    from chalicelib.services import agents, analytics_reports
+    from chalicelib.services import agents
+    from chalicelib.services.analytics import reports as daily_reports
 
     try:
         if args.command == "reports":
-            reports = analytics_reports.generate_reports(args.first, args.last, progress=_progress)
+            reports = daily_reports.generate_reports(args.first, args.last, progress=_progress)
             summary = [{"date": r["date"], "sessions": r["overall"]["sessions_started"]} for r in reports]
             sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         elif args.command == "create-agent":

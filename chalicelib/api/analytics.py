@@ -6,7 +6,7 @@ from chalice import Blueprint, Response
 from chalicelib.api.auth_guard import any_auth, current_principal, require_admin
 from chalicelib.api.responses import int_param, json_response, parse_body, query_params, route
 from chalicelib.errors import Forbidden, ValidationFailed
-from chalicelib.services import analytics_insights, analytics_render, analytics_reports
+from chalicelib.services.analytics import chart, csv_export, insights, periods, reports, statistics
 from chalicelib.services.tokens import Principal
 
 bp = Blueprint(__name__)
@@ -25,17 +25,17 @@ def _shaped(figures: dict, params: dict[str, str], name: str) -> Response:
         raise ValidationFailed(f"format must be one of {FORMATS}")
     if fmt == "csv":
         table = params.get("table", "summary")
-        return Response(body=analytics_render.to_csv(figures, table), status_code=200, headers={
+        return Response(body=csv_export.to_csv(figures, table), status_code=200, headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": f'attachment; filename="{name}-{table}.csv"'})
     if fmt == "svg":
-        return Response(body=analytics_render.to_svg(figures), status_code=200,
+        return Response(body=chart.to_svg(figures), status_code=200,
                         headers={"Content-Type": "image/svg+xml"})
     return json_response(figures)
 
 
 @route(bp, "/api/sessions/statistics", methods=["GET"], authorizer=any_auth)
-def statistics():
+def get_statistics():
     principal = current_principal(bp)
     _staff(principal)
     params = query_params(bp)
@@ -44,9 +44,9 @@ def statistics():
         if agent_id not in (None, principal.user_id):
             raise Forbidden("agents may read only their own figures")
         agent_id = principal.user_id
-    figures = analytics_reports.statistics(
-        analytics_reports.parse_day(params.get("from"), "from"),
-        analytics_reports.parse_day(params.get("to"), "to"),
+    figures = statistics.statistics(
+        periods.parse_day(params.get("from"), "from"),
+        periods.parse_day(params.get("to"), "to"),
         params.get("tz"), agent_id, with_live=principal.is_admin)
     if not principal.is_admin:
         figures.pop("overall")
@@ -59,10 +59,10 @@ def get_report():
     _staff(principal)
     require_admin(principal)
     params = query_params(bp)
-    day = analytics_reports.parse_day(params.get("date"), "date")
+    day = periods.parse_day(params.get("date"), "date")
     if day is None:
         raise ValidationFailed("date is required (YYYY-MM-DD)")
-    return _shaped(analytics_reports.get_report(day), params, f"report-{day.isoformat()}")
+    return _shaped(reports.get_report(day), params, f"report-{day.isoformat()}")
 
 
 @route(bp, "/api/analytics/report", methods=["POST"], authorizer=any_auth)
@@ -75,21 +75,21 @@ def generate_report():
     body = parse_body(bp, ReportBody)
     if body.date and (body.from_ or body.to):
         raise ValidationFailed("give either date or from and to")
-    first = analytics_reports.parse_day(body.date or body.from_, "from")
-    last = analytics_reports.parse_day(body.date or body.to, "to")
+    first = periods.parse_day(body.date or body.from_, "from")
+    last = periods.parse_day(body.date or body.to, "to")
     if first is None or last is None:
         raise ValidationFailed("give date, or from and to")
-    analytics_reports.period(first, last)  # the same bound as a range of statistics
-    reports = analytics_reports.generate_reports(first, last)
+    periods.period(first, last)  # the same bound as a range of statistics
+    generated = reports.generate_reports(first, last)
     if body.date:
-        return json_response(reports[0], status=201)
-    return json_response({"reports": reports}, status=201)
+        return json_response(generated[0], status=201)
+    return json_response({"reports": generated}, status=201)
 
 
 @route(bp, "/api/analytics/insights", methods=["GET"], authorizer=any_auth)
-def insights():
+def get_insights():
     principal = current_principal(bp)
     _staff(principal)
     require_admin(principal)
-    days = int_param(query_params(bp), "days", 7, 1, analytics_reports.MAX_RANGE_DAYS)
-    return json_response(analytics_insights.insights(days))
+    days = int_param(query_params(bp), "days", 7, 1, periods.MAX_RANGE_DAYS)
+    return json_response(insights.insights(days))

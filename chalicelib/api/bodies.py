@@ -51,10 +51,12 @@ class PatchAgentBody(Body):
 class PostMessageBody(Body):
     text: str = Field(min_length=1, max_length=4000)
     client_msg_id: str = Field(min_length=1, max_length=128)
+    internal: StrictBool = False
 
 
 class TransferBody(Body):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=1000)
 
 
 class DisconnectBody(Body):
@@ -108,6 +110,7 @@ class SendBody(Body):
     text: str = Field(default="", max_length=4000)
     client_msg_id: str = Field(min_length=1, max_length=128)
     attachment_id: str | None = Field(default=None, min_length=1, max_length=64)
+    internal: StrictBool = False  # an agents-only note
 
     def model_post_init(self, _context) -> None:
         if not self.text and self.attachment_id is None:
@@ -205,3 +208,21 @@ class WidgetSettingsBody(Body):
     avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     prechat: PrechatFields = Field(default_factory=PrechatFields)
     business_hours: BusinessHours | None = None
+SHORTCUT = r"^[\w.-]{1,32}$"
+
+
+class CannedResponseBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    scope: Literal["team", "personal"] = "personal"
+    shortcut: str = Field(min_length=1, max_length=32, pattern=SHORTCUT)
+    text: str = Field(min_length=1, max_length=4000)
+    title: str | None = Field(default=None, max_length=100)
+
+
+class PatchCannedResponseBody(Body):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    shortcut: str | None = Field(default=None, min_length=1, max_length=32, pattern=SHORTCUT)
+    text: str | None = Field(default=None, min_length=1, max_length=4000)
+    title: str | None = Field(default=None, max_length=100)

@@ -81,7 +81,7 @@ def post_message(session_id: str):
     principal = current_principal(bp)
     ratelimit.count_message(principal.user_id)
     message, is_new = conversations.send(principal, session_id, body.client_msg_id, body.text,
-                                         attachment_id=body.attachment_id)
+                                         attachment_id=body.attachment_id, internal=body.internal)
     return json_response({"message": public_message(message), "duplicate": not is_new},
                          status=201 if is_new else 200)
 
@@ -101,7 +101,8 @@ def transfer(session_id: str):
     body = parse_body(bp, TransferBody)
     chat.session_for(principal, session_id)
     outcome = assignment.transfer(session_id, body.agent_id, principal.user_id,
-                                  only_from=None if principal.is_admin else principal.user_id)
+                                  only_from=None if principal.is_admin else principal.user_id,
+                                  note=body.note or None)
     return json_response(outcome.session.to_public())
 
 

@@ -16,7 +16,7 @@ from chalice import Blueprint, Cron
 
 from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.services import analytics_reports
+from chalicelib.services.analytics import reports as daily_reports
 
 bp = Blueprint(__name__)
 
@@ -26,8 +26,8 @@ IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
 def run_daily_report(delivery: dict[str, Any]) -> dict[str, Any]:
     """Generate and store the report of the day before the delivery's ``time``."""
     delivered = datetime.fromisoformat(delivery["time"]) if delivery.get("time") else clock.now()
-    day = analytics_reports.report_day_for(delivered)
-    body = analytics_reports.generate_report(day)
+    day = daily_reports.report_day_for(delivered)
+    body = daily_reports.generate_report(day)
     return {"date": day.isoformat(), "sessions": body["overall"]["sessions_started"],
             "generated_at": body["generated_at"]}
 

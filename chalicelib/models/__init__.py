@@ -10,8 +10,10 @@ from chalicelib.models.activity import ActivityModel
 from chalicelib.models.agent import AgentModel
 from chalicelib.models.assignment import AssignmentModel
 from chalicelib.models.attachment import AttachmentModel
+from chalicelib.models.canned import CannedResponseModel
 from chalicelib.models.connection import ConnectionModel
 from chalicelib.models.counter import CounterModel
+from chalicelib.models.customer_term import CustomerTermModel
 from chalicelib.models.limit import LimitModel
 from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.metric import MetricModel
@@ -37,6 +39,8 @@ ALL_MODELS = (
     ActivityModel,
     SettingsModel,
     AttachmentModel,
+    CannedResponseModel,
+    CustomerTermModel,
 )
 
 __all__ = [
@@ -45,8 +49,10 @@ __all__ = [
     "AgentModel",
     "AssignmentModel",
     "AttachmentModel",
+    "CannedResponseModel",
     "ConnectionModel",
     "CounterModel",
+    "CustomerTermModel",
     "LimitModel",
     "MessageKeyModel",
     "MessageModel",

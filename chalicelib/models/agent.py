@@ -71,7 +71,11 @@ class AgentModel(KefuModel):
     heartbeat_at = NumberAttribute(default=0)  # epoch seconds of the last frame on any socket
     disconnected_at = NumberAttribute(null=True)  # set when the last socket closed
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently by $disconnect
-    offline_reason = UnicodeAttribute(null=True)  # "inactive" when the sweep set them offline
+    # Why the status is not the one the agent chose: "inactive" when the sweep set them offline,
+    # "disconnected" when their last socket closed and they were set away; ``resume_status`` is
+    # then the status they had chosen, which their next socket restores.
+    offline_reason = UnicodeAttribute(null=True)
+    resume_status = UnicodeAttribute(null=True)
     pool = UnicodeAttribute(null=True)
     load_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -91,6 +95,7 @@ class AgentModel(KefuModel):
             "display_name": self.display_name,
             "role": self.role,
             "status": self.status,
+            "status_reason": self.offline_reason,
             "max_concurrent": int(self.max_concurrent),
             "active": int(self.active_count),
             "last_assigned_at": self.last_assigned_at,

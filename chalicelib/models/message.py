@@ -1,7 +1,9 @@
 """Messages and their idempotency keys.
 
 ``MessageModel``: PK session_id, SK message_id (sorts by time), so history is one Query per page.
-``expires_at`` is the retention TTL.
+``expires_at`` is the retention TTL. Besides what people type, a session's messages hold its system
+lines (``sender_type`` "system", ``system`` = what happened: docs/protocol.md) and the agents'
+internal notes (``internal``), which a visitor never receives.
 
 ``MessageKeyModel``: PK ``{sender_id}#{client_msg_id}``. Written in the same transaction as the
 message with ``attribute_not_exists``, so a retried send (even a concurrent one) stores one message
@@ -10,7 +12,7 @@ and every retry can find it again.
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -36,8 +38,16 @@ class MessageModel(KefuModel):
     deleted_at = UnicodeAttribute(null=True)
     kind = UnicodeAttribute(null=True)  # system messages: what they say ("greeting", ...)
     attachment = MapAttribute(null=True)  # {id, name, content_type, size} of a confirmed file
+    internal = BooleanAttribute(null=True)  # an agents-only note
+    system = JSONAttribute(null=True)  # a system line: {"event": ..., fields}
 
-    def to_public(self) -> dict:
+    @property
+    def is_note(self) -> bool:
+        return bool(self.internal)
+
+    def to_public(self, for_visitor: bool = False) -> dict:
+        """The message as clients see it; ``for_visitor`` leaves out what only agents read (a
+        transfer's note). Notes themselves are never handed to a visitor (``chat`` filters them)."""
         body = {
             "id": self.message_id,
             "session_id": self.session_id,
@@ -54,6 +64,13 @@ class MessageModel(KefuModel):
             body["kind"] = self.kind
         if self.attachment is not None and not self.deleted:
             body["attachment"] = self.attachment.as_dict()
+        if self.internal:
+            body["internal"] = True
+        if self.system:
+            system = dict(self.system)
+            if for_visitor:
+                system.pop("note", None)
+            body["system"] = system
         if self.deleted:
             body.update(deleted=True, deleted_by=self.deleted_by, deleted_at=self.deleted_at)
         return body

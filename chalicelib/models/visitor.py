@@ -19,6 +19,7 @@ class VisitorModel(KefuModel):
     # ``identify``: the shop's own id for this customer; ``verified`` when it came with a valid
     # ``user_hash`` (then this is the one record of that user_id: the ``identity#`` claim points here).
     user_id = UnicodeAttribute(null=True)
+    search_terms = UnicodeSetAttribute(null=True)  # the ``CustomerTermModel`` keys they are found by
     verified = BooleanAttribute(null=True)
     email_verified = BooleanAttribute(null=True)  # the email came from a verified identify
     attributes = MapAttribute(null=True)

@@ -172,9 +172,10 @@ def download_url(ref: dict[str, Any]) -> tuple[str, str]:
     return url, clock.iso_from_epoch(clock.epoch() + ttl)
 
 
-def public_message(message: MessageModel) -> dict[str, Any]:
-    """A message as clients see it, with a fresh download URL on its attachment."""
-    body = message.to_public()
+def public_message(message: MessageModel, for_visitor: bool = False) -> dict[str, Any]:
+    """A message as clients see it (``MessageModel.to_public``), with a fresh download URL on its
+    attachment."""
+    body = message.to_public(for_visitor=for_visitor)
     attachment = body.get("attachment")
     if attachment is not None:
         attachment["url"], attachment["url_expires_at"] = download_url(attachment)

@@ -19,7 +19,7 @@ from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, r
 from chalicelib.models.batch import get_all
 from chalicelib.models.session import OPEN_STATUSES, next_version
 from chalicelib.observability import count, logger
-from chalicelib.services import assignment, attachments, notify
+from chalicelib.services import assignment, attachments, notify, transcript
 from chalicelib.services.attachments import public_message
 from chalicelib.services.tokens import Principal
 
@@ -54,9 +54,27 @@ def session_for(principal: Principal, session_id: str, read_only: bool = False) 
     return session
 
 
+def readable_session(principal: Principal, session_id: str) -> SessionModel:
+    """The session if ``principal`` may read it: a participant, an admin, or the agent now serving
+    its customer (who opens the customer's earlier conversations from the customer panel)."""
+    session = get_session(session_id)
+    if can_access(principal, session, read_only=True):
+        return session
+    if principal.is_agent:
+        current = assignment.get_assignment(session.visitor_id)
+        if current is not None and current.agent_id == principal.user_id:
+            return session
+    raise Forbidden("you are not a participant of this session")
+
+
 def _party(principal: Principal, session: SessionModel) -> str:
     """Which side ``principal`` speaks for in ``session``: visitor or agent (admins as agent)."""
     return "visitor" if principal.typ == "visitor" else "agent"
+
+
+def _other(party: str) -> str:
+    """The party whose messages ``party`` reads (system lines and notes are nobody's to read)."""
+    return "agent" if party == "visitor" else "visitor"
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -110,7 +128,7 @@ def _state_of(session: SessionModel) -> SessionState:
 
 
 def state_for(principal: Principal, session_id: str) -> SessionState:
-    return _state_of(session_for(principal, session_id, read_only=True))
+    return _state_of(readable_session(principal, session_id))
 
 
 def end_session(principal: Principal, session_id: str) -> SessionModel:
@@ -153,6 +171,7 @@ def rate_session(principal: Principal, session_id: str, rating: int, comment: st
         raise Conflict("this session was already rated")
     session.rating, session.rating_comment = rating, comment or None
     session.version = rated_version
+    _after_store(transcript.rated, session)
     notify.to_users([session.agent_id], notify.rated_frame(session))
     return session
 
@@ -255,15 +274,20 @@ def _same_message(existing: MessageModel, text: str) -> MessageModel:
 
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
                  exclude_connection: str | None = None, attachment: AttachmentModel | None = None,
-                 read: SessionModel | None = None, avatar_url: str | None = None) -> tuple[MessageModel, bool]:
+                 read: SessionModel | None = None, avatar_url: str | None = None,
+                 internal: bool = False) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
     The message, its idempotency key and the session counters are one transaction, so a retry
     (even a concurrent one) finds the first message instead of storing a second. A late retry
-    fans the stored message out again (``FANOUT_LEASE_SECONDS``).
+    fans the stored message out again (``FANOUT_LEASE_SECONDS``). ``internal``: an agents-only
+    note, pushed to agents' sockets only and never shown to the visitor; it is not a reply (no
+    first response, no message count) and does not extend the assignment.
     """
     if len(text) > 4000 or (not text and attachment is None):
         raise ValidationFailed("text must be 1 to 4000 characters (or empty with an attachment)")
+    if internal and not principal.is_agent:
+        raise Forbidden("only agents write internal notes")
     # ``read``: the session as the caller just read it (one read per message, not two).
     session = read if read is not None and read.session_id == session_id and can_access(principal, read) \
         else session_for(principal, session_id)
@@ -276,12 +300,12 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
             return existing, False
         if not session.is_open:
             raise Conflict("session has ended")
-        message, failed = _store(principal, session, client_msg_id, text, attachment, avatar_url)
+        message, failed = _store(principal, session, client_msg_id, text, attachment, avatar_url, internal)
         if failed.get("attachment") == CONDITION_FAILED:
             raise Conflict("this attachment was already sent in another message")
         if not failed:
             count("MessagesStored")
-            if session.status == "active":
+            if session.status == "active" and not internal:
                 _after_store(assignment.touch_assignment, session.visitor_id, session_id)
             _fan_out(session, message, exclude_connection)
             return message, True
@@ -296,7 +320,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
 
 def _store(principal: Principal, session: SessionModel, client_msg_id: str,
            text: str, attachment: AttachmentModel | None = None,
-           avatar_url: str | None = None) -> tuple[MessageModel, dict[str, str]]:
+           avatar_url: str | None = None, internal: bool = False) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
@@ -311,6 +335,7 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
         client_msg_id=client_msg_id,
         created_at=now,
         expires_at=int(clock.epoch() + retention),
+        internal=True if internal else None,
     )
     key = MessageKeyModel(_dedup_key(principal.user_id, client_msg_id), session_id=session.session_id,
                           message_id=message.message_id, expires_at=message.expires_at)
@@ -327,8 +352,11 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
     # still the agent, so one assigned in between (who then loads the history) never misses it.
     same_agent = (SessionModel.agent_id == session.agent_id if session.agent_id
                   else SessionModel.agent_id.does_not_exist())
-    tx.update("session", SessionModel(session.session_id), actions=session_actions,
-              condition=SessionModel.status.is_in(*OPEN_STATUSES) & same_agent)
+    condition = SessionModel.status.is_in(*OPEN_STATUSES) & same_agent
+    if internal:
+        tx.check("session", SessionModel, session.session_id, condition=condition)
+    else:
+        tx.update("session", SessionModel(session.session_id), actions=session_actions, condition=condition)
     return message, tx.commit()
 
 
@@ -341,8 +369,11 @@ def _after_store(action, *args) -> None:
 
 
 def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: str | None) -> None:
-    _after_store(notify.to_participants, session, {"type": "message.new", "message": public_message(message)},
-                 exclude_connection)
+    frame = {"type": "message.new", "message": public_message(message)}
+    if message.is_note:  # agents only: the session's agent and the note's author (an admin's other tabs)
+        _after_store(notify.to_users, [session.agent_id, message.sender_id], frame, exclude_connection)
+    else:
+        _after_store(notify.to_participants, session, frame, exclude_connection)
 
 
 def history(principal: Principal, session_id: str, before: str | None = None,
@@ -350,16 +381,19 @@ def history(principal: Principal, session_id: str, before: str | None = None,
     """A page of messages, newest first; ``next`` is the ``before`` of the following page."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}")
-    session_for(principal, session_id, read_only=True)
+    readable_session(principal, session_id)
+    for_visitor = principal.typ == "visitor"
     condition = MessageModel.message_id < before if before else None
+    # A visitor never reads notes: filtered by DynamoDB, which pages on until the page is full.
     query = MessageModel.query(session_id, condition, scan_index_forward=False, limit=limit + 1,
-                               consistent_read=True)
+                               consistent_read=True,
+                               filter_condition=MessageModel.internal.does_not_exist() if for_visitor else None)
     messages = list(query)
     more = len(messages) > limit
     messages = messages[:limit]
     return {
         "session_id": session_id,
-        "messages": [public_message(m) for m in messages],
+        "messages": [public_message(m, for_visitor=for_visitor) for m in messages],
         "next": messages[-1].message_id if more and messages else None,
     }
 
@@ -383,8 +417,8 @@ def mark_read(principal: Principal, session_id: str, up_to: str) -> dict[str, An
     updated = 0
     applied = up_to
     unread = MessageModel.query(session_id, condition, consistent_read=True, page_size=MARK_READ_BATCH,
-                                filter_condition=(MessageModel.sender_type != party)
-                                & MessageModel.read_at.does_not_exist())
+                                filter_condition=(MessageModel.sender_type == _other(party))
+                                & MessageModel.read_at.does_not_exist() & MessageModel.internal.does_not_exist())
     for message in unread:
         if updated >= MARK_READ_BATCH:
             break  # bounded work: the watermark stops at the last one marked; the client asks again

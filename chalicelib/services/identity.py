@@ -139,7 +139,7 @@ def _verified_existing(visitor_id: str, identity: Identity) -> Identified:
 
 def _done(visitor_id: str, switched: bool) -> Identified:
     visitor = visitors.get_visitor(visitor_id)
-    visitors.copy_to_open_session(visitor)
+    visitors.profile_changed(visitor)
     return Identified(visitor, switched)
 
 

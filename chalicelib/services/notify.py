@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib import push
 from chalicelib.models import SessionModel
-from chalicelib.services import activity
+from chalicelib.services import activity, transcript
 
 
 def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
@@ -68,12 +68,14 @@ def session_offline(session: SessionModel) -> None:
 
 def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
     activity.session_assigned(session, agent_id)
+    transcript.assigned(session, agent_id, agent_name)
     push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name))
 
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],
-                        to_agent: tuple[str, str | None]) -> None:
+                        to_agent: tuple[str, str | None], note: str | None = None) -> None:
     activity.session_transferred(session, from_agent[0], to_agent[0])
+    transcript.transferred(session, from_agent, to_agent, note)
     frame = {
         "type": "session.transferred",
         "session_id": session.session_id,
@@ -88,10 +90,11 @@ def session_transferred(session: SessionModel, from_agent: tuple[str, str | None
 ANNOUNCE_WORKERS = 8
 
 
-def session_released(session: SessionModel, former_agent_id: str) -> None:
+def session_released(session: SessionModel, former_agent_id: str, former_agent_name: str | None = None) -> None:
     """The former agent's customer went back to the queue (the customer hears it from the
     position announcement that follows: one ``session.queued``)."""
     activity.session_released(session, former_agent_id)
+    transcript.requeued(session, former_agent_id, former_agent_name, "agent_offline")
     push.send_to_users([former_agent_id], {
         "type": "session.released", "session_id": session.session_id, "reason": "agent_offline",
         "version": session.state_version,
@@ -127,6 +130,7 @@ def agent_presence(agent_id: str, status: str, reason: str) -> None:
 def session_ended(session: SessionModel, ended_by: str, reason: str,
                   agent_id: str | None = None) -> None:
     activity.session_ended(session, reason, agent_id or session.agent_id)
+    transcript.ended(session, ended_by, reason, agent_id or session.agent_id)
     push.send_to_users([session.visitor_id, agent_id or session.agent_id], ended_frame(session, ended_by, reason))
 
 

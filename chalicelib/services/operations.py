@@ -233,6 +233,7 @@ def _describe_users(user_type: str, found: dict[str, list[ConnectionModel]]) -> 
             "name": newest.user_name,
             "connections": len(live),
             "last_seen_at": clock.iso_from_epoch(float(newest.last_seen_at)),
+            "since": min(c.connected_at for c in live),
             "status": "online",
         }
         agent = profiles.get(user_id)

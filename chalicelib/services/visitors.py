@@ -17,7 +17,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models import SessionModel, VisitorModel
 from chalicelib.models.base import conditional
 from chalicelib.models.session import OPEN_STATUSES
-from chalicelib.services import tokens
+from chalicelib.services import customer_search, tokens
 from chalicelib.services.tokens import Principal
 
 
@@ -28,6 +28,7 @@ def new_visitor(name: str | None, email: str | None, **identity: Any) -> Visitor
     # A fresh id: a condition failure after a retry can only be this write's own lost answer.
     conditional(lambda: visitor.save(condition=VisitorModel.visitor_id.does_not_exist()),
                 already_done=lambda: True)
+    customer_search.index_customer(visitor)
     return visitor
 
 
@@ -66,8 +67,15 @@ def update_profile(visitor_id: str, name: str | None = None, email: str | None =
     if not conditional(lambda: visitor.update(actions=actions, condition=VisitorModel.visitor_id.exists())):
         raise NotFound(f"no visitor {visitor_id}")
     updated = get_visitor(visitor_id)
-    copy_to_open_session(updated)
+    profile_changed(updated)
     return updated
+
+
+def profile_changed(visitor: VisitorModel) -> None:
+    """After a change of name, email or identity: the open conversation shows it, and the
+    console's customer search finds the customer by it."""
+    copy_to_open_session(visitor)
+    customer_search.index_customer(visitor)
 
 
 def copy_to_open_session(visitor: VisitorModel) -> None:

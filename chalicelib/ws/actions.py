@@ -119,5 +119,5 @@ def _send(principal: Principal, connection_id: str, frame: frames.SendMessage) -
     message, _ = conversations.send(
         principal, frame.session_id, frame.client_msg_id, frame.text, attachment_id=frame.attachment_id,
         context=frame.context.model_dump() if frame.context else None, source_ip=source_ip,
-        user_agent=user_agent, exclude_connection=connection_id)
+        user_agent=user_agent, exclude_connection=connection_id, internal=frame.internal)
     return {"type": "message.ack", "client_msg_id": frame.client_msg_id, "message": public_message(message)}

@@ -52,6 +52,7 @@ class SendMessage(Frame):
     def model_post_init(self, _context) -> None:
         if not self.text and self.attachment_id is None:
             raise ValueError("text must be 1 to 4000 characters (or empty with an attachment)")
+    internal: bool = False  # an agents-only note (docs/protocol.md)
 
 
 class Typing(Frame):

@@ -215,7 +215,6 @@ def expected(script: list[Conversation], names: dict[str, str], first: date, las
         for agent, s, e in holdings:
             busy[agent].append(((c.start + timedelta(seconds=s)).timestamp(),
                                 (c.start + timedelta(seconds=e)).timestamp()))
-    finals = {c.holdings()[-1][0] for c in convs if c.holdings()}
     entries = []
     for agent in sorted(AGENTS, key=lambda a: names[a]):
         online = _merge(_online(agent, {c.start.date() for c in script}, start, end))
@@ -224,7 +223,7 @@ def expected(script: list[Conversation], names: dict[str, str], first: date, las
         busy_online = sum(max(0.0, min(e1, e2) - max(s1, s2))
                           for s1, e1 in _merge(busy[agent]) for s2, e2 in online)
         online_s = sum(e - s for s, e in online)
-        entries.append({"agent_id": names[agent], "agent_name": agent if agent in finals else None,
+        entries.append({"agent_id": names[agent], "agent_name": agent,  # every agent by name
                         **_figures(per_agent[agent]), "online_s": round(online_s, 3),
                         "busy_s": round(busy_online, 3),
                         "utilisation": round(busy_online / online_s, 4) if online_s else None})

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from chalicelib.models import ReportModel
-from chalicelib.services import analytics_insights
+from chalicelib.services.analytics import insights as analytics_insights
 from tests.analytics.script import expected
 
 FIGURES = ("overall", "per_agent", "busiest_hours", "hourly_queue_wait_s")

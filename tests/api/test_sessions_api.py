@@ -20,7 +20,12 @@ def _post(api, caller, session_id: str, text: str, client_msg_id: str):
 
 
 def _stored_texts(session_id: str) -> list[str]:
-    return [m.text for m in MessageModel.query(session_id)]
+    """What people said in the session (not its system lines)."""
+    return [m.text for m in MessageModel.query(session_id) if m.sender_type != "system"]
+
+
+def _said(messages: list[dict]) -> list[dict]:
+    return [m for m in messages if m["sender"]["type"] != "system"]
 
 
 @pytest.fixture
@@ -225,7 +230,7 @@ def test_text_is_stored_exactly_as_given(api, chat):
     _post(api, visitor, session_id, text, "c-1")
 
     page = api.get(f"/api/sessions/{session_id}/messages", agent).json_body
-    assert [m["text"] for m in page["messages"]] == [text]
+    assert [m["text"] for m in _said(page["messages"])] == [text]
 
 
 def test_a_message_without_client_msg_id_is_refused(api, chat):
@@ -273,13 +278,16 @@ def test_history_pages_newest_first_and_covers_everything_without_gaps_or_duplic
         query = "limit=10" + (f"&before={before}" if before else "")
         response = api.get(f"/api/sessions/{session_id}/messages?{query}", visitor)
         assert response.status_code == 200
-        pages.append([m["id"] for m in response.json_body["messages"]])
+        pages.append(response.json_body["messages"])
         before = response.json_body["next"]
         if before is None:
             break
 
-    assert [len(p) for p in pages] == [10, 10, 3]
-    assert [m for page in pages for m in page] == list(reversed(sent))
+    assert [len(p) for p in pages] == [10, 10, 4]  # with the line saying the agent joined, first
+    everything = [m for page in pages for m in page]
+    assert len({m["id"] for m in everything}) == 24
+    assert [m["id"] for m in _said(everything)] == list(reversed(sent))
+    assert everything[-1]["system"]["event"] == "assigned"
 
 
 def test_history_shows_the_same_messages_to_the_agent(api, chat):
@@ -290,7 +298,7 @@ def test_history_shows_the_same_messages_to_the_agent(api, chat):
     as_agent = api.get(f"/api/sessions/{session_id}/messages", agent).json_body
     as_visitor = api.get(f"/api/sessions/{session_id}/messages", visitor).json_body
 
-    assert [m["text"] for m in as_agent["messages"]] == ["answer", "question"]
+    assert [m["text"] for m in _said(as_agent["messages"])] == ["answer", "question"]
     assert as_agent["messages"] == as_visitor["messages"]
     assert as_agent["next"] is None
 

@@ -5,6 +5,8 @@
 for later ``expect`` calls; ``sync`` sends a ping and returns everything that arrived before the
 pong, which is how a test asserts that a frame did *not* arrive (the gateway delivers one
 connection's frames in order, and a push is delivered before the action that caused it replies).
+The transcript's system lines (``message.new`` of sender type ``system``) are set aside in
+``system_lines``: they tell of changes the tests follow through their own frames.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Peer:
         self.client = client
         self.pending: list[Frame] = []  # received, not yet taken by ``expect``
         self.received: list[Frame] = []  # every frame, in the order it arrived
+        self.system_lines: list[Frame] = []  # the transcript's system lines pushed to it
         self._connection_id: str | None = None
 
     @property
@@ -79,9 +82,12 @@ class Peer:
                 frame = self._receive(remaining)
             except TimeoutError:
                 break
-            if matches(frame):
+            if is_system_line(frame):
+                self.system_lines.append(frame["message"])
+            elif matches(frame):
                 return frame
-            self.pending.append(frame)
+            else:
+                self.pending.append(frame)
         raise FrameTimeout(f"no {type_} frame matching {fields} within {timeout} s; "
                            f"received instead: {self.pending}")
 
@@ -117,6 +123,15 @@ class Peer:
         """The frames about ``session_id``'s state received so far, in arrival order."""
         return [f for f in self.received
                 if f.get("type", "").startswith("session.") and f.get("session_id") == session_id]
+
+
+def is_system_line(frame: Frame) -> bool:
+    return frame.get("type") == "message.new" and frame.get("message", {}).get("sender", {}).get("type") == "system"
+
+
+def said(messages: list[Frame]) -> list[Frame]:
+    """The messages people wrote, without the transcript's system lines."""
+    return [m for m in messages if m["sender"]["type"] != "system"]
 
 
 # ---- the client's rule for session frames (docs/protocol.md, "Session versions") --------------
@@ -238,7 +253,8 @@ def set_status(stack: Stack, agent: Person, status: str) -> None:
 
 
 def stored_messages(stack: Stack, token: str, session_id: str) -> list[Frame]:
-    """Every stored message of a session, oldest first, read through the REST API."""
+    """Every stored message people wrote in a session (not its system lines), oldest first, read
+    through the REST API."""
     messages: list[Frame] = []
     before: str | None = None
     while True:
@@ -249,7 +265,7 @@ def stored_messages(stack: Stack, token: str, session_id: str) -> list[Frame]:
         messages.extend(page["messages"])
         before = page["next"]
         if before is None:
-            return list(reversed(messages))
+            return said(list(reversed(messages)))
 
 
 def agent_overview(stack: Stack, token: str, agent_id: str) -> Frame:

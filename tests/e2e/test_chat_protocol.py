@@ -38,6 +38,7 @@ from tests.e2e.protocol_helpers import (
     frame_key,
     go_online,
     open_conversation,
+    said,
     set_status,
     sign_up_visitor,
     stored_messages,
@@ -97,8 +98,8 @@ def test_a_visitor_and_an_agent_hold_a_whole_conversation(stack: Stack, admin: s
     assert receipt["reader"]["type"] == "visitor"
     assert receipt["reader"]["id"] == visitor.id
     history = visitor_socket.request("get_history", "history", session_id=session_id)
-    assert [m["id"] for m in history["messages"]] == [answer["id"], question["id"]]
-    assert history["messages"][0]["read_at"]
+    assert [m["id"] for m in said(history["messages"])] == [answer["id"], question["id"]]
+    assert said(history["messages"])[0]["read_at"]
     assert history["next"] is None
 
     # the agent ends it: both are told who ended it
@@ -127,13 +128,13 @@ def test_history_pages_newest_first_without_gaps_or_duplicates(chat: Conversatio
         cursor = {"before": before} if before else {}
         page = chat.agent_socket.request("get_history", "history", session_id=chat.session_id,
                                          limit=10, **cursor)
-        pages.append([m["id"] for m in page["messages"]])
+        pages.append(page["messages"])
         before = page["next"]
         if before is None:
             break
 
-    assert [len(p) for p in pages] == [10, 10, 5]
-    assert [i for p in pages for i in p] == list(reversed(sent))
+    assert [len(p) for p in pages] == [10, 10, 6]  # and the line saying the agent joined, first
+    assert [m["id"] for m in said([m for p in pages for m in p])] == list(reversed(sent))
 
 
 def test_text_is_stored_exactly_as_given_up_to_4000_characters(stack: Stack, chat: Conversation) -> None:
@@ -168,7 +169,7 @@ def test_a_visitor_who_reconnects_finds_their_open_session_and_its_whole_history
     while True:
         page = again.request("get_history", "history", session_id=chat.session_id, limit=2,
                              **({"before": before} if before else {}))
-        seen += [m["id"] for m in page["messages"]]
+        seen += [m["id"] for m in said(page["messages"])]
         before = page["next"]
         if before is None:
             break
@@ -546,7 +547,7 @@ def test_an_agent_cannot_post_into_another_agents_session_but_an_admin_can_read_
 
     admin_socket = connect(Person(id="admin", name="Administrator", token=admin))
     history = admin_socket.request("get_history", "history", session_id=chat.session_id)
-    assert [m["text"] for m in history["messages"]] == ["for Alice only"]
+    assert [m["text"] for m in said(history["messages"])] == ["for Alice only"]
 
 
 def test_unknown_sessions_and_messages_are_not_found(chat: Conversation) -> None:

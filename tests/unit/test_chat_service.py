@@ -45,7 +45,14 @@ def _send(principal: Principal, session_id: str, text: str) -> MessageModel:
 
 
 def _read_at(session_id: str) -> dict[str, str | None]:
-    return {m.text: m.read_at for m in MessageModel.query(session_id, consistent_read=True)}
+    """When each message people wrote was read (system lines are nobody's to read)."""
+    return {m.text: m.read_at for m in MessageModel.query(session_id, consistent_read=True)
+            if m.sender_type != "system"}
+
+
+def _said(page: dict) -> list[dict]:
+    """The messages of a history page that people wrote (not the session's system lines)."""
+    return [m for m in page["messages"] if m["sender"]["type"] != "system"]
 
 
 # --- history order -------------------------------------------------------------------------------
@@ -57,8 +64,8 @@ def test_history_returns_messages_in_the_order_they_were_stored(conversation):
 
     page = chat.history(agent, session_id, limit=100)
 
-    assert [m["id"] for m in reversed(page["messages"])] == stored
-    assert [m["text"] for m in reversed(page["messages"])] == [f"m{n}" for n in range(15)]
+    assert [m["id"] for m in reversed(_said(page))] == stored
+    assert [m["text"] for m in reversed(_said(page))] == [f"m{n}" for n in range(15)]
     assert page["next"] is None
 
 
@@ -70,7 +77,7 @@ def test_history_keeps_storage_order_for_messages_stored_within_one_millisecond(
 
     page = chat.history(agent, session_id, limit=100)
 
-    assert [m["id"] for m in reversed(page["messages"])] == stored
+    assert [m["id"] for m in reversed(_said(page))] == stored
 
 
 def test_history_pages_join_up_exactly(conversation):
@@ -80,7 +87,7 @@ def test_history_pages_join_up_exactly(conversation):
     seen, before = [], None
     while True:
         page = chat.history(visitor, session_id, before=before, limit=3)
-        seen.extend(m["id"] for m in page["messages"])
+        seen.extend(m["id"] for m in _said(page))
         before = page["next"]
         if before is None:
             break
@@ -365,4 +372,5 @@ def test_a_send_whose_retry_stored_it_first_is_acknowledged_even_if_the_session_
 
     assert injected.injected == {"TransactWriteItems": 1}
     assert (message.text, is_new) == ("hello", False)
-    assert [m.message_id for m in MessageModel.query(session_id, consistent_read=True)] == [message.message_id]
+    said = [m.message_id for m in MessageModel.query(session_id, consistent_read=True) if m.sender_type != "system"]
+    assert said == [message.message_id]

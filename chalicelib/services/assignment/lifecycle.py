@@ -140,7 +140,7 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
     fresh = fetch(SessionModel, assignment.session_id, "session")
     if fresh.status == "queued":
         requeued.add(fresh.session_id)
-        after_commit("notify", notify.session_released, fresh, agent_id)
+        after_commit("notify", notify.session_released, fresh, agent_id, assignment.agent_name)
     return True
 
 

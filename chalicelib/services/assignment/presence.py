@@ -44,7 +44,9 @@ def set_offline_if_silent(agent_id: str, unheard_since: float, deadline: Deadlin
 def _write_status(agent_id: str, status: str, reason: str | None, *, unheard_since: float | None = None,
                   deadline: Deadline = UNBOUNDED) -> bool:
     def build(agent: AgentModel) -> list:
-        actions = [AgentModel.status.set(status), AgentModel.updated_at.set(clock.iso())]
+        # A status set here is chosen (or imposed by the sweep): nothing is restored over it later.
+        actions = [AgentModel.status.set(status), AgentModel.updated_at.set(clock.iso()),
+                   AgentModel.resume_status.remove()]
         if reason:
             actions.append(AgentModel.offline_reason.set(reason))
         else:
@@ -116,21 +118,38 @@ def agent_connected(agent_id: str, connection_id: str, cap: int | None = None) -
         agent = slots.mark_connected(agent_id, connection_id, cap)
     if agent is None:
         return False
-    if agent.pool is None and is_available(agent):
+    if agent.status == "away" and agent.offline_reason == slots.DISCONNECTED and agent.resume_status:
+        _restore_chosen_status(agent_id, agent.resume_status)
+    elif agent.pool is None and is_available(agent):
         slots.refresh_pool(agent_id)
     return True
 
 
+def _restore_chosen_status(agent_id: str, chosen: str) -> None:
+    """An agent set away when their last socket closed is back: the status they had chosen again
+    (and the pool, when it makes them available). Only while they are still away for that reason:
+    a status chosen meanwhile stands. No dispatch from here (see ``agent_connected``)."""
+    def build(agent: AgentModel) -> list:
+        return [AgentModel.status.set(chosen), AgentModel.offline_reason.remove(),
+                AgentModel.resume_status.remove(), AgentModel.updated_at.set(clock.iso())]
+
+    still_away = ((lambda a: a.status == "away" and a.offline_reason == slots.DISCONNECTED),
+                  (AgentModel.status == "away") & (AgentModel.offline_reason == slots.DISCONNECTED))
+    if slots.update_agent(agent_id, build, status=chosen, only_if=still_away) is not None:
+        after_commit("activity", activity.agent_status_changed, agent_id, chosen)
+
+
 def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:
     """One of the agent's sockets closed (with any others API Gateway has certainly closed). When
-    no open one is left, the agent leaves the pool at once and goes offline after the grace period
-    (the sweep)."""
+    no open one is left, the agent leaves the pool at once, an online agent is set away until a
+    socket of theirs opens again (``slots.mark_disconnected``), and they go offline after the grace
+    period (the sweep)."""
     left = connections.socket_left(agent_id, "agent", connection_id)
     if left is None:
         logger.info("disconnect of an agent that no longer exists", agent_id=agent_id)
         return
-    if not left:
-        slots.mark_disconnected(agent_id)
+    if not left and slots.mark_disconnected(agent_id) == "away":
+        after_commit("activity", activity.agent_status_changed, agent_id, "away")
 
 
 def is_anyone_online() -> bool:

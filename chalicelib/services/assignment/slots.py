@@ -31,6 +31,7 @@ from chalicelib.services.connections import room_for
 UPDATE_ATTEMPTS = 10
 FIX_ATTEMPTS = 3
 POOL_COUNTER = "pool-entries"
+DISCONNECTED = "disconnected"  # ``offline_reason`` of an agent set away when their last socket closed
 
 
 def get_agent(agent_id: str) -> AgentModel:
@@ -81,21 +82,27 @@ def _guarded(agent: AgentModel, in_pool: bool):
 
 def update_agent(agent_id: str, build: Callable[[AgentModel], list],
                  status: str | None = None, capacity: int | None = None,
-                 unheard_since: float | None = None) -> AgentModel | None:
+                 unheard_since: float | None = None, only_if: tuple[Callable[[AgentModel], bool], Any] | None = None
+                 ) -> AgentModel | None:
     """Read, compute (``build`` gives the extra actions) and write an agent with its index
     attributes, under ``pinned``; retries lost races. Returns the agent as written. A retry after
     a lost answer recognises its own write by the status, capacity and index values it wrote.
     ``unheard_since``: only while no frame came since then (a frame landing between the read and
-    the write wins); None when one did."""
+    the write wins); None when one did. ``only_if``: (a test of the agent as read, the same test
+    as a condition on the stored item): only while it holds; None when it does not."""
     for _ in rounds(UPDATE_ATTEMPTS):
         agent = get_agent(agent_id)
         if unheard_since is not None and heard_since(agent, unheard_since):
+            return None
+        if only_if is not None and not only_if[0](agent):
             return None
         actions, in_pool = index_actions(agent, int(agent.active_count), status=status, capacity=capacity)
         actions = [*build(agent), *actions]
         condition = _guarded(agent, in_pool)
         if unheard_since is not None:
             condition &= unheard_condition(unheard_since)
+        if only_if is not None:
+            condition &= only_if[1]
         was_pooled = agent.pool is not None
         written = {**index_values(agent, int(agent.active_count), status=status, capacity=capacity),
                    "status": status or agent.status,
@@ -225,14 +232,27 @@ def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentMo
     return agent if applied else None
 
 
-def mark_disconnected(agent_id: str) -> bool:
-    """No open socket left: out of the pool at once. Conditioned on the set of open sockets
-    still being empty, so a socket opened meanwhile wins."""
+def mark_disconnected(agent_id: str) -> str | None:
+    """No open socket left: out of the pool at once, and an online agent is set away (reason
+    ``disconnected``, their chosen status kept in ``resume_status`` for their next socket to
+    restore), so nobody is routed to an agent who closed the console. Conditioned on the set of
+    open sockets still being empty, so a socket opened meanwhile wins. Returns the status the
+    agent is left with (None when a socket opened meanwhile, or the agent is gone). Away is one
+    write conditioned on the agent being online; any other status keeps itself."""
     now = clock.epoch()
-    return conditional(lambda: AgentModel(agent_id).update(
-        actions=[AgentModel.disconnected_at.set(now), AgentModel.pool.remove()],
-        condition=AgentModel.agent_id.exists() & AgentModel.socket_ids.does_not_exist(),
-    ))
+    no_socket = AgentModel.agent_id.exists() & AgentModel.socket_ids.does_not_exist()
+    left = [AgentModel.disconnected_at.set(now), AgentModel.pool.remove()]
+    away = [*left, AgentModel.status.set("away"), AgentModel.offline_reason.set(DISCONNECTED),
+            AgentModel.resume_status.set("online"), AgentModel.updated_at.set(clock.iso())]
+    was_online = no_socket & (AgentModel.status == "online")
+    if conditional(lambda: AgentModel(agent_id).update(actions=away, condition=was_online),
+                   already_done=lambda: stored_as(AgentModel, agent_id, {
+                       "status": "away", "offline_reason": DISCONNECTED, "disconnected_at": now}) is not None):
+        return "away"
+    stored = AgentModel(agent_id)
+    if not conditional(lambda: stored.update(actions=left, condition=no_socket)):
+        return None
+    return stored.status
 
 
 def mark_connected(agent_id: str, connection_id: str, cap: int | None = None) -> AgentModel | None:

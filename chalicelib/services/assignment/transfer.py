@@ -23,9 +23,11 @@ TRANSFER_ROUNDS = 5
 
 
 def transfer(session_id: str, to_agent_id: str | None, by_user: str,
-             only_from: str | None = None) -> AssignOutcome:
-    """Move an active session to another agent with room; everyone is told. ``only_from``: the
-    caller may move it only while it is with that agent (checked on the read the move acts on)."""
+             only_from: str | None = None, note: str | None = None) -> AssignOutcome:
+    """Move an active session to another agent with room; everyone is told (``note``: what the
+    transferring agent wrote for the next one, on the transcript's line for agents only).
+    ``only_from``: the caller may move it only while it is with that agent (checked on the read
+    the move acts on)."""
     session = fetch(SessionModel, session_id, "session")
     if only_from is not None and session.agent_id != only_from:
         raise Forbidden("you are not a participant of this session")
@@ -52,7 +54,7 @@ def transfer(session_id: str, to_agent_id: str | None, by_user: str,
             result = _move(session, assignment, target)
             if result is Attempt.DONE:
                 after_commit("notify", notify.session_transferred, session,
-                             (assignment.agent_id, assignment.agent_name), (target.agent_id, target.display_name))
+                             (assignment.agent_id, assignment.agent_name), (target.agent_id, target.display_name), note)
                 logger.info("transferred", session_id=session_id, from_agent=assignment.agent_id,
                             to_agent=target.agent_id, by=by_user)
                 fresh = fetch(SessionModel, session_id, "session")

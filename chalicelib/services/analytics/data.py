@@ -21,7 +21,7 @@ from chalicelib.models import ActivityModel, MessageModel, SessionModel
 from chalicelib.models.activity import agents_bucket, session_buckets
 
 READ_WORKERS = 8
-MESSAGE_ATTRIBUTES = ["session_id", "message_id", "sender_type", "sender_id", "created_at"]
+MESSAGE_ATTRIBUTES = ["session_id", "message_id", "sender_type", "sender_id", "created_at", "internal"]
 
 
 @dataclass
@@ -50,7 +50,8 @@ def _sessions_of(days: list[str], start: str, end: str) -> Iterator[SessionModel
 
 
 def _messages_of(session_id: str) -> list[MessageModel]:
-    return list(MessageModel.query(session_id, attributes_to_get=MESSAGE_ATTRIBUTES))
+    """What the customer and the agents said to each other: internal notes are not replies."""
+    return [m for m in MessageModel.query(session_id, attributes_to_get=MESSAGE_ATTRIBUTES) if not m.is_note]
 
 
 def _events_in(bucket: str) -> list[ActivityModel]:

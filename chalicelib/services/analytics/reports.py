@@ -1,4 +1,4 @@
-"""Statistics over a range, and the stored daily reports (``ReportModel``, id ``daily#YYYY-MM-DD``).
+"""The stored daily reports (``ReportModel``, id ``daily#YYYY-MM-DD``).
 
 A daily report covers one UTC day. Storing is a plain put on the day's id: generating again (the
 scheduled job delivered twice, a retry, a backfill) replaces the report, never duplicates it.
@@ -9,73 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.models import AgentModel, ReportModel, SessionModel
-from chalicelib.models.agent import DIRECTORY
+from chalicelib.models import ReportModel
 from chalicelib.models.base import retrying
 from chalicelib.observability import logger
-from chalicelib.services import analytics_data, analytics_metrics, assignment
+from chalicelib.services.analytics import data, metrics
+from chalicelib.services.analytics.periods import period
+from chalicelib.services.analytics.statistics import name_agents
 
-MAX_RANGE_DAYS = 31
 DAILY = "daily"
-
-
-def parse_day(text: str | None, name: str) -> date | None:
-    if text in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as e:
-        raise ValidationFailed(f"{name} must be a date YYYY-MM-DD") from e
-
-
-def zone_of(tz: str | None) -> str:
-    tz = tz or "UTC"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValidationFailed(f"unknown time zone {tz!r}") from e
-    return tz
-
-
-def period(first: date, last: date, tz: str = "UTC") -> tuple[datetime, datetime]:
-    """``[first 00:00, last + 1 day 00:00)`` in ``tz``; at most ``MAX_RANGE_DAYS`` days."""
-    if last < first:
-        raise ValidationFailed("to must not be before from")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise ValidationFailed(f"a range covers at most {MAX_RANGE_DAYS} days")
-    zone = ZoneInfo(tz)
-    return (datetime.combine(first, time(), zone), datetime.combine(last + timedelta(days=1), time(), zone))
-
-
-def live() -> dict[str, int]:
-    """Right now: customers waiting, sessions with an agent, agents online."""
-    return {
-        "queued": assignment.queue_length(),
-        "active": SessionModel.by_status.count("active"),
-        "agents_online": sum(1 for a in AgentModel.in_directory.query(DIRECTORY) if a.status == "online"),
-    }
-
-
-def statistics(first: date | None = None, last: date | None = None, tz: str | None = None,
-               agent_id: str | None = None, with_live: bool = True) -> dict[str, Any]:
-    """The figures of ``first``..``last`` (default: today in ``tz``), overall and per agent,
-    plus the live counts."""
-    tz = zone_of(tz)
-    today = clock.now().astimezone(ZoneInfo(tz)).date()
-    first = first or last or today
-    last = last or first
-    start, end = period(first, last, tz)
-    body = analytics_metrics.compute(analytics_data.load_period(start, end), tz, agent_id)
-    body["partial"] = clock.now() < end
-    if with_live:
-        body["live"] = live()
-    return body
 
 
 def report_id(day: date) -> str:
@@ -89,7 +35,8 @@ def _is_over(day: date) -> bool:
 def compute_report(day: date) -> dict[str, Any]:
     """The daily report of a UTC ``day`` (``partial`` while the day is still running)."""
     start, end = period(day, day)
-    body = analytics_metrics.compute(analytics_data.load_period(start, end))
+    body = metrics.compute(data.load_period(start, end))
+    name_agents(body["per_agent"])
     body["date"] = day.isoformat()
     body["partial"] = not _is_over(day)
     return body

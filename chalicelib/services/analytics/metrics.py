@@ -1,6 +1,6 @@
 """The metrics, one definition each (docs/analytics.md), computed from a period's data.
 
-Pure functions over ``analytics_data.PeriodData``: no reads, no clock, so the same data always
+Pure functions over ``data.PeriodData``: no reads, no clock, so the same data always
 gives the same figures (a report re-run for a closed day replaces itself with the same numbers).
 """
 
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import clock
 from chalicelib.models import ActivityModel, SessionModel
-from chalicelib.services.analytics_data import PeriodData
+from chalicelib.services.analytics.data import PeriodData
 
 Interval = tuple[float, float]
 
@@ -280,8 +280,8 @@ def _local_hour(text: str, zone: ZoneInfo) -> int:
 
 def compute(data: PeriodData, tz: str = "UTC", agent_id: str | None = None) -> dict[str, Any]:
     """Every figure of the period: ``overall``, ``per_agent`` (one agent's only when ``agent_id``),
-    ``busiest_hours`` and ``hourly_queue_wait_s`` / ``_count`` / ``_total_s`` (24 buckets each,
-    hours in ``tz``)."""
+    ``days`` (one entry per day), ``busiest_hours`` and ``hourly_queue_wait_s`` / ``_count`` /
+    ``_total_s`` (24 buckets each, hours in ``tz``)."""
     zone = ZoneInfo(tz)
     facts = session_facts(data)
     start, end = data.start.timestamp(), min(data.end, max(data.start, data.now)).timestamp()
@@ -302,6 +302,37 @@ def compute(data: PeriodData, tz: str = "UTC", agent_id: str | None = None) -> d
                  "online_s": round(online_s, 3), "busy_s": round(busy_s, 3),
                  "utilisation": round(busy_s / online_s, 4) if online_s > 0 else None}
         per_agent.append(entry)
+    return {
+        "from": data.start.astimezone(zone).date().isoformat(),
+        "to": (data.end.astimezone(zone) - timedelta(milliseconds=1)).date().isoformat(),
+        "tz": tz,
+        "overall": _overall(facts).figures(),
+        "per_agent": per_agent,
+        "days": _per_day(facts, data, zone),
+        **_per_hour(facts, zone),
+    }
+
+
+def _per_day(facts: list[SessionFacts], data: PeriodData, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """One entry per local day of the period (days without sessions too): sessions started,
+    median first response and resolution, CSAT average and count."""
+    first = data.start.astimezone(zone).date()
+    last = (data.end.astimezone(zone) - timedelta(milliseconds=1)).date()
+    by_day: dict[str, list[SessionFacts]] = defaultdict(list)
+    for f in facts:
+        by_day[clock.parse_iso(f.session.created_at).astimezone(zone).date().isoformat()].append(f)
+    days = []
+    for n in range((last - first).days + 1):
+        day = (first + timedelta(days=n)).isoformat()
+        tally = _overall(by_day.get(day, []))
+        days.append({"date": day, "sessions": tally.started,
+                     "first_response_median_s": summary(tally.first_responses)["median"],
+                     "resolution_median_s": summary(tally.resolutions)["median"],
+                     "csat_average": csat(tally.ratings)["average"], "csat_count": len(tally.ratings)})
+    return days
+
+
+def _per_hour(facts: list[SessionFacts], zone: ZoneInfo) -> dict[str, list]:
     hours = [0] * 24
     hour_waits: list[list[float]] = [[] for _ in range(24)]
     for f in facts:
@@ -310,11 +341,6 @@ def compute(data: PeriodData, tz: str = "UTC", agent_id: str | None = None) -> d
         if f.queue_wait is not None:
             hour_waits[hour].append(f.queue_wait)
     return {
-        "from": data.start.astimezone(zone).date().isoformat(),
-        "to": (data.end.astimezone(zone) - timedelta(milliseconds=1)).date().isoformat(),
-        "tz": tz,
-        "overall": _overall(facts).figures(),
-        "per_agent": per_agent,
         "busiest_hours": hours,
         "hourly_queue_wait_s": [summary(w)["avg"] for w in hour_waits],
         "hourly_queue_wait_count": [len(w) for w in hour_waits],

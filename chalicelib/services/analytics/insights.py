@@ -15,7 +15,8 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import ValidationFailed
-from chalicelib.services import analytics_reports
+from chalicelib.services.analytics.periods import MAX_RANGE_DAYS
+from chalicelib.services.analytics.statistics import statistics
 
 MIN_SESSIONS = 20
 MIN_SAMPLES = 10
@@ -131,12 +132,12 @@ def _agents_moved(now: list[dict[str, Any]], before: list[dict[str, Any]]) -> di
 
 def insights(days: int = 7) -> dict[str, Any]:
     """The last ``days`` complete UTC days against the ``days`` before them."""
-    if not 1 <= days <= analytics_reports.MAX_RANGE_DAYS:
-        raise ValidationFailed(f"days must be between 1 and {analytics_reports.MAX_RANGE_DAYS}")
+    if not 1 <= days <= MAX_RANGE_DAYS:
+        raise ValidationFailed(f"days must be between 1 and {MAX_RANGE_DAYS}")
     last = clock.now().date() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
-    now = analytics_reports.statistics(first, last, with_live=False)
-    before = analytics_reports.statistics(first - timedelta(days=days), first - timedelta(days=1),
+    now = statistics(first, last, with_live=False)
+    before = statistics(first - timedelta(days=days), first - timedelta(days=1),
                                           with_live=False)
     comparison = _comparison(now["overall"], before["overall"])
     hours = now["busiest_hours"]

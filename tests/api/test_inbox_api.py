@@ -1,0 +1,142 @@
+"""/api/inbox (closed conversations, search) and /api/customers (the customer panel)."""
+
+from __future__ import annotations
+
+from chalicelib.services import chat, connections
+
+CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/126.0.0.0 Safari/537.36")
+
+
+def _chat_and_end(api, people, agent, name: str, email: str | None = None) -> str:
+    visitor = people.visitor(name)
+    if email:
+        visitor = _with_email(api, name, email)
+    session_id = people.start_session(visitor).session.session_id
+    assert api.post(f"/api/sessions/{session_id}/end", agent).status_code == 200
+    return session_id
+
+
+def _with_email(api, name: str, email: str):
+    from tests.api.conftest import Caller
+
+    body = api.post("/api/visitors", body={"name": name, "email": email}).json_body
+    return Caller(body["visitor_id"], body["token"], name)
+
+
+def test_closed_conversations_page_back_newest_first(api, people):
+    alice = people.agent("alice", display_name="Alice", online=True)
+    ended = [_chat_and_end(api, people, alice, f"Customer {n}") for n in range(5)]
+
+    pages, cursor = [], None
+    while True:
+        query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = api.get(f"/api/inbox/closed?{query}", alice).json_body
+        pages.append([s["session_id"] for s in body["sessions"]])
+        cursor = body["next"]
+        if cursor is None:
+            break
+
+    assert pages == [ended[4:2:-1], ended[2:0:-1], ended[:1]]
+
+
+def test_an_agent_lists_only_their_own_closed_conversations_and_an_admin_everyones(api, people):
+    alice = people.agent("alice", online=True)
+    mine = _chat_and_end(api, people, alice, "Ann")
+    people.bring_online(people.agent("bob"))
+    api.put("/api/agents/me/status", alice, body={"status": "offline"})
+    bob = people.login("bob")
+    theirs = _chat_and_end(api, people, bob, "Ben")
+
+    assert [s["session_id"] for s in api.get("/api/inbox/closed", alice).json_body["sessions"]] == [mine]
+    assert api.get("/api/inbox/closed?scope=all", alice).status_code == 403
+    everyone = api.get("/api/inbox/closed?scope=all", people.admin("root")).json_body["sessions"]
+    assert [s["session_id"] for s in everyone] == [theirs, mine]
+
+
+def test_search_finds_conversations_by_a_customers_name_a_word_of_it_their_email_or_the_id(api, people):
+    alice = people.agent("alice", online=True)
+    zoe = _chat_and_end(api, people, alice, "Zoë Quinn", "zoe.q@example.com")
+    _chat_and_end(api, people, alice, "Ann Other")
+
+    def found(q: str) -> list[str]:
+        response = api.get(f"/api/inbox/search?q={q}", alice)
+        assert response.status_code == 200, response.body
+        return [s["session_id"] for s in response.json_body["sessions"]]
+
+    assert found("zoë") == [zoe]
+    assert found("QUINN") == [zoe]
+    assert found("zoe.q@ex") == [zoe]
+    assert found(zoe) == [zoe]
+    assert found("nobody") == []
+
+
+def test_search_shows_an_agent_only_conversations_they_may_read(api, people):
+    alice = people.agent("alice", online=True)
+    _chat_and_end(api, people, alice, "Zed")
+
+    assert api.get("/api/inbox/search?q=zed", people.agent("bob")).json_body["sessions"] == []
+    assert len(api.get("/api/inbox/search?q=zed", people.admin("root")).json_body["sessions"]) == 1
+
+
+def test_the_customer_panel_names_the_browser_and_os_and_lists_earlier_conversations(api, people):
+    alice = people.agent("alice", online=True)
+    visitor = _with_email(api, "Ann", "ann@example.com")
+    earlier = people.start_session(visitor).session.session_id
+    api.post(f"/api/sessions/{earlier}/end", alice)
+    connections.register("ann-socket", visitor.principal, "203.0.113.9", CHROME)
+    connections.add_visitor_socket(visitor.user_id, "ann-socket")
+    current = people.start_session(visitor).session.session_id
+
+    response = api.get(f"/api/customers/{visitor.user_id}", alice)
+
+    assert response.status_code == 200, response.body
+    panel = response.json_body
+    assert (panel["name"], panel["email"], panel["verified"]) == ("Ann", "ann@example.com", False)
+    assert panel["browser"] == {"name": "Chrome", "version": "126.0"}
+    assert panel["os"]["name"] == "Linux"
+    assert [s["session_id"] for s in panel["sessions"]] == [current, earlier]
+
+
+def test_the_customer_panel_shows_the_page_context_and_what_identify_stored(api, people):
+    """The shapes #19 stores: the widget's page context on the conversation, identify's verified
+    flag and attributes on the customer."""
+    from chalicelib.models import SessionModel, VisitorModel
+
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    session_id = people.start_session(visitor).session.session_id
+    SessionModel(session_id).update(actions=[SessionModel.context.set({
+        "url": "https://shop.example/cart", "title": "Your cart", "referrer": "https://search.example/",
+        "language": "de-DE", "timezone": "Europe/Berlin", "user_agent": CHROME})])
+    VisitorModel(visitor.user_id).update(actions=[VisitorModel.verified.set(True),
+                                                  VisitorModel.attributes.set({"plan": "pro", "orders": 3})])
+
+    panel = api.get(f"/api/customers/{visitor.user_id}?session_id={session_id}", alice).json_body
+
+    assert panel["context"] == {"page_url": "https://shop.example/cart", "page_title": "Your cart",
+                                "referrer": "https://search.example/", "language": "de-DE",
+                                "time_zone": "Europe/Berlin", "user_agent": CHROME}
+    assert panel["browser"]["name"] == "Chrome" and panel["os"]["name"] == "Linux"
+    assert panel["verified"] is True and panel["attributes"] == {"plan": "pro", "orders": 3}
+
+
+def test_an_agent_serving_a_customer_opens_their_earlier_conversation_with_someone_else(api, people):
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    earlier = people.start_session(visitor).session.session_id
+    chat.send_message(visitor.principal, earlier, "c-1", "my first question")
+    api.post(f"/api/sessions/{earlier}/end", alice)
+    api.put("/api/agents/me/status", alice, body={"status": "offline"})
+    bob = people.agent("bob", online=True)
+    stranger = people.agent("carol")
+    people.start_session(visitor)
+
+    as_bob = api.get(f"/api/sessions/{earlier}/messages", bob)
+
+    assert as_bob.status_code == 200, as_bob.body
+    assert "my first question" in [m["text"] for m in as_bob.json_body["messages"]]
+    assert api.get(f"/api/sessions/{earlier}/messages", stranger).status_code == 403
+    assert api.get(f"/api/customers/{visitor.user_id}", stranger).status_code == 403
+    assert api.post(f"/api/sessions/{earlier}/messages", bob,
+                    body={"text": "x", "client_msg_id": "b-1"}).status_code == 403  # reading is not writing
