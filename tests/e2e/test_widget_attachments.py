@@ -182,3 +182,46 @@ def test_a_file_of_another_type_is_refused_before_any_upload(
     expect(page.get_by_test_id("kefu-error")).to_have_text(
         "setup.exe cannot be sent: only PNG, JPEG, GIF, WebP images and PDF files are allowed.")
     assert page.evaluate("localStorage.getItem('kefu.visitor')") is None  # nothing created for it
+
+
+def test_download_urls_that_no_longer_work_are_renewed(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    """Presigned GETs last ten minutes: a picture whose URL fails and a link clicked after its URL
+    expired ask the API for a fresh one (GET /api/attachments/{id})."""
+    from playwright.sync_api import expect
+
+    tab, alice, session_id = chatting(stack, widget_tab, connect)
+    page = tab.page
+    renewals: list[str] = []
+    page.on("request", lambda r: renewals.append(r.url) if "/api/attachments/" in r.url and r.method == "GET" else None)
+    refused: list[str] = []
+
+    def s3_once_expired(route: Any) -> None:  # S3 refuses the first GET of each file, as an expired URL
+        if route.request.method == "GET" and not any(route.request.url.split("?")[0] == u for u in refused):
+            refused.append(route.request.url.split("?")[0])
+            route.fulfill(status=403, content_type="application/xml",
+                          body="<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+        else:
+            route.continue_()
+
+    page.route(lambda url: "/attachments/" in url and "/api/attachments" not in url, s3_once_expired)
+    agent_sends_file(stack, alice.token, session_id, "label.png", "image/png", png(3, 1))
+    image = page.locator("[data-testid=kefu-message][data-sender=agent] [data-testid=kefu-attachment] img")
+    expect(image).to_have_js_property("naturalWidth", 3)  # shown all the same, from a fresh URL
+    assert len(renewals) == 1 and len(refused) == 1
+    page.unroute_all()
+
+    # A link clicked once its URL has expired (eleven minutes later) opens a fresh one.
+    agent_sends_file(stack, alice.token, session_id, "receipt.pdf", "application/pdf", PDF)
+    link = page.locator("[data-testid=kefu-message][data-sender=agent] [data-testid=kefu-attachment] a[download]")
+    expect(link).to_contain_text("receipt.pdf")
+    page.clock.install()
+    page.clock.fast_forward("11:00")
+    opens_file = lambda r: "receipt.pdf" in r.url and r.is_navigation_request()  # noqa: E731
+    with page.context.expect_event("request", predicate=opens_file) as went, page.context.expect_page():
+        link.click()
+    assert len(renewals) == 2  # a fresh URL was asked for before the new tab went there
+    fresh_href = link.get_attribute("href")
+    assert went.value.url == fresh_href
+    assert requests.get(fresh_href, timeout=10).content == PDF
+    assert all("403" in e for e in tab.errors), tab.errors  # only the refused picture

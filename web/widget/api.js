@@ -91,6 +91,7 @@
       transcript: (token, sessionId, email) => request("POST", `/api/sessions/${encodeURIComponent(sessionId)}/transcript`, { token, body: email ? { email } : {} }),
       session: (token, sessionId) => request("GET", `/api/sessions/${encodeURIComponent(sessionId)}`, { token }),
       createAttachment: (token, file) => request("POST", "/api/attachments", { token, body: file }),
+      attachment: (token, id) => request("GET", `/api/attachments/${encodeURIComponent(id)}`, { token }),
       upload,
       /** Whether a stored token is still accepted (a refused WebSocket handshake looks like any
        * failed connection to a page; REST tells them apart). */

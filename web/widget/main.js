@@ -299,6 +299,33 @@
       if (file) attach(file).finally(() => { view.attach.value = ""; });
     });
 
+    // Download URLs are presigned for minutes (docs/protocol.md, Attachments): a picture that fails
+    // to load, or a link clicked once its URL has expired, asks for a fresh one.
+    async function freshUrl(box) {
+      const file = await api.attachment(chat.token(), box.dataset.attachmentId);
+      box.dataset.expiresAt = file.url_expires_at || "";
+      for (const link of box.querySelectorAll("a")) link.href = file.url;
+      for (const image of box.querySelectorAll("img")) image.src = file.url;
+      return file.url;
+    }
+    const attachmentBox = (node) => (node && node.closest ? node.closest("[data-testid=kefu-attachment][data-attachment-id]") : null);
+    view.list.addEventListener("error", (event) => {
+      const box = attachmentBox(event.target);
+      if (!box || box.dataset.refreshed) return;
+      box.dataset.refreshed = "true"; // once: a picture that fails again is gone for good
+      freshUrl(box).catch(() => null);
+    }, true); // a failed image's error event does not bubble
+    view.list.addEventListener("click", (event) => {
+      const link = event.target.closest && event.target.closest("a");
+      const box = attachmentBox(link);
+      if (!box || Date.parse(box.dataset.expiresAt) > Date.now() + 5000) return;
+      event.preventDefault();
+      const opened = window.open("", "_blank"); // now, while the click lets it open
+      if (opened) opened.opener = null;
+      freshUrl(box).then((url) => { if (opened) opened.location.href = url; })
+        .catch(() => { if (opened) opened.close(); });
+    });
+
     // ---- the end: rating, transcript, a new chat -------------------------------------------------------
 
     view.endButton.addEventListener("click", () => chat.end());

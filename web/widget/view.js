@@ -177,6 +177,10 @@
       const url = file.url || file.download_url || file.preview_url || "";
       const kind = file.content_type || file.type || "";
       const label = file.name || file.filename || t("attachment");
+      if (file.id && file.url_expires_at) {
+        wrap.dataset.attachmentId = file.id; // its URL expires: main.js asks for a fresh one then
+        wrap.dataset.expiresAt = file.url_expires_at;
+      }
       if (kind.startsWith("image/") && url) {
         const link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer" });
         link.append(el("img", { src: url, alt: label, loading: "lazy" }));
