@@ -32,6 +32,18 @@ window.Notification = class {
   constructor(title, options) { window.__notifications.push({ title, body: options && options.body }); }
   close() {}
 };
+window.__tones = 0;  // the chime: two tones, each an oscillator of this stand-in
+window.AudioContext = class {
+  state = "running"; currentTime = 0; destination = {};
+  resume() { return Promise.resolve(); }
+  createOscillator() {
+    window.__tones += 1;
+    return { frequency: {}, connect: (next) => next, start() {}, stop() {} };
+  }
+  createGain() {
+    return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (next) => next };
+  }
+};
 """
 
 
@@ -224,7 +236,7 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
     tab = _console(open_tab, stack, agent_with_login("Gus"), init=RECORD_NOTIFICATIONS)
     page = tab.page
     expect(page.get_by_test_id("notify-toggle")).to_be_checked()
-    _customer_starts(open_tab, stack, "Hana", "first customer")
+    hana = _customer_starts(open_tab, stack, "Hana", "first customer").page
     page.get_by_test_id("session-item").click()
     expect(page).to_have_title("kefu")
 
@@ -234,13 +246,25 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
     expect(page).to_have_title("(1) kefu")
     notes = wait_for(lambda: page.evaluate("window.__notifications")[1:])
     assert notes == [{"title": "New conversation", "body": "Ivan is waiting for you"}]
+    assert page.evaluate("window.__tones") == 4  # Hana's chime and Ivan's
     page.get_by_test_id("session-item").filter(has_text="Ivan").click()
     expect(page).to_have_title("kefu")
 
-    page.get_by_test_id("notify-toggle").uncheck()  # alerts off: no more notifications
+    # a message in Hana's conversation, now off screen
+    hana.get_by_test_id("kefu-input").fill("are you still there?")
+    hana.get_by_test_id("kefu-send").click()
+    expect(page).to_have_title("(1) kefu")
+    notes = wait_for(lambda: page.evaluate("window.__notifications")[2:])
+    assert notes == [{"title": "New message from Hana", "body": "are you still there?"}]
+    assert page.evaluate("window.__tones") == 6
+    page.get_by_test_id("session-item").filter(has_text="Hana").click()
+    expect(page).to_have_title("kefu")
+
+    page.get_by_test_id("notify-toggle").uncheck()  # alerts off: no more notifications, no chime
     _customer_starts(open_tab, stack, "Jon")
     expect(page.get_by_test_id("session-item")).to_have_count(3)
-    assert len(page.evaluate("window.__notifications")) == 2  # Hana's and Ivan's
+    assert len(page.evaluate("window.__notifications")) == 3  # Hana's, Ivan's and Hana's message
+    assert page.evaluate("window.__tones") == 6
     assert tab.errors == []
 
 
