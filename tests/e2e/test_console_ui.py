@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from typing import Any
 
@@ -423,6 +424,38 @@ def test_the_customer_panel_shows_who_the_customer_is_and_opens_an_earlier_conve
     history.nth(1).click()
     expect(page.locator("#read-only")).to_be_visible()
     expect(page.locator("[data-testid=conversation] [data-sender=visitor] .text")).to_have_text(["first visit"])
+    assert tab.errors == []
+
+
+def test_the_customer_panel_shows_the_page_local_time_and_what_identify_told(stack: Stack, fresh: None, open_tab: Any):
+    """Stored as #19 stores them: the page context on the conversation, identify's on the customer."""
+    from playwright.sync_api import expect
+
+    from chalicelib.models import SessionModel, VisitorModel
+
+    tab = _console(open_tab, stack, agent_with_login("Uma"))
+    page = tab.page
+    customer = _customer_starts(open_tab, stack, "Rui", "where is my order?").page
+    item = page.get_by_test_id("session-item")
+    expect(item).to_have_count(1)
+    session_id = item.get_attribute("data-session-id")
+    visitor_id = customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).visitor_id")
+    SessionModel(session_id).update(actions=[SessionModel.context.set({
+        "url": "https://shop.example/orders/7", "title": "Order 7", "referrer": "https://mail.example/",
+        "language": "pt-PT", "timezone": "Asia/Tokyo"})])
+    VisitorModel(visitor_id).update(actions=[VisitorModel.verified.set(True),
+                                             VisitorModel.attributes.set({"plan": "gold"})])
+    item.click()
+
+    panel = page.get_by_test_id("customer-panel")
+    expect(panel.get_by_test_id("customer-verified")).to_have_text("Verified")
+    expect(panel.get_by_test_id("customer-page").locator("dd")).to_have_text("Order 7 https://shop.example/orders/7")
+    expect(panel.get_by_test_id("customer-page").locator("a")).to_have_attribute("href", "https://shop.example/orders/7")
+    expect(panel.get_by_test_id("customer-referrer")).to_contain_text("https://mail.example/")
+    expect(panel.get_by_test_id("customer-language")).to_contain_text("pt-PT")
+    local_time = re.compile(r"\d{1,2}:\d{2}( [AP]M)? \(Asia/Tokyo\)$")  # their clock, not the agent's
+    expect(panel.get_by_test_id("customer-local-time").locator("dd")).to_have_text(local_time)
+    expect(panel.locator(".fact", has_text="plan")).to_contain_text("gold")
     assert tab.errors == []
 
 
