@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from typing import Any
 
@@ -31,6 +32,18 @@ window.Notification = class {
   static requestPermission() { return Promise.resolve("granted"); }
   constructor(title, options) { window.__notifications.push({ title, body: options && options.body }); }
   close() {}
+};
+window.__tones = 0;  // the chime: two tones, each an oscillator of this stand-in
+window.AudioContext = class {
+  state = "running"; currentTime = 0; destination = {};
+  resume() { return Promise.resolve(); }
+  createOscillator() {
+    window.__tones += 1;
+    return { frequency: {}, connect: (next) => next, start() {}, stop() {} };
+  }
+  createGain() {
+    return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (next) => next };
+  }
 };
 """
 
@@ -224,7 +237,7 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
     tab = _console(open_tab, stack, agent_with_login("Gus"), init=RECORD_NOTIFICATIONS)
     page = tab.page
     expect(page.get_by_test_id("notify-toggle")).to_be_checked()
-    _customer_starts(open_tab, stack, "Hana", "first customer")
+    hana = _customer_starts(open_tab, stack, "Hana", "first customer").page
     page.get_by_test_id("session-item").click()
     expect(page).to_have_title("kefu")
 
@@ -234,13 +247,25 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
     expect(page).to_have_title("(1) kefu")
     notes = wait_for(lambda: page.evaluate("window.__notifications")[1:])
     assert notes == [{"title": "New conversation", "body": "Ivan is waiting for you"}]
+    assert page.evaluate("window.__tones") == 4  # Hana's chime and Ivan's
     page.get_by_test_id("session-item").filter(has_text="Ivan").click()
     expect(page).to_have_title("kefu")
 
-    page.get_by_test_id("notify-toggle").uncheck()  # alerts off: no more notifications
+    # a message in Hana's conversation, now off screen
+    hana.get_by_test_id("kefu-input").fill("are you still there?")
+    hana.get_by_test_id("kefu-send").click()
+    expect(page).to_have_title("(1) kefu")
+    notes = wait_for(lambda: page.evaluate("window.__notifications")[2:])
+    assert notes == [{"title": "New message from Hana", "body": "are you still there?"}]
+    assert page.evaluate("window.__tones") == 6
+    page.get_by_test_id("session-item").filter(has_text="Hana").click()
+    expect(page).to_have_title("kefu")
+
+    page.get_by_test_id("notify-toggle").uncheck()  # alerts off: no more notifications, no chime
     _customer_starts(open_tab, stack, "Jon")
     expect(page.get_by_test_id("session-item")).to_have_count(3)
-    assert len(page.evaluate("window.__notifications")) == 2  # Hana's and Ivan's
+    assert len(page.evaluate("window.__notifications")) == 3  # Hana's, Ivan's and Hana's message
+    assert page.evaluate("window.__tones") == 6
     assert tab.errors == []
 
 
@@ -399,6 +424,38 @@ def test_the_customer_panel_shows_who_the_customer_is_and_opens_an_earlier_conve
     history.nth(1).click()
     expect(page.locator("#read-only")).to_be_visible()
     expect(page.locator("[data-testid=conversation] [data-sender=visitor] .text")).to_have_text(["first visit"])
+    assert tab.errors == []
+
+
+def test_the_customer_panel_shows_the_page_local_time_and_what_identify_told(stack: Stack, fresh: None, open_tab: Any):
+    """Stored as #19 stores them: the page context on the conversation, identify's on the customer."""
+    from playwright.sync_api import expect
+
+    from chalicelib.models import SessionModel, VisitorModel
+
+    tab = _console(open_tab, stack, agent_with_login("Uma"))
+    page = tab.page
+    customer = _customer_starts(open_tab, stack, "Rui", "where is my order?").page
+    item = page.get_by_test_id("session-item")
+    expect(item).to_have_count(1)
+    session_id = item.get_attribute("data-session-id")
+    visitor_id = customer.evaluate("JSON.parse(localStorage.getItem('kefu.visitor')).visitor_id")
+    SessionModel(session_id).update(actions=[SessionModel.context.set({
+        "url": "https://shop.example/orders/7", "title": "Order 7", "referrer": "https://mail.example/",
+        "language": "pt-PT", "timezone": "Asia/Tokyo"})])
+    VisitorModel(visitor_id).update(actions=[VisitorModel.verified.set(True),
+                                             VisitorModel.attributes.set({"plan": "gold"})])
+    item.click()
+
+    panel = page.get_by_test_id("customer-panel")
+    expect(panel.get_by_test_id("customer-verified")).to_have_text("Verified")
+    expect(panel.get_by_test_id("customer-page").locator("dd")).to_have_text("Order 7 https://shop.example/orders/7")
+    expect(panel.get_by_test_id("customer-page").locator("a")).to_have_attribute("href", "https://shop.example/orders/7")
+    expect(panel.get_by_test_id("customer-referrer")).to_contain_text("https://mail.example/")
+    expect(panel.get_by_test_id("customer-language")).to_contain_text("pt-PT")
+    local_time = re.compile(r"\d{1,2}:\d{2}( [AP]M)? \(Asia/Tokyo\)$")  # their clock, not the agent's
+    expect(panel.get_by_test_id("customer-local-time").locator("dd")).to_have_text(local_time)
+    expect(panel.locator(".fact", has_text="plan")).to_contain_text("gold")
     assert tab.errors == []
 
 

@@ -511,7 +511,9 @@ CONTRACT = {
                                  "live": {"queued": 2, "active": 3, "agents_online": 1}},
     "/api/analytics/report": {"date": "2026-11-28", "partial": True, "overall": _figures(7), "per_agent": [],
                               "busiest_hours": [0] * 9 + [5, 2] + [0] * 13},
-    "/api/analytics/insights": {"findings": [{"text": f"queue wait rose 40% {XSS}", "figures": {}}]},
+    "/api/analytics/insights": {"findings": [{"text": f"queue wait rose 40% {XSS}", "figures": {}}],
+                                "figures": {"queue_wait": {"current": 14, "previous": 10, "change_pct": 40.0},
+                                            "csat": {"current": 4.2, "previous": 4.5, "change_pct": -6.7}}},
     "/api/system/online-users": {"users": [{"user_id": "a_1", "user_type": "agent", "name": "Ann", "role": "agent",
                                             "status": "online", "load": 1, "capacity": 5, "connections": 2,
                                             "since": "2026-11-28T09:00:00.000Z"}],
@@ -561,6 +563,9 @@ def test_the_admin_views_show_issue_9_and_10_shapes_with_human_labels_and_text_s
 
     page.get_by_test_id("nav-insights").click()
     expect(page.locator("#view-insights .findings li")).to_have_text([f"queue wait rose 40% {XSS}"])
+    bars = page.get_by_test_id("insights-chart").locator("svg[data-testid=stats-chart] rect")
+    expect(bars).to_have_count(2)
+    assert [bars.nth(n).get_attribute("data-value") for n in (0, 1)] == ["40", "-6.7"]
     assert page.evaluate("window.__xss") is None
 
     page.get_by_test_id("nav-online").click()

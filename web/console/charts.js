@@ -76,3 +76,28 @@ export function lineChart(title, labels, series, format = (v) => String(Math.rou
   xLabels(svg, labels, slot);
   return svg;
 }
+
+// Changes in percent, one bar each, up from or down to a zero line (null: no bar).
+export function changeChart(title, labels, changes) {
+  const max = Math.max(10, ...changes.map((v) => Math.abs(v || 0)));
+  const svg = node("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "chart-svg", "data-testid": "stats-chart" });
+  svg.append(node("title", {}, title));
+  const half = (HEIGHT - PAD.top - PAD.bottom) / 2;
+  const zero = PAD.top + half;
+  for (const share of [1, 0, -1]) {
+    const y = zero - half * share;
+    svg.append(node("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y, y2: y, stroke: share ? "#e1e6ef" : "#9aa3b5" }),
+      node("text", { x: PAD.left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#66708a" },
+        `${share > 0 ? "+" : share < 0 ? "−" : ""}${share ? Math.round(max) : 0}%`));
+  }
+  const slot = (WIDTH - PAD.left - PAD.right) / Math.max(1, changes.length);
+  changes.forEach((value, i) => {
+    const h = half * Math.abs(value || 0) / max;
+    const bar = node("rect", { x: PAD.left + slot * i + slot * 0.2, y: (value || 0) >= 0 ? zero - h : zero, width: slot * 0.6,
+      height: h, fill: (value || 0) >= 0 ? COLOURS[0] : COLOURS[1], "data-label": labels[i], "data-value": value ?? "" });
+    bar.append(node("title", {}, `${labels[i]}: ${value === null || value === undefined ? "–" : `${value > 0 ? "+" : ""}${value}%`}`));
+    svg.append(bar);
+  });
+  xLabels(svg, labels, slot);
+  return svg;
+}

@@ -1,5 +1,7 @@
-// Insights: the last days against the days before, in plain language, with the figures behind them.
+// Insights: the last days against the days before, in plain language, with the figures behind them
+// and a chart of how much each changed.
 import { el, request } from "../api.js";
+import { changeChart } from "../charts.js";
 import { duration, t } from "../i18n.js";
 import { table } from "./kit.js";
 
@@ -20,6 +22,8 @@ export async function show(root) {
   const shown = (name, value) => (value === null || value === undefined ? t("stats.none") : LABELS[name][1](value));
   root.replaceChildren(el("h2", {}, t("insights.title", { days: data.days || DAYS })),
     findings.length ? el("ul", { class: "findings" }, ...findings) : el("p", { class: "empty" }, t("insights.none")),
+    rows.length ? el("figure", { class: "chart", testid: "insights-chart" }, el("figcaption", {}, t("insights.change")),
+      changeChart(t("insights.change"), rows.map((r) => t(LABELS[r.name][0])), rows.map((r) => r.change_pct))) : null,
     table(rows, [
       { label: t("insights.figure"), cell: (r) => t(LABELS[r.name][0]) },
       { label: t("insights.now"), cell: (r) => shown(r.name, r.current) },
