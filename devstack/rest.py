@@ -52,6 +52,13 @@ class KefuRequestHandler(ChaliceRequestHandler):
 
     urls: dict[str, str] = {}  # what static pages get for __KEFU_API_URL__ / __KEFU_WS_URL__
 
+    def setup(self) -> None:
+        super().setup()
+        # API Gateway tells a function its caller's address (requestContext.identity.sourceIp);
+        # chalice.local writes 127.0.0.1 for everyone, which would make every per-address limit
+        # one shared limit. Each connection gets its own gateway, so this is per caller.
+        self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         from chalicelib.api.cors import cors_headers
 
