@@ -53,6 +53,7 @@ class Config:
     websocket_url: str | None
     jwt_secret: str | None
     jwt_secret_parameter: str | None
+    jwt_previous_secret: str | None
     visitor_token_ttl_seconds: int
     agent_token_ttl_seconds: int
     connection_ttl_seconds: int
@@ -104,6 +105,7 @@ def _load() -> Config:
         agent_token_ttl_seconds=_int("KEFU_AGENT_TOKEN_TTL", 12 * 3600),
         connection_ttl_seconds=_int("KEFU_CONNECTION_TTL", 3 * 3600),
         heartbeat_window_seconds=_float("KEFU_HEARTBEAT_WINDOW", 90.0),
+        jwt_previous_secret=_opt("KEFU_JWT_PREVIOUS_SECRET"),
         presence_grace_seconds=_float("KEFU_PRESENCE_GRACE", 120.0),
         assignment_ttl_seconds=_int("KEFU_ASSIGNMENT_TTL", 30 * 60),
         message_retention_days=_int("KEFU_MESSAGE_RETENTION_DAYS", 365),
