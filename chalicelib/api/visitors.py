@@ -13,5 +13,5 @@ def sign_up():
     from chalicelib.api.bodies import SignUpBody
 
     body = parse_body(bp, SignUpBody)
-    ratelimit.per_ip("signup", source_ip(bp))
+    ratelimit.sign_up(source_ip(bp))
     return json_response(visitors.sign_up(body.name, body.email), status=201)

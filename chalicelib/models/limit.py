@@ -1,19 +1,34 @@
-"""Rate-limit logs (PK ``key``, e.g. ``msg#<user_id>``, ``login-ip#<ip>``): the times of the
-events accepted in the current window, so a limit holds over *any* interval of its length (a
-sliding log, not a fixed window). ``version`` makes every write conditional on what was read, so
-two events racing for the last slot cannot both take it. ``expires_at`` (TTL) drops idle logs."""
+"""Limit state (PK ``key``: the limited subject, e.g. ``msg#<user_id>``, ``login-user#<name>``).
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+Every limit is decided by one conditional UpdateItem on its subject's item, so concurrent events
+can never pass more than the limit allows:
+
+- a *budget* (``services.budgets``, a token bucket in its GCRA form) keeps ``tat``, the time at which
+  the bucket is full again; an event passes while ``tat`` is within the window of now;
+- a *slow-down* (``services.slowdown``) keeps ``strikes`` (attempts counted), ``next_at`` (no attempt
+  before then) and ``wait`` (the wait the next attempt past the free ones imposes; it doubles);
+- a remembered login (``login-ok#<name>#<address>``) is only ``expires_at``.
+
+``last_request`` / ``returned`` name the last request that counted / gave back, so a retry after a
+lost answer recognises its own write. ``expires_at`` (TTL) drops idle items; an item past it is
+read as absent (TTL deletes late).
+"""
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
 
 class LimitModel(KefuModel):
-    """One rate-limited subject: its recent event times and an optimistic-lock version."""
+    """One limited subject's state."""
 
     Meta = table_meta("limits", ttl_attribute="expires_at")
 
     key = UnicodeAttribute(hash_key=True)
-    stamps = ListAttribute(of=NumberAttribute, default=list)
-    version = NumberAttribute(default=0)
+    tat = NumberAttribute(null=True)
+    strikes = NumberAttribute(null=True)
+    next_at = NumberAttribute(null=True)
+    wait = NumberAttribute(null=True)
+    last_request = UnicodeAttribute(null=True)
+    returned = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(default=0)

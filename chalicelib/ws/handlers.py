@@ -161,7 +161,7 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         if invalid is not None:
             raise invalid
         if data.get("action") == "start_session":
-            ratelimit.per_ip("session", connection.source_ip)
+            ratelimit.new_conversation(principal, connection.source_ip)
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
