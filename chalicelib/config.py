@@ -25,6 +25,7 @@ TABLE_KEYS = (
     "limits",
     "metrics",
     "activity",
+    "ws_tickets",
 )
 
 

@@ -190,9 +190,29 @@
     if (!state.socket) connect();
   }
 
-  function connect() {
+  // A one-time ticket (POST /api/ws/ticket, good for one connect within 60 s) opens the socket, so
+  // the long-lived token never appears in a WebSocket URL (proxies log URLs). Without a ticket the
+  // connect is refused like a bad token, and the close handler decides: sign up again or back off.
+  async function socketUrl() {
+    try {
+      const response = await fetch(`${API}/api/ws/ticket`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${state.visitor.token}` },
+      });
+      if (response.ok) return `${WS_URL}?ticket=${encodeURIComponent((await response.json()).ticket)}`;
+    } catch (e) {
+      /* offline: the failed connect below backs off and tries again */
+    }
+    return `${WS_URL}?ticket=`;
+  }
+
+  async function connect() {
+    if (state.connecting) return; // a ticket is on its way for the socket being opened
     setStatus(state.attempt ? "Reconnecting…" : "Connecting…");
-    const socket = new WebSocket(`${WS_URL}?token=${encodeURIComponent(state.visitor.token)}`);
+    state.connecting = true;
+    const url = await socketUrl();
+    state.connecting = false;
+    const socket = new WebSocket(url);
     let opened = false;
     state.socket = socket;
     socket.addEventListener("open", () => {

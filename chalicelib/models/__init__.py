@@ -16,6 +16,7 @@ from chalicelib.models.message import MessageKeyModel, MessageModel
 from chalicelib.models.metric import MetricModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
+from chalicelib.models.ticket import TicketModel
 from chalicelib.models.visitor import VisitorModel
 from chalicelib.models.wsstats import WsStatsModel
 
@@ -33,6 +34,7 @@ ALL_MODELS = (
     LimitModel,
     MetricModel,
     ActivityModel,
+    TicketModel,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "MetricModel",
     "ReportModel",
     "SessionModel",
+    "TicketModel",
     "VisitorModel",
     "WsStatsModel",
 ]

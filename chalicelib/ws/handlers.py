@@ -35,18 +35,24 @@ def _request_context(event: Any) -> dict[str, Any]:
     return event.to_dict().get("requestContext", {})
 
 
-def _token_of(event: Any) -> str | None:
-    raw = event.to_dict()
-    params = raw.get("queryStringParameters") or {}
-    return params.get("token")
+def _principal_of(event: Any) -> tokens.Principal:
+    """Who opens the socket: a one-time ``?ticket=`` (consumed here), else ``?token=`` (works,
+    but puts a long-lived token in a URL: docs/protocol.md)."""
+    params = event.to_dict().get("queryStringParameters") or {}
+    if params.get("ticket"):
+        from chalicelib.services import tickets
+
+        return tickets.redeem(params["ticket"], event.connection_id)
+    return tokens.verify(params.get("token"))
 
 
 def handle_connect(event: Any) -> Response | dict[str, Any]:
-    """Authenticate with ``?token=``; a missing or bad token closes the handshake with 403."""
+    """Authenticate with ``?ticket=`` or ``?token=``; a missing or bad one closes the handshake
+    with 403."""
     context = _request_context(event)
     push.learn_endpoint(context.get("domainName", ""), context.get("stage", ""))
     try:
-        principal = tokens.verify(_token_of(event))
+        principal = _principal_of(event)
     except Unauthorized as e:
         logger.info("connect rejected", reason=e.message)
         return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
