@@ -63,6 +63,16 @@ def test_each_rest_caller_is_seen_at_its_own_address(stack: Stack, fresh: None,
     assert elsewhere == 201
 
 
+def test_racing_sign_ups_from_one_address_pass_exactly_its_budget(stack: Stack, fresh: None,
+                                                                 settings: Callable[..., None]) -> None:
+    settings(KEFU_SIGNUPS_PER_ADDRESS=5)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: _sign_up(stack, "127.0.0.11").status_code, range(20)))
+
+    assert statuses.count(201) == 5 and statuses.count(429) == 15
+
+
 def test_failed_logins_from_a_shared_address_never_lock_out_those_who_signed_in_from_it(
         stack: Stack, fresh: None, settings: Callable[..., None]) -> None:
     settings(KEFU_LOGIN_FREE_PER_ADDRESS=5, KEFU_LOGIN_FIRST_WAIT=600)
