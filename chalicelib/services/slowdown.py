@@ -72,7 +72,8 @@ def _count(key: str, pace: Pace, item: LimitModel | None, now: float, request_id
                         LimitModel.wait.set(pace.wait_after(pace.first_wait))]
         else:
             actions += [LimitModel.next_at.remove(), LimitModel.wait.set(pace.first_wait)]
-        condition = LimitModel.key.does_not_exist() | (LimitModel.expires_at <= now)
+        condition = (LimitModel.key.does_not_exist() | (LimitModel.expires_at <= now)
+                     | LimitModel.strikes.does_not_exist())
     elif item.strikes < pace.free - 1:  # free, and not the last free one: room is enough
         actions = [LimitModel.strikes.add(1), *common]
         condition = ((LimitModel.expires_at > now) & (LimitModel.strikes < pace.free - 1)
