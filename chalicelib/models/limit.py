@@ -9,14 +9,23 @@ can never pass more than the limit allows:
   before then) and ``wait`` (the wait the next attempt past the free ones imposes; it doubles);
 - a remembered login (``login-ok#<name>#<address>``) is only ``expires_at``.
 
-``last_request`` / ``returned`` name the last request that counted / gave back, so a retry after a
-lost answer recognises its own write. ``expires_at`` (TTL) drops idle items; an item past it is
-read as absent (TTL deletes late).
+Every write records its request id in one of ``REQUEST_SLOTS`` attributes (``request_0``...,
+picked by a hash of the id) and is conditioned on that slot not holding it yet: a retry after a
+lost answer meets its own write, is refused by the condition and recognises itself, even when
+other requests wrote meanwhile (unless one of them took the same slot: 1 in 8). ``expires_at``
+(TTL) drops idle items; an item past it is read as absent (TTL deletes late).
 """
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
+
+REQUEST_SLOTS = 8
 
 
 class LimitModel(KefuModel):
@@ -29,6 +38,33 @@ class LimitModel(KefuModel):
     strikes = NumberAttribute(null=True)
     next_at = NumberAttribute(null=True)
     wait = NumberAttribute(null=True)
-    last_request = UnicodeAttribute(null=True)
-    returned = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(default=0)
+    request_0 = UnicodeAttribute(null=True)
+    request_1 = UnicodeAttribute(null=True)
+    request_2 = UnicodeAttribute(null=True)
+    request_3 = UnicodeAttribute(null=True)
+    request_4 = UnicodeAttribute(null=True)
+    request_5 = UnicodeAttribute(null=True)
+    request_6 = UnicodeAttribute(null=True)
+    request_7 = UnicodeAttribute(null=True)
+
+
+def slot_for(request_id: str) -> str:
+    """The attribute that records ``request_id``."""
+    return f"request_{int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) % REQUEST_SLOTS}"
+
+
+def records(request_id: str) -> Any:
+    """The update action that records ``request_id`` in its slot."""
+    return getattr(LimitModel, slot_for(request_id)).set(request_id)
+
+
+def not_recorded(request_id: str) -> Any:
+    """The condition that ``request_id`` has not written yet."""
+    slot = getattr(LimitModel, slot_for(request_id))
+    return slot.does_not_exist() | (slot != request_id)
+
+
+def has_recorded(item: LimitModel | None, request_id: str) -> bool:
+    """Whether ``item`` as stored holds ``request_id``'s write."""
+    return item is not None and getattr(item, slot_for(request_id)) == request_id

@@ -11,9 +11,8 @@ window). Each event is decided by the one of them whose condition holds; concurr
 busy bucket add up in DynamoDB without conflicting, and none passes the budget. An idle bucket is
 one write, a busy one two, a refusal two and a read (for ``Retry-After``).
 
-Each write names its request (``last_request``): a retry after a lost answer that finds its own
-write counts once. (If another event landed in between, the retry counts again: the subject is
-charged one event too many, never one too few.)
+Each write records its request id (``models.limit``): a retry after a lost answer that meets its
+own write counts once.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from chalicelib import clock
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
 from chalicelib.models.base import conditional, get_or_none, rounds
+from chalicelib.models.limit import has_recorded, not_recorded, records
 
 ROUNDS = 3
 
@@ -52,8 +52,7 @@ def _stored_by(key: str, request_id: str):
     """``already_done`` for a write that named ``request_id``."""
 
     def already_done() -> bool:
-        item = get_or_none(LimitModel, key)
-        return item is not None and item.last_request == request_id
+        return has_recorded(get_or_none(LimitModel, key), request_id)
 
     return already_done
 
@@ -62,9 +61,8 @@ def _start_idle(key: str, budget: Budget, now: float, request_id: str) -> bool:
     """The bucket is idle (or new, or expired): it starts from now."""
     tat = now + budget.interval
     return conditional(lambda: LimitModel(key).update(
-        actions=[LimitModel.tat.set(tat), LimitModel.last_request.set(request_id),
-                 LimitModel.expires_at.set(math.ceil(tat) + 1)],
-        condition=LimitModel.tat.does_not_exist() | (LimitModel.tat <= now)),
+        actions=[LimitModel.tat.set(tat), records(request_id), LimitModel.expires_at.set(math.ceil(tat) + 1)],
+        condition=(LimitModel.tat.does_not_exist() | (LimitModel.tat <= now)) & not_recorded(request_id)),
         already_done=_stored_by(key, request_id))
 
 
@@ -72,10 +70,9 @@ def _add_busy(key: str, budget: Budget, now: float, request_id: str) -> bool:
     """The bucket is busy: one more interval, if that stays within the window."""
     return conditional(lambda: LimitModel(key).update(
         actions=[LimitModel.tat.set(LimitModel.tat + budget.interval),
-                 LimitModel.last_request.set(request_id),
-                 LimitModel.expires_at.set(LimitModel.tat + (budget.interval + 1))],
-        condition=(LimitModel.tat > now) & (LimitModel.tat <= now + budget.slack)
-        & (LimitModel.last_request.does_not_exist() | (LimitModel.last_request != request_id))),
+                 records(request_id),
+                 LimitModel.expires_at.set(math.ceil(now + budget.window) + 1)],  # tat stays below
+        condition=(LimitModel.tat > now) & (LimitModel.tat <= now + budget.slack) & not_recorded(request_id)),
         already_done=_stored_by(key, request_id))
 
 

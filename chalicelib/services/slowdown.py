@@ -9,7 +9,8 @@ The subject's item holds ``strikes`` (attempts counted), ``next_at`` (no attempt
 counts the attempt is conditioned on what the decision rests on: among the free attempts only on
 there being room (``strikes`` below the last free one: concurrent attempts add up without
 conflicting), past them on the exact count and ``next_at`` having passed (one attempt per wait).
-Strikes are forgotten ``forget`` seconds after the last attempt (``expires_at``).
+Strikes are forgotten ``forget`` seconds after the last attempt, or after the wait it started
+(``expires_at``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chalicelib import clock
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
 from chalicelib.models.base import conditional, get_or_none, retrying, rounds
+from chalicelib.models.limit import has_recorded, not_recorded, records
 
 ROUNDS = 12
 
@@ -48,8 +50,7 @@ def _live(item: LimitModel | None, now: float) -> LimitModel | None:
 
 def _stored_by(key: str, request_id: str):
     def already_done() -> bool:
-        item = get_or_none(LimitModel, key)
-        return item is not None and item.last_request == request_id
+        return has_recorded(get_or_none(LimitModel, key), request_id)
 
     return already_done
 
@@ -63,28 +64,30 @@ def _count(key: str, pace: Pace, item: LimitModel | None, now: float, request_id
     """One conditional write counting this attempt on the state ``item`` showed; False when the
     state moved meanwhile (read again and decide again)."""
     no_wait_pending = LimitModel.next_at.does_not_exist() | (LimitModel.next_at <= now)
-    forget_at = math.ceil(now + pace.forget)
-    common = [LimitModel.last_request.set(request_id), LimitModel.expires_at.set(forget_at)]
+
+    def common(wait: float = 0.0) -> list:  # forgotten ``forget`` seconds after the wait it starts
+        return [records(request_id), LimitModel.expires_at.set(math.ceil(now + wait + pace.forget))]
+
     if item is None:  # the first attempt (or the first since the strikes were forgotten)
-        actions = [LimitModel.strikes.set(1), *common]
+        actions = [LimitModel.strikes.set(1)]
         if pace.free <= 1:
             actions += [LimitModel.next_at.set(now + pace.first_wait),
-                        LimitModel.wait.set(pace.wait_after(pace.first_wait))]
+                        LimitModel.wait.set(pace.wait_after(pace.first_wait)), *common(pace.first_wait)]
         else:
-            actions += [LimitModel.next_at.remove(), LimitModel.wait.set(pace.first_wait)]
+            actions += [LimitModel.next_at.remove(), LimitModel.wait.set(pace.first_wait), *common()]
         condition = (LimitModel.key.does_not_exist() | (LimitModel.expires_at <= now)
                      | LimitModel.strikes.does_not_exist())
     elif item.strikes < pace.free - 1:  # free, and not the last free one: room is enough
-        actions = [LimitModel.strikes.add(1), *common]
+        actions = [LimitModel.strikes.add(1), *common()]
         condition = ((LimitModel.expires_at > now) & (LimitModel.strikes < pace.free - 1)
                      & no_wait_pending)
     else:  # the last free attempt, or one past them: its wait starts now
         wait = item.wait or pace.first_wait
         actions = [LimitModel.strikes.add(1), LimitModel.next_at.set(now + wait),
-                   LimitModel.wait.set(pace.wait_after(wait)), *common]
+                   LimitModel.wait.set(pace.wait_after(wait)), *common(wait)]
         condition = ((LimitModel.expires_at > now) & (LimitModel.strikes == item.strikes)
                      & no_wait_pending)
-    return conditional(lambda: LimitModel(key).update(actions=actions, condition=condition),
+    return conditional(lambda: LimitModel(key).update(actions=actions, condition=condition & not_recorded(request_id)),
                        already_done=_stored_by(key, request_id))
 
 
@@ -105,10 +108,9 @@ def take(key: str, pace: Pace, request_id: str | None = None) -> None:
 def give_back(key: str, request_id: str) -> None:
     """Uncount an attempt that succeeded (once, however often a lost answer makes this retry). A
     wait it started keeps running."""
-    conditional(lambda: LimitModel(key).update(
-        actions=[LimitModel.strikes.add(-1), LimitModel.returned.set(request_id)],
-        condition=(LimitModel.strikes > 0)
-        & (LimitModel.returned.does_not_exist() | (LimitModel.returned != request_id))))
+    returned = f"{request_id}:back"
+    conditional(lambda: LimitModel(key).update(actions=[LimitModel.strikes.add(-1), records(returned)],
+                                               condition=(LimitModel.strikes > 0) & not_recorded(returned)))
 
 
 def clear(key: str) -> None:

@@ -3,6 +3,7 @@ more than the limit; a retry after a lost answer counts once; refusals say when 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.errors import RateLimited
+from chalicelib.models.limit import slot_for
 from chalicelib.services import budgets, slowdown
 from tests import faults
 
@@ -99,7 +101,8 @@ def test_racing_events_on_a_busy_budget_pass_exactly_what_is_left(fresh):
 
 
 def _busy_write(params: dict) -> bool:
-    return "<>" in params.get("ConditionExpression", "")
+    """The write for a busy bucket (``tat > now``); an idle one's condition has no ``>``."""
+    return " > " in params.get("ConditionExpression", "")
 
 
 def test_an_event_whose_answer_was_lost_is_counted_once(fresh):
@@ -139,8 +142,8 @@ def test_after_the_free_attempts_each_one_waits_twice_as_long_as_the_last(fresh)
 
 
 def test_a_slow_down_is_forgotten_after_a_quiet_period(fresh):
-    _passed(_take, 3)
-    clock.advance(6001)
+    _passed(_take, 3)  # the third starts a wait of 40 s
+    clock.advance(40 + 6001)
 
     assert _passed(_take, 3) == 3
 
@@ -173,3 +176,30 @@ def test_clearing_forgets_every_strike(fresh):
     slowdown.clear("s")
 
     assert _passed(_take, 3) == 3
+
+
+def _ids_in_distinct_slots(count: int) -> list[str]:
+    """Request ids that record themselves in different slots (a shared slot is the 1-in-8 case)."""
+    ids: dict[str, str] = {}
+    for n in range(100):
+        ids.setdefault(slot_for(f"r{n}"), f"r{n}")
+    return list(ids.values())[:count]
+
+
+def test_a_lost_answer_retried_after_other_events_landed_is_counted_once(fresh):
+    mine, *others = _ids_in_distinct_slots(3)
+
+    def others_land() -> None:
+        for request_id in others:
+            budgets.spend("k", BUDGET, request_id)
+
+    def my_retry(params: dict) -> bool:
+        return _busy_write(params) and mine in json.dumps(params) and bool(lost.injected)
+
+    _spend()
+    with faults.lose_response("UpdateItem", when=_busy_write) as lost, \
+            faults.before("UpdateItem", others_land, when=my_retry) as landed:
+        budgets.spend("k", BUDGET, mine)  # applied, answer lost; two others land; then the retry
+
+    assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
+    assert _passed(_spend, 5) == 1  # 1 + 1 + 2 spent, not 5
