@@ -50,10 +50,10 @@ def sign_up(source_ip: str | None) -> None:
         "sign-ups from this address", config.signups_per_address, config.address_window_seconds))
 
 
-def new_conversation(principal: Principal, source_ip: str | None) -> None:
+def new_conversation(visitor_id: str, source_ip: str | None) -> None:
     """A visitor asks for a new conversation: their own budget, then their address's."""
     config = get_config()
-    budgets.spend(f"session-visitor#{principal.user_id}", budgets.Budget(
+    budgets.spend(f"session-visitor#{visitor_id}", budgets.Budget(
         "new conversations", config.conversations_per_visitor, config.address_window_seconds))
     if source_ip:
         budgets.spend(f"session-ip#{source_ip}", budgets.Budget(

@@ -167,7 +167,7 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         if invalid is not None:
             raise invalid
         if data.get("action") == "start_session":
-            ratelimit.new_conversation(principal, connection.source_ip)
+            ratelimit.new_conversation(principal.user_id, connection.source_ip)
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:
