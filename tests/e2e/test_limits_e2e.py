@@ -53,6 +53,7 @@ def test_rest_and_websocket_sends_share_one_budget_per_user(
     assert rest == [201, 201, 201]
     assert [r["type"] for r in replies] == ["message.ack", "message.ack", "error"]
     assert replies[-1]["code"] == "rate_limited"
+    assert 500 < replies[-1]["retry_after"] <= 600  # like Retry-After: one send back every 3000 s / 5
     refused = api(stack, "POST", f"/api/sessions/{chat.session_id}/messages", chat.visitor.token,
                   json={"text": "late", "client_msg_id": "late"})
     assert refused.status_code == 429
