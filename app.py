@@ -7,7 +7,7 @@ from chalicelib import runtime  # noqa: I001  (first: it marks the container's s
 from chalice import Chalice, ConvertToMiddleware
 
 from chalicelib.api import agents, analytics, auth, auth_guard, cors, kefu, messages, operations, sessions, system
-from chalicelib.api import attachments, canned, inbox, visitors, widget
+from chalicelib.api import attachments, canned, inbox, tickets, visitors, widget
 from chalicelib.api import metrics as metrics_api
 from chalicelib.api.responses import house_shape
 from chalicelib.jobs import reports, schedules
@@ -21,7 +21,8 @@ app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(house_shape, "http")
 
 for blueprint_module in (auth_guard, system, auth, visitors, agents, analytics, sessions, kefu, messages,
-                         operations, metrics_api, canned, inbox, schedules, reports, widget, attachments):
+                         operations, metrics_api, canned, inbox, schedules, reports, widget, attachments,
+                         tickets):
     app.register_blueprint(blueprint_module.bp)
 cors.enable(app)  # after every route: it adds an OPTIONS view per path
 

@@ -29,6 +29,7 @@ TABLE_KEYS = (
     "attachments",
     "canned_responses",
     "customer_terms",
+    "ws_tickets",
 )
 
 
@@ -57,6 +58,7 @@ class Config:
     websocket_url: str | None
     jwt_secret: str | None
     jwt_secret_parameter: str | None
+    jwt_previous_secret: str | None
     visitor_token_ttl_seconds: int
     agent_token_ttl_seconds: int
     connection_ttl_seconds: int
@@ -74,14 +76,18 @@ class Config:
     cleanup_budget_seconds: float
     revocation_cache_seconds: float
     ws_stats_shards: int
-    login_ip_limit: int
-    login_user_limit: int
-    login_window_seconds: float
+    login_free_per_account: int
+    login_free_per_address: int
+    login_free_per_device: int
+    login_first_wait_seconds: float
+    login_max_wait_seconds: float
+    login_forget_seconds: float
     max_sockets_visitor: int
     max_sockets_agent: int
-    signups_per_ip: int
-    sessions_per_ip: int
-    per_ip_window_seconds: float
+    signups_per_address: int
+    conversations_per_address: int
+    conversations_per_visitor: int
+    address_window_seconds: float
     s3_endpoint: str | None = None
     ses_endpoint: str | None = None
     attachments_bucket: str = ""
@@ -112,6 +118,7 @@ def _load() -> Config:
         websocket_url=_opt("KEFU_WEBSOCKET_URL"),
         jwt_secret=_opt("KEFU_JWT_SECRET"),
         jwt_secret_parameter=_opt("KEFU_JWT_SECRET_PARAMETER"),
+        jwt_previous_secret=_opt("KEFU_JWT_PREVIOUS_SECRET"),
         visitor_token_ttl_seconds=_int("KEFU_VISITOR_TOKEN_TTL", 30 * 24 * 3600),
         agent_token_ttl_seconds=_int("KEFU_AGENT_TOKEN_TTL", 12 * 3600),
         connection_ttl_seconds=_int("KEFU_CONNECTION_TTL", 3 * 3600),
@@ -131,14 +138,20 @@ def _load() -> Config:
         # a revoked token stops working within the sum, at most 60 s.
         revocation_cache_seconds=min(_float("KEFU_REVOCATION_CACHE", 30.0), 30.0),
         ws_stats_shards=max(1, _int("KEFU_WS_STATS_SHARDS", 4)),
-        login_ip_limit=_int("KEFU_LOGIN_IP_LIMIT", 20),
-        login_user_limit=_int("KEFU_LOGIN_USER_LIMIT", 10),
-        login_window_seconds=_float("KEFU_LOGIN_WINDOW", 15 * 60.0),
+        # Logins: free failed attempts, then a wait that doubles (docs/design.md, "Limits").
+        login_free_per_account=max(1, _int("KEFU_LOGIN_FREE_PER_ACCOUNT", 5)),
+        login_free_per_address=max(1, _int("KEFU_LOGIN_FREE_PER_ADDRESS", 30)),
+        login_free_per_device=max(1, _int("KEFU_LOGIN_FREE_PER_DEVICE", 10)),
+        login_first_wait_seconds=_float("KEFU_LOGIN_FIRST_WAIT", 1.0),
+        login_max_wait_seconds=_float("KEFU_LOGIN_MAX_WAIT", 300.0),
+        login_forget_seconds=_float("KEFU_LOGIN_FORGET", 3600.0),
         max_sockets_visitor=_int("KEFU_MAX_SOCKETS_VISITOR", 10),
         max_sockets_agent=_int("KEFU_MAX_SOCKETS_AGENT", 20),
-        signups_per_ip=_int("KEFU_SIGNUPS_PER_IP", 5),
-        sessions_per_ip=_int("KEFU_SESSIONS_PER_IP", 10),
-        per_ip_window_seconds=_float("KEFU_PER_IP_WINDOW", 12 * 3600.0),
+        # Budgets per hour (KEFU_ADDRESS_WINDOW), refilled steadily: an address is often shared.
+        signups_per_address=_int("KEFU_SIGNUPS_PER_ADDRESS", 300),
+        conversations_per_address=_int("KEFU_CONVERSATIONS_PER_ADDRESS", 300),
+        conversations_per_visitor=_int("KEFU_CONVERSATIONS_PER_VISITOR", 20),
+        address_window_seconds=_float("KEFU_ADDRESS_WINDOW", 3600.0),
         s3_endpoint=_opt("AWS_ENDPOINT_URL_S3"),
         ses_endpoint=_opt("AWS_ENDPOINT_URL_SESV2") or _opt("AWS_ENDPOINT_URL_SES"),
         attachments_bucket=os.environ.get("KEFU_ATTACHMENTS_BUCKET") or f"{prefix}-attachments",

@@ -3,11 +3,15 @@
     python -m chalicelib.manage create-agent --username alice --role admin --display-name "Alice"
     python -m chalicelib.manage reports --from 2026-11-01 --to 2026-11-25    # backfill daily reports
 
+    python -m chalicelib.manage --stage prod create-agent --username alice --role admin
+
 The password is asked for (or read from ``KEFU_NEW_AGENT_PASSWORD``), never taken as an argument,
-so it stays out of shell history. Tables and region come from the same environment variables the
-functions use (``KEFU_STAGE`` / ``KEFU_TABLE_PREFIX``, ``AWS_REGION``). When neither ``KEFU_STAGE``
-nor ``AWS_ENDPOINT_URL_DYNAMODB`` is set and a local stack (``make run``) is running from this
-checkout, the command works on the local stack's tables instead, with no setup.
+so it stays out of shell history. The target must be named: ``--stage`` or ``KEFU_STAGE`` (tables
+and region then come from the same variables the functions use: ``KEFU_TABLE_PREFIX``,
+``AWS_REGION``). Without either, a local stack (``make run``) running from this checkout is used
+when there is one (and ``AWS_ENDPOINT_URL_DYNAMODB`` is not set); otherwise the command refuses,
+rather than write to whatever tables AWS credentials happen to reach. Every command first says on
+stderr which stage, tables, region and endpoint it works on.
 """
 
 from __future__ import annotations
@@ -47,13 +51,40 @@ def _running_local_stack() -> dict | None:
     return described
 
 
-def use_local_stack_unless_configured() -> None:
-    """Point at the running local stack when the environment names no deployment."""
-    if os.environ.get("KEFU_STAGE") or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
-        return
-    stack = _running_local_stack()
-    if stack is None:
-        return
+class NoTarget(Exception):
+    """The command was not told which deployment to work on."""
+
+
+def choose_target(stage: str | None) -> None:
+    """Settle, before anything reads the configuration, which tables the command works on: the
+    stage named by ``--stage`` or ``KEFU_STAGE``, or else the running local stack. ``NoTarget``
+    when neither names one, or when the two disagree."""
+    named = os.environ.get("KEFU_STAGE")
+    if stage and named and stage != named:
+        raise NoTarget(f"--stage {stage} disagrees with KEFU_STAGE={named}")
+    stage = stage or named
+    if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):
+        stack = _running_local_stack()
+        if stack is not None and stage in (None, stack["stage"]):
+            use_local_stack(stack)
+            return
+    if not stage:
+        raise NoTarget("name the deployment to work on: --stage <stage> (or KEFU_STAGE); "
+                       "for the local stack, start it first (make run)")
+    os.environ["KEFU_STAGE"] = stage
+
+
+def describe_target() -> str:
+    """Which stage, tables, region and DynamoDB endpoint the command works on."""
+    from chalicelib.config import get_config
+
+    config = get_config()
+    return (f"stage {config.stage}: tables {config.table_prefix}-*, region {config.region}, "
+            f"DynamoDB {config.dynamodb_endpoint or 'of the AWS account in use'}")
+
+
+def use_local_stack(stack: dict) -> None:
+    """Point at the running local stack described by ``stack``."""
     os.environ.update(LOCAL_CREDENTIALS)  # the local stack never needs, nor gets, real ones
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update({"AWS_ENDPOINT_URL_DYNAMODB": stack["dynamodb_endpoint"], "KEFU_STAGE": stack["stage"],
@@ -74,6 +105,7 @@ def _password() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.manage")
+    parser.add_argument("--stage", help="the deployment to work on (else KEFU_STAGE, else the running local stack)")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-agent", help="create an agent or admin account")
     create.add_argument("--username", required=True)
@@ -86,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--to", dest="last", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
     args = parser.parse_args(argv)
 
-    use_local_stack_unless_configured()
+    try:
+        choose_target(args.stage)
+    except NoTarget as e:
+        sys.stderr.write(f"refused: {e}\n")
+        return 2
+    sys.stderr.write(f"working on {describe_target()}\n")
     from chalicelib.errors import KefuError
     from chalicelib.services import agents
     from chalicelib.services.analytics import reports as daily_reports

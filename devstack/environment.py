@@ -80,9 +80,9 @@ def prepare(data_dir: Path | None) -> None:
     os.environ.setdefault("KEFU_CORS_ORIGINS", LOCAL_CORS_ORIGINS)
     # CloudWatch EMF lines have no reader locally; they would only bury the stack's own log.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    # Locally every browser tab comes from 127.0.0.1: per-IP limits stay out of a developer's way.
-    os.environ.setdefault("KEFU_SIGNUPS_PER_IP", "1000")
-    os.environ.setdefault("KEFU_SESSIONS_PER_IP", "1000")
+    # Locally every browser tab comes from 127.0.0.1: per-address limits stay out of a developer's way.
+    os.environ.setdefault("KEFU_SIGNUPS_PER_ADDRESS", "3000")
+    os.environ.setdefault("KEFU_CONVERSATIONS_PER_ADDRESS", "3000")
     for name, value in _chalice_environment().items():
         os.environ.setdefault(name, value)
     if not os.environ.get("KEFU_JWT_SECRET"):

@@ -23,6 +23,7 @@ from chalice.local import (
     LocalChalice,
     LocalDevServer,
     LocalGatewayException,
+    ThreadedHTTPServer,
 )
 
 from devstack import gateway_responses, static
@@ -51,6 +52,13 @@ class KefuRequestHandler(ChaliceRequestHandler):
     """chalice.local's handler with our gateway responses, logging instead of stderr noise."""
 
     urls: dict[str, str] = {}  # what static pages get for __KEFU_API_URL__ / __KEFU_WS_URL__
+
+    def setup(self) -> None:
+        super().setup()
+        # API Gateway tells a function its caller's address (requestContext.identity.sourceIp);
+        # chalice.local writes 127.0.0.1 for everyone, which would make every per-address limit
+        # one shared limit. Each connection gets its own gateway, so this is per caller.
+        self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         from chalicelib.api.cors import cors_headers
@@ -82,6 +90,12 @@ class KefuRequestHandler(ChaliceRequestHandler):
         log.info("rest %s", format % args)
 
 
+class _Server(ThreadedHTTPServer):
+    # socketserver's default backlog of 5 resets callers that arrive together (30 racing logins)
+    # while the accept loop is busy; API Gateway takes them all.
+    request_queue_size = 128
+
+
 class RestServer:
     """The app on ``http://host:port``, one thread per request."""
 
@@ -89,7 +103,7 @@ class RestServer:
         make_thread_safe(app)
         # socketserver makes a handler per request from a class: one class per server carries its URLs.
         handler = type("StackRequestHandler", (KefuRequestHandler,), {"urls": {}})
-        self._server = LocalDevServer(app, config, host, port, handler_cls=handler)
+        self._server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=_Server)
         handler.urls.update(KEFU_API_URL=f"http://{host}:{self.port}", KEFU_WS_URL=ws_url)
         self._serving = BackgroundServer(self._server.server, "devstack-rest")
 

@@ -24,10 +24,11 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_NAMESPACE": "KefuTest",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        # Every test client comes from 127.0.0.1: per-IP limits generous unless a test tightens them.
-        "KEFU_SIGNUPS_PER_IP": "100000",
-        "KEFU_SESSIONS_PER_IP": "100000",
-        "KEFU_LOGIN_IP_LIMIT": "100000",
+        # Most test clients come from 127.0.0.1: per-address limits out of the way unless a test
+        # sets them (tests/api/test_limits_api.py, tests/e2e/test_address_limits_e2e.py).
+        "KEFU_SIGNUPS_PER_ADDRESS": "100000",
+        "KEFU_CONVERSATIONS_PER_ADDRESS": "100000",
+        "KEFU_LOGIN_FREE_PER_ADDRESS": "100000",
         "KEFU_IDENTITY_SECRET": secrets.token_urlsafe(32),
         "KEFU_MAIL_FROM": "kefu@example.com",
         "KEFU_ATTACHMENTS_BUCKET": "kefu-test-attachments",

@@ -3,7 +3,6 @@
 from chalice import Blueprint
 
 from chalicelib.api.responses import json_response, parse_body, route, source_ip
-from chalicelib.errors import Unauthorized
 from chalicelib.services import agents, ratelimit
 
 bp = Blueprint(__name__)
@@ -14,12 +13,7 @@ def login():
     from chalicelib.api.bodies import LoginBody
 
     body = parse_body(bp, LoginBody)
-    ip = source_ip(bp)
-    ratelimit.check_login(body.username, ip, ratelimit.is_known_ip(body.username, ip))
-    try:
-        result = agents.authenticate(body.username, body.password)
-    except Unauthorized:
-        ratelimit.record_login_failure(body.username, ip)
-        raise
-    ratelimit.record_login_success(body.username, ip)
+    attempt = ratelimit.login_attempt(body.username, source_ip(bp), body.device_token)
+    result = agents.authenticate(body.username, body.password)  # a wrong password stays counted
+    result["device_token"] = attempt.succeeded()
     return json_response(result)

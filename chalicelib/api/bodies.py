@@ -17,6 +17,8 @@ class Body(BaseModel):
 class LoginBody(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    # What the last login from this browser answered: its logins are then limited on their own.
+    device_token: str | None = Field(default=None, max_length=2048)
 
 
 class SignUpBody(Body):

@@ -16,7 +16,7 @@ def sign_up():
     from chalicelib.api.bodies import SignUpIdentityBody
 
     body = parse_body(bp, SignUpIdentityBody)
-    ratelimit.per_ip("signup", source_ip(bp))
+    ratelimit.sign_up(source_ip(bp))
     if body.user_id is None:
         return json_response(visitors.sign_up(body.name, body.email), status=201)
     visitor, created = identity.sign_up(identity.Identity(body.user_id, body.user_hash, body.name, body.email,

@@ -20,6 +20,7 @@ from chalicelib.models.metric import MetricModel
 from chalicelib.models.report import ReportModel
 from chalicelib.models.session import SessionModel
 from chalicelib.models.settings import SettingsModel
+from chalicelib.models.ticket import TicketModel
 from chalicelib.models.visitor import VisitorModel
 from chalicelib.models.wsstats import WsStatsModel
 
@@ -41,6 +42,7 @@ ALL_MODELS = (
     AttachmentModel,
     CannedResponseModel,
     CustomerTermModel,
+    TicketModel,
 )
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "ReportModel",
     "SessionModel",
     "SettingsModel",
+    "TicketModel",
     "VisitorModel",
     "WsStatsModel",
 ]

@@ -1,19 +1,70 @@
-"""Rate-limit logs (PK ``key``, e.g. ``msg#<user_id>``, ``login-ip#<ip>``): the times of the
-events accepted in the current window, so a limit holds over *any* interval of its length (a
-sliding log, not a fixed window). ``version`` makes every write conditional on what was read, so
-two events racing for the last slot cannot both take it. ``expires_at`` (TTL) drops idle logs."""
+"""Limit state (PK ``key``: the limited subject, e.g. ``msg#<user_id>``, ``login-user#<name>``).
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+Every limit is decided by one conditional UpdateItem on its subject's item, so concurrent events
+can never pass more than the limit allows:
+
+- a *budget* (``services.budgets``, a token bucket in its GCRA form) keeps ``tat``, the time at which
+  the bucket is full again; an event passes while ``tat`` is within the window of now;
+- a *slow-down* (``services.slowdown``) keeps ``strikes`` (attempts counted), ``next_at`` (no attempt
+  before then) and ``wait`` (the wait the next attempt past the free ones imposes; it doubles);
+- a remembered login (``login-ok#<name>#<address>``) is only ``expires_at``.
+
+Every write records its request id in one of ``REQUEST_SLOTS`` attributes (``request_0``...,
+picked by a hash of the id) and is conditioned on that slot not holding it yet: a retry after a
+lost answer meets its own write, is refused by the condition and recognises itself, even when
+other requests wrote meanwhile (unless one of them took the same slot: 1 in 8). ``expires_at``
+(TTL) drops idle items; an item past it is read as absent (TTL deletes late).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
+REQUEST_SLOTS = 8
+
 
 class LimitModel(KefuModel):
-    """One rate-limited subject: its recent event times and an optimistic-lock version."""
+    """One limited subject's state."""
 
     Meta = table_meta("limits", ttl_attribute="expires_at")
 
     key = UnicodeAttribute(hash_key=True)
-    stamps = ListAttribute(of=NumberAttribute, default=list)
-    version = NumberAttribute(default=0)
+    tat = NumberAttribute(null=True)
+    strikes = NumberAttribute(null=True)
+    next_at = NumberAttribute(null=True)
+    wait = NumberAttribute(null=True)
     expires_at = NumberAttribute(default=0)
+    request_0 = UnicodeAttribute(null=True)
+    request_1 = UnicodeAttribute(null=True)
+    request_2 = UnicodeAttribute(null=True)
+    request_3 = UnicodeAttribute(null=True)
+    request_4 = UnicodeAttribute(null=True)
+    request_5 = UnicodeAttribute(null=True)
+    request_6 = UnicodeAttribute(null=True)
+    request_7 = UnicodeAttribute(null=True)
+
+
+def slot_for(request_id: str) -> str:
+    """The attribute that records ``request_id``."""
+    return f"request_{int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) % REQUEST_SLOTS}"
+
+
+def records(request_id: str) -> Any:
+    """The update action that records ``request_id`` in its slot."""
+    return getattr(LimitModel, slot_for(request_id)).set(request_id)
+
+
+def not_recorded(request_id: str) -> Any:
+    """The condition that ``request_id`` has not written yet."""
+    slot = getattr(LimitModel, slot_for(request_id))
+    return slot.does_not_exist() | (slot != request_id)
+
+
+def has_recorded(item: LimitModel | None, request_id: str) -> bool:
+    """Whether ``item`` as stored holds ``request_id``'s write."""
+    return item is not None and getattr(item, slot_for(request_id)) == request_id

@@ -101,7 +101,7 @@ def open_conversation(visitor_id: str, context: dict[str, Any] | None = None, to
     visitor = visitors.get_visitor(visitor_id)
     settings = widget_settings.current().document
     _check_prechat(settings.get("prechat") or {}, visitor)
-    ratelimit.per_ip("session", source_ip)
+    ratelimit.new_conversation(visitor_id, source_ip)
     details = {**visitors.session_details(visitor), "context": page_context(context, user_agent)}
     can_answer = answering.who_can_answer().can_answer
     outcome, is_new = assignment.open_session(visitor_id, visitor.name, topic, offline=not can_answer,

@@ -1,96 +1,64 @@
-"""Rate limits that hold across Lambda containers and over *any* interval of their window.
+"""The limits kefu applies, each one definition used by REST and WebSocket alike.
 
-Each limited subject (a user's messages, a source IP's logins or sign-ups) is one ``LimitModel``
-item holding the times of the events it was allowed in the last window. An event is allowed when
-fewer than ``limit`` of those times are younger than ``window``; the write that records it is
-conditional on the version that was read, so of two events racing for the last slot exactly one
-wins and the other re-reads and is refused. Cost: one consistent read and one write per event.
+Every limit is decided by one conditional write on its subject's ``LimitModel`` item (a budget,
+``services.budgets``, or a slow-down, ``services.slowdown``), so concurrent requests cannot pass
+more than it allows; a refusal is ``RateLimited`` with ``retry_after`` (429 + ``Retry-After``, or
+an error frame ``rate_limited``). The figures are in docs/design.md ("Limits").
+
+Addresses are shared (an office, a school, a mobile carrier's NAT), so per-address budgets are
+generous and refill steadily; each visitor token has its own, smaller budget behind them. Logins
+are counted per account only from browsers and addresses that never signed in to it: a browser
+that did (its device token, ``services.devices``) or an address that did has a slow-down of its
+own that nobody else's failures touch. Failures slow down (a wait that doubles), they never lock.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import time
+import uuid
+from dataclasses import dataclass, field
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import backoff, is_condition_failure, retrying
+from chalicelib.models.base import retrying
+from chalicelib.services import budgets, devices, slowdown
 from chalicelib.services.tokens import Principal
 
-MAX_ATTEMPTS = 12
+KNOWN_ADDRESS_DAYS = 30
 
 
-def _load(key: str) -> LimitModel:
-    try:
-        return LimitModel.get(key, consistent_read=True)
-    except DoesNotExist:
-        return LimitModel(key, stamps=[], version=0)
-
-
-def _recent(log: LimitModel, window: float, now: float) -> list[float]:
-    return sorted(float(s) for s in (log.stamps or []) if s > now - window)
-
-
-def _retry_after(recent: list[float], limit: int, window: float, now: float) -> int:
-    """Seconds until the oldest event that keeps the log full leaves the window."""
-    oldest_blocking = recent[len(recent) - limit]
-    return max(1, math.ceil(oldest_blocking + window - now))
-
-
-def _refuse(what: str, limit: int, window: float, retry_after: int) -> RateLimited:
-    error = RateLimited(f"more than {limit} {what} in {window:g} s; retry in {retry_after} s",
-                        retry_after=retry_after)
-    return error
-
-
-def check(key: str, limit: int, window: float, what: str = "requests") -> None:
-    """Refuse (``RateLimited``) when ``key`` already has ``limit`` events in the last ``window``;
-    records nothing (login asks before it knows whether the attempt failed)."""
-    now = clock.epoch()
-    recent = _recent(_load(key), window, now)
-    if len(recent) >= limit:
-        raise _refuse(what, limit, window, _retry_after(recent, limit, window, now))
-
-
-def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
-    """Record one event for ``key`` or refuse it (``RateLimited`` with ``retry_after``) when
-    ``limit`` events already happened in the last ``window`` seconds."""
-    for attempt in range(MAX_ATTEMPTS):
-        if attempt:
-            time.sleep(backoff(attempt, base=0.005, cap=0.2))  # short: a refused writer re-reads at once
-        now = clock.epoch()
-        log = _load(key)
-        recent = _recent(log, window, now)
-        if len(recent) >= limit:
-            raise _refuse(what, limit, window, _retry_after(recent, limit, window, now))
-        read_version = log.version or 0
-        log.stamps = [*recent, now]
-        log.version = read_version + 1
-        log.expires_at = int(now + window) + 1
-        condition = (LimitModel.version == read_version) if read_version else LimitModel.key.does_not_exist()
-        try:
-            retrying(functools.partial(log.save, condition=condition))
-            return
-        except PutError as e:
-            if not is_condition_failure(e):
-                raise
-    # Contended beyond reason (dozens of simultaneous events for one subject): refuse this one.
-    raise RateLimited(f"too many simultaneous {what}; retry in 1 s", retry_after=1)
-
-
-# -- the limits kefu applies, each one definition used by REST and WebSocket alike ---------------
+# -- messages, sign-ups, new conversations, sockets ---------------------------------------------
 
 
 def count_message(user_id: str) -> None:
-    """Every frame a user sends (valid or not) and every message sent over REST: at most
-    ``ws_rate_limit`` per ``ws_rate_window_seconds`` per user, over any such interval."""
+    """Every frame a user sends (valid or not) and every message sent over REST."""
     config = get_config()
-    hit(f"msg#{user_id}", config.ws_rate_limit, config.ws_rate_window_seconds, "messages")
+    budgets.spend(f"msg#{user_id}", budgets.Budget("messages", config.ws_rate_limit,
+                                                   config.ws_rate_window_seconds))
+
+
+def sign_up(source_ip: str | None) -> None:
+    """A visitor sign-up from ``source_ip``."""
+    if not source_ip:
+        return
+    config = get_config()
+    budgets.spend(f"signup-ip#{source_ip}", budgets.Budget(
+        "sign-ups from this address", config.signups_per_address, config.address_window_seconds))
+
+
+def new_conversation(visitor_id: str, source_ip: str | None) -> None:
+    """A visitor asks for a new conversation: their own budget, then their address's."""
+    config = get_config()
+    budgets.spend(f"session-visitor#{visitor_id}", budgets.Budget(
+        "new conversations", config.conversations_per_visitor, config.address_window_seconds))
+    if source_ip:
+        budgets.spend(f"session-ip#{source_ip}", budgets.Budget(
+            "new conversations from this address", config.conversations_per_address,
+            config.address_window_seconds))
 
 
 def max_sockets(principal: Principal) -> int:
@@ -99,65 +67,85 @@ def max_sockets(principal: Principal) -> int:
     return config.max_sockets_agent if principal.is_agent else config.max_sockets_visitor
 
 
-def check_login(username: str, source_ip: str | None, is_known_ip: bool) -> None:
-    """Before checking a password: refuse when this source IP, or (unless the IP has logged in to
-    this account before) this username, has failed too often within the login window. The lock
-    is bounded: it lifts as the failures age out of the window."""
+# -- logins -----------------------------------------------------------------------------------------
+
+
+def _pace(what: str, free: int) -> slowdown.Pace:
     config = get_config()
-    if source_ip:
-        check(f"login-ip#{source_ip}", config.login_ip_limit, config.login_window_seconds,
-              "failed logins from this address")
-    if not is_known_ip:
-        check(f"login-user#{username.lower()}", config.login_user_limit,
-              config.login_window_seconds, "failed logins for this username")
-
-
-def record_login_failure(username: str, source_ip: str | None) -> None:
-    """Count a wrong password against the address and the username."""
-    config = get_config()
-    subjects = [(f"login-user#{username.lower()}", config.login_user_limit)]
-    if source_ip:
-        subjects.append((f"login-ip#{source_ip}", config.login_ip_limit))
-    for key, limit in subjects:
-        try:
-            hit(key, limit, config.login_window_seconds, "failed logins")
-        except RateLimited:
-            pass  # already full: the next attempt is refused by check_login
-
-
-def per_ip(kind: str, source_ip: str | None) -> None:
-    """Visitor sign-ups (``kind="signup"``) and new conversations (``"session"``) per source IP."""
-    if not source_ip:
-        return
-    config = get_config()
-    limit = config.signups_per_ip if kind == "signup" else config.sessions_per_ip
-    hit(f"{kind}-ip#{source_ip}", limit, config.per_ip_window_seconds,
-        "sign-ups" if kind == "signup" else "new conversations")
-
-
-KNOWN_IP_DAYS = 30
+    return slowdown.Pace(what, free, config.login_first_wait_seconds, config.login_max_wait_seconds,
+                         config.login_forget_seconds)
 
 
 def _known_key(username: str, source_ip: str) -> str:
     return f"login-ok#{username.lower()}#{source_ip}"
 
 
-def is_known_ip(username: str, source_ip: str | None) -> bool:
-    """Whether ``username`` logged in successfully from ``source_ip`` within the last 30 days."""
+def is_known_address(username: str, source_ip: str | None) -> bool:
+    """Whether ``username`` signed in from ``source_ip`` within the last 30 days."""
     if not source_ip:
         return False
     try:
-        marker = LimitModel.get(_known_key(username, source_ip))
+        marker = LimitModel.get(_known_key(username, source_ip), consistent_read=True)
     except DoesNotExist:
         return False
     return marker.expires_at > clock.epoch()
 
 
-def record_login_success(username: str, source_ip: str | None) -> None:
-    """Remember the address (so an attacker elsewhere cannot lock this agent out from it) and
-    clear the username's failures."""
+@dataclass
+class LoginAttempt:
+    """A login attempt already counted against its subjects; ``succeeded`` when the password was
+    right (a wrong one leaves it counted)."""
+
+    username: str
+    source_ip: str | None
+    device: devices.Device | None
+    trusted_key: str | None  # the device's or known address's own slow-down, else None
+    counted: list[str] = field(default_factory=list)  # per-account and per-address keys
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def succeeded(self) -> str:
+        """The right password: the trusted subject's strikes are forgotten, an untrusted attempt
+        is given back (only failures count), the address is remembered. Returns the device token
+        for the browser to send with its next logins."""
+        if self.trusted_key:
+            slowdown.clear(self.trusted_key)
+        for key in self.counted:
+            slowdown.give_back(key, self.request_id)
+        if self.source_ip:
+            marker = LimitModel(_known_key(self.username, self.source_ip),
+                                expires_at=math.ceil(clock.epoch() + KNOWN_ADDRESS_DAYS * 86400))
+            retrying(marker.save)
+        return devices.issue(self.username, self.device.device_id if self.device else None)
+
+
+def login_attempt(username: str, source_ip: str | None, device_token: str | None) -> LoginAttempt:
+    """Count a login attempt before its password is checked, or refuse it (``RateLimited``).
+
+    A browser with a valid device token for this username is limited on its own; so is an address
+    that signed in to it before. Anyone else counts against the account and their address."""
+    config = get_config()
+    user = username.lower()
+    device = devices.recognise(device_token, username)
+    if device is not None:
+        attempt = LoginAttempt(username, source_ip, device, f"login-device#{device.device_id}")
+    elif is_known_address(username, source_ip):
+        attempt = LoginAttempt(username, source_ip, None, f"login-known#{user}#{source_ip}")
+    else:
+        attempt = LoginAttempt(username, source_ip, None, None)
+    if attempt.trusted_key:
+        slowdown.take(attempt.trusted_key, _pace("failed logins from this browser",
+                                                 config.login_free_per_device), attempt.request_id)
+        return attempt
+    subjects = [(f"login-user#{user}", _pace("failed logins for this account", config.login_free_per_account))]
     if source_ip:
-        known = LimitModel(_known_key(username, source_ip),
-                           expires_at=int(clock.epoch() + KNOWN_IP_DAYS * 86400))
-        retrying(known.save)
-    retrying(LimitModel(f"login-user#{username.lower()}").delete)
+        subjects.insert(0, (f"login-ip#{source_ip}", _pace("failed logins from this address",
+                                                           config.login_free_per_address)))
+    try:
+        for key, pace in subjects:
+            slowdown.take(key, pace, attempt.request_id)
+            attempt.counted.append(key)
+    except RateLimited:
+        for key in attempt.counted:
+            slowdown.give_back(key, attempt.request_id)
+        raise
+    return attempt

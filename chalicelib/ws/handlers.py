@@ -35,18 +35,24 @@ def _request_context(event: Any) -> dict[str, Any]:
     return event.to_dict().get("requestContext", {})
 
 
-def _token_of(event: Any) -> str | None:
-    raw = event.to_dict()
-    params = raw.get("queryStringParameters") or {}
-    return params.get("token")
+def _principal_of(event: Any) -> tokens.Principal:
+    """Who opens the socket: a one-time ``?ticket=`` (consumed here), else ``?token=`` (works,
+    but puts a long-lived token in a URL: docs/protocol.md)."""
+    params = event.to_dict().get("queryStringParameters") or {}
+    if params.get("ticket"):
+        from chalicelib.services import tickets
+
+        return tickets.redeem(params["ticket"], event.connection_id)
+    return tokens.verify(params.get("token"))
 
 
 def handle_connect(event: Any) -> Response | dict[str, Any]:
-    """Authenticate with ``?token=``; a missing or bad token closes the handshake with 403."""
+    """Authenticate with ``?ticket=`` or ``?token=``; a missing or bad one closes the handshake
+    with 403."""
     context = _request_context(event)
     push.learn_endpoint(context.get("domainName", ""), context.get("stage", ""))
     try:
-        principal = tokens.verify(_token_of(event))
+        principal = _principal_of(event)
     except Unauthorized as e:
         logger.info("connect rejected", reason=e.message)
         return Response(body={"error": "unauthorized", "message": e.message}, status_code=403)
@@ -94,6 +100,8 @@ def error_frame(error: KefuError, action: str | None = None,
         frame["action"] = action
     if client_msg_id:
         frame["client_msg_id"] = client_msg_id
+    if "retry_after" in error.details:  # what REST says in Retry-After
+        frame["retry_after"] = error.details["retry_after"]
     return frame
 
 
@@ -161,7 +169,7 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         if invalid is not None:
             raise invalid
         if data.get("action") == "start_session":
-            ratelimit.per_ip("session", connection.source_ip)
+            ratelimit.new_conversation(principal.user_id, connection.source_ip)
         actions.on_activity(principal, connection_id)
         reply = actions.dispatch(principal, connection_id, frame)
     except KefuError as e:

@@ -8,14 +8,13 @@ import json
 import pytest
 
 from chalicelib import clock
-from chalicelib.config import reload_config
-from chalicelib.services import ratelimit
+from chalicelib.config import get_config, reload_config
 from tests.api.conftest import PASSWORD
 
 
 @pytest.fixture
 def settings(monkeypatch):
-    """Tighten limits for one test: ``settings(KEFU_LOGIN_USER_LIMIT=3)``."""
+    """Tighten limits for one test: ``settings(KEFU_LOGIN_FREE_PER_ACCOUNT=3)``."""
 
     def apply(**values: str | int | float) -> None:
         for name, value in values.items():
@@ -32,50 +31,118 @@ def _login(api, username: str, password: str):
     return api.post("/api/auth/login", body={"username": username, "password": password})
 
 
-# --- login -------------------------------------------------------------------------------------------
+# --- login ---------------------------------------------------------------------------------------
 
 
-def test_failed_logins_for_one_username_are_refused_with_429_and_retry_after(api, people, settings):
-    settings(KEFU_LOGIN_USER_LIMIT=3, KEFU_LOGIN_WINDOW=600)
-    api_agent = "carol"
+def _new_agent(username: str) -> str:
     from chalicelib.services import agents
 
-    agents.create_agent(api_agent, PASSWORD, "Carol", "agent", None)
+    agents.create_agent(username, PASSWORD, username.title(), "agent", None)
+    return username
 
-    statuses = [_login(api, api_agent, "wrong guess").status_code for _ in range(3)]
-    locked = _login(api, api_agent, PASSWORD)  # right password, but this address never logged in
+
+def _refused_for(response) -> int:
+    assert response.status_code == 429, response.body
+    assert response.json_body["error"] == "rate_limited"
+    return int(response.headers["Retry-After"])
+
+
+def test_failed_logins_for_an_account_slow_it_down_for_seconds_not_lock_it(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_ACCOUNT=3, KEFU_LOGIN_FIRST_WAIT=30)
+    username = _new_agent("carol")
+
+    statuses = [_login(api, username, "wrong guess").status_code for _ in range(3)]
+    waiting = _login(api, username, PASSWORD)  # right password, from an address never used with it
+    clock.advance(30)
+    after_the_wait = _login(api, username, PASSWORD)
 
     assert statuses == [401, 401, 401]
-    assert locked.status_code == 429
-    assert locked.json_body["error"] == "rate_limited"
-    assert 1 <= int(locked.headers["Retry-After"]) <= 600
+    assert _refused_for(waiting) == 30
+    assert after_the_wait.status_code == 200
 
 
-def test_a_username_lockout_lifts_once_the_failures_leave_the_window(api, people, settings):
-    settings(KEFU_LOGIN_USER_LIMIT=2, KEFU_LOGIN_WINDOW=60)
-    from chalicelib.services import agents
-
-    agents.create_agent("dave", PASSWORD, "Dave", "agent", None)
+def test_each_failure_past_the_free_ones_doubles_the_wait_up_to_a_cap(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_ACCOUNT=2, KEFU_LOGIN_FIRST_WAIT=10, KEFU_LOGIN_MAX_WAIT=40)
+    username = _new_agent("dave")
     for _ in range(2):
-        _login(api, "dave", "wrong guess")
-    assert _login(api, "dave", PASSWORD).status_code == 429
+        _login(api, username, "wrong guess")
 
-    clock.advance(61)
+    waits = []
+    for _ in range(4):
+        wait = _refused_for(_login(api, username, "wrong guess"))
+        waits.append(wait)
+        clock.advance(wait)
+        assert _login(api, username, "wrong guess").status_code == 401
 
-    assert _login(api, "dave", PASSWORD).status_code == 200
-
-
-def test_failures_from_elsewhere_do_not_lock_an_agent_out_of_an_address_they_used(api, people, settings):
-    settings(KEFU_LOGIN_USER_LIMIT=2)
-    agent = people.agent("erin")  # logs in once from the test client's address: now a known one
-    for _ in range(5):
-        ratelimit.record_login_failure(agent.username, "203.0.113.7")  # an attacker's address
-
-    assert _login(api, agent.username, PASSWORD).status_code == 200
+    assert waits == [10, 20, 40, 40]
 
 
-def test_one_address_guessing_many_usernames_is_throttled(api, people, settings):
-    settings(KEFU_LOGIN_IP_LIMIT=4)
+def test_a_right_password_does_not_count_as_a_failure(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_ACCOUNT=2, KEFU_LOGIN_FIRST_WAIT=60)
+    username = _new_agent("gina")
+
+    statuses = [_login(api, username, PASSWORD).status_code for _ in range(4)]
+    statuses.append(_login(api, username, "wrong guess").status_code)
+
+    assert statuses == [200, 200, 200, 200, 401]
+
+
+def test_a_login_answers_a_device_token_that_exempts_that_browser_from_others_failures(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_ACCOUNT=2, KEFU_LOGIN_FREE_PER_DEVICE=2, KEFU_LOGIN_FIRST_WAIT=600)
+    username = _new_agent("erin")
+    device_token = _login(api, username, PASSWORD).json_body["device_token"]
+    for _ in range(6):  # someone else, without the browser's device token, guessing
+        _login(api, username, "wrong guess")
+
+    with_device = api.post("/api/auth/login", body={"username": username, "password": PASSWORD,
+                                                    "device_token": device_token})
+
+    assert _refused_for(_login(api, username, PASSWORD)) > 0
+    assert with_device.status_code == 200
+    assert with_device.json_body["device_token"]
+
+
+def test_a_browser_guessing_with_its_device_token_slows_down_only_itself(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_DEVICE=2, KEFU_LOGIN_FIRST_WAIT=600)
+    username = _new_agent("fred")
+    device_token = _login(api, username, PASSWORD).json_body["device_token"]
+    body = {"username": username, "password": "wrong guess", "device_token": device_token}
+
+    statuses = [api.post("/api/auth/login", body=body).status_code for _ in range(3)]
+    other_browser = api.post("/api/auth/login", body={"username": username, "password": PASSWORD,
+                                                      "device_token": _login(api, username, PASSWORD)
+                                                      .json_body["device_token"]})
+
+    assert statuses == [401, 401, 429]
+    assert other_browser.status_code == 200
+
+
+def test_a_device_token_counts_only_for_the_username_it_was_issued_for(api, settings):
+    settings(KEFU_LOGIN_FREE_PER_ACCOUNT=1, KEFU_LOGIN_FIRST_WAIT=600)
+    mine = _new_agent("hank")
+    other = _new_agent("ivy")
+    device_token = _login(api, mine, PASSWORD).json_body["device_token"]
+    _login(api, other, "wrong guess")
+
+    borrowed = api.post("/api/auth/login", body={"username": other, "password": PASSWORD,
+                                                 "device_token": device_token})
+    forged = api.post("/api/auth/login", body={"username": other, "password": PASSWORD,
+                                               "device_token": device_token[:-4] + "AAAA"})
+
+    assert _refused_for(borrowed) > 0 and _refused_for(forged) > 0
+
+
+def test_a_device_token_is_no_bearer_token(api, people):
+    username = _new_agent("jack")
+    device_token = _login(api, username, PASSWORD).json_body["device_token"]
+
+    response = api.get("/api/agents/me", headers={"Authorization": f"Bearer {device_token}"})
+
+    assert response.status_code in (401, 403)
+
+
+def test_one_address_guessing_many_usernames_is_slowed_down(api, people, settings):
+    settings(KEFU_LOGIN_FREE_PER_ADDRESS=4, KEFU_LOGIN_FIRST_WAIT=60)
 
     statuses = [_login(api, f"nobody{n}", "guess").status_code for n in range(6)]
 
@@ -86,7 +153,7 @@ def test_one_address_guessing_many_usernames_is_throttled(api, people, settings)
 
 
 def test_rest_sends_count_against_the_users_message_limit(api, people, settings):
-    settings(KEFU_WS_RATE_LIMIT=5, KEFU_WS_RATE_WINDOW=10)
+    settings(KEFU_WS_RATE_LIMIT=5, KEFU_WS_RATE_WINDOW=1000)
     visitor = people.visitor("Ann")
     session_id = people.start_session(visitor).session.session_id
 
@@ -98,12 +165,31 @@ def test_rest_sends_count_against_the_users_message_limit(api, people, settings)
     assert "Retry-After" in answers[-1].headers
 
 
-def test_visitor_sign_ups_are_limited_per_source_address(api, settings):
-    settings(KEFU_SIGNUPS_PER_IP=2)
+def test_sign_ups_from_one_address_refill_steadily_never_a_half_day_refusal(api, settings):
+    settings(KEFU_SIGNUPS_PER_ADDRESS=3, KEFU_ADDRESS_WINDOW=3600)
 
     statuses = [api.post("/api/visitors", body={}).status_code for _ in range(3)]
+    refused = api.post("/api/visitors", body={})
+    clock.advance(1200)  # one sign-up back every 3600 s / 3
+    later = api.post("/api/visitors", body={})
 
-    assert statuses == [201, 201, 429]
+    assert statuses == [201, 201, 201]
+    assert _refused_for(refused) == 1200
+    assert later.status_code == 201
+
+
+def test_a_shared_address_gets_hundreds_of_sign_ups_an_hour_by_default(api, monkeypatch):
+    monkeypatch.delenv("KEFU_SIGNUPS_PER_ADDRESS")
+    reload_config()
+    try:
+        statuses = {api.post("/api/visitors", body={}).status_code for _ in range(40)}
+        budget = get_config().signups_per_address
+    finally:
+        monkeypatch.undo()
+        reload_config()
+
+    assert statuses == {201}
+    assert budget >= 200
 
 
 # --- bad input ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def chat(stack: Stack, fresh: None, connect: Connect) -> Conversation:
 
 def test_rest_and_websocket_sends_share_one_budget_per_user(
         stack: Stack, chat: Conversation, settings: Callable[..., None]) -> None:
-    settings(KEFU_WS_RATE_LIMIT=5, KEFU_WS_RATE_WINDOW=30)
+    settings(KEFU_WS_RATE_LIMIT=5, KEFU_WS_RATE_WINDOW=3000)  # no refill within the test
     rest = [api(stack, "POST", f"/api/sessions/{chat.session_id}/messages", chat.visitor.token,
                 json={"text": f"r{n}", "client_msg_id": f"r{n}"}).status_code for n in range(3)]
     for n in range(3):
@@ -53,6 +53,7 @@ def test_rest_and_websocket_sends_share_one_budget_per_user(
     assert rest == [201, 201, 201]
     assert [r["type"] for r in replies] == ["message.ack", "message.ack", "error"]
     assert replies[-1]["code"] == "rate_limited"
+    assert 500 < replies[-1]["retry_after"] <= 600  # like Retry-After: one send back every 3000 s / 5
     refused = api(stack, "POST", f"/api/sessions/{chat.session_id}/messages", chat.visitor.token,
                   json={"text": "late", "client_msg_id": "late"})
     assert refused.status_code == 429
@@ -61,7 +62,7 @@ def test_rest_and_websocket_sends_share_one_budget_per_user(
 
 def test_invalid_frames_count_against_the_limit(stack: Stack, chat: Conversation,
                                                  settings: Callable[..., None]) -> None:
-    settings(KEFU_WS_RATE_LIMIT=4, KEFU_WS_RATE_WINDOW=30)
+    settings(KEFU_WS_RATE_LIMIT=4, KEFU_WS_RATE_WINDOW=3000)  # no refill within the test
     for _ in range(4):
         chat.visitor_socket.send_raw("not json")
     errors = [chat.visitor_socket.expect("error")["code"] for _ in range(4)]
@@ -159,7 +160,7 @@ def test_websocket_actions_are_counted_per_action_with_their_errors(
 
 def test_new_conversations_are_limited_per_source_address(stack: Stack, fresh: None, connect: Connect,
                                                           settings: Callable[..., None]) -> None:
-    settings(KEFU_SESSIONS_PER_IP=1)
+    settings(KEFU_CONVERSATIONS_PER_ADDRESS=1)
     first, second = (connect(sign_up_visitor(stack, name)) for name in ("One", "Two"))
 
     first.send("start_session", topic="billing")

@@ -1,15 +1,22 @@
-"""ratelimit: a limit holds over any interval of its window, across writers, and races for the
-last slot let exactly one event through."""
+"""Budgets and slow-downs: each event decided by one conditional write, so racing events never pass
+more than the limit; a retry after a lost answer counts once; refusals say when to come back."""
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from chalicelib import clock
 from chalicelib.errors import RateLimited
-from chalicelib.services import ratelimit
+from chalicelib.models.limit import slot_for
+from chalicelib.services import budgets, slowdown
+from tests import faults
+
+BUDGET = budgets.Budget("requests", size=5, window=1000.0)  # one back every 200 s
+PACE = slowdown.Pace("attempts", free=3, first_wait=40.0, max_wait=200.0, forget=6000.0)
 
 
 @pytest.fixture
@@ -18,74 +25,183 @@ def fresh(tables):
     clock.reset()
 
 
-def _allowed(key: str, count: int, limit: int = 5, window: float = 10.0) -> int:
+def _passed(event: Callable[[], None], count: int) -> int:
     passed = 0
     for _ in range(count):
         try:
-            ratelimit.hit(key, limit, window)
+            event()
             passed += 1
         except RateLimited:
             pass
     return passed
 
 
-def test_a_burst_across_a_window_boundary_cannot_exceed_the_limit(fresh):
-    # A fixed 10 s window lets 5 through at 9.9 s and 5 more at 10.1 s; over any 10 s only 5 pass.
-    assert _allowed("k", 5) == 5
-    clock.advance(0.2)
-    assert _allowed("k", 5) == 0
-    clock.advance(9.9)  # the first five are now older than 10 s
-    assert _allowed("k", 6) == 5
-
-
-def test_events_leave_the_window_one_by_one(fresh):
-    for _ in range(3):
-        ratelimit.hit("k", 3, 10.0)
-        clock.advance(2)
-    with pytest.raises(RateLimited) as refused:
-        ratelimit.hit("k", 3, 10.0)
-    assert refused.value.details["retry_after"] == 4  # the oldest (6 s ago) leaves in 4 s
-
-    clock.advance(4.1)
-
-    ratelimit.hit("k", 3, 10.0)
-
-
-def test_two_events_racing_for_the_last_slot_let_exactly_one_through(fresh):
-    for _ in range(4):
-        ratelimit.hit("k", 5, 10.0)
-    start = threading.Barrier(2)
+def _race(event: Callable[[], None], racers: int) -> list[str]:
+    start = threading.Barrier(racers)
     outcomes: list[str] = []
 
     def one() -> None:
         start.wait(timeout=10)
         try:
-            ratelimit.hit("k", 5, 10.0)
+            event()
             outcomes.append("passed")
         except RateLimited:
             outcomes.append("refused")
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
+    threads = [threading.Thread(target=one) for _ in range(racers)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=60)
+    return outcomes
 
-    assert sorted(outcomes) == ["passed", "refused"]
+
+def _spend() -> None:
+    budgets.spend("k", BUDGET)
 
 
-def test_many_concurrent_events_never_pass_more_than_the_limit(fresh):
-    start = threading.Barrier(12)
-    passed: list[int] = []
+# --- budgets ---------------------------------------------------------------------------------------
 
-    def one() -> None:
-        start.wait(timeout=10)
-        passed.append(_allowed("k", 1, limit=5))
 
-    threads = [threading.Thread(target=one) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+def test_a_budget_passes_a_burst_of_its_size_then_says_when_the_next_fits(fresh, monkeypatch):
+    frozen = clock.epoch()  # a slow machine must not turn the 200 s into 199
+    monkeypatch.setattr(clock, "epoch", lambda: frozen)
+    assert _passed(_spend, 5) == 5
 
-    assert sum(passed) == 5
+    with pytest.raises(RateLimited) as refused:
+        _spend()
+
+    assert refused.value.details["retry_after"] == 200  # one event back every 1000 s / 5
+
+
+def test_a_budget_refills_steadily_never_a_long_refusal(fresh):
+    _passed(_spend, 5)
+    clock.advance(201)
+    assert _passed(_spend, 3) == 1
+    clock.advance(1000)
+    assert _passed(_spend, 7) == 5
+
+
+def test_a_burst_across_a_window_boundary_cannot_exceed_the_budget(fresh):
+    assert _passed(_spend, 5) == 5
+    clock.advance(0.2)
+    assert _passed(_spend, 5) == 0
+
+
+def test_many_concurrent_events_never_pass_more_than_the_budget(fresh):
+    outcomes = _race(_spend, 12)
+
+    assert outcomes.count("passed") == 5 and outcomes.count("refused") == 7
+
+
+def test_racing_events_on_a_busy_budget_pass_exactly_what_is_left(fresh):
+    _passed(_spend, 2)
+
+    outcomes = _race(_spend, 10)
+
+    assert outcomes.count("passed") == 3
+
+
+def _busy_write(params: dict) -> bool:
+    """The write for a busy bucket (``tat > now``); an idle one's condition has no ``>``."""
+    return " > " in params.get("ConditionExpression", "")
+
+
+def test_an_event_whose_answer_was_lost_is_counted_once(fresh):
+    _spend()
+    with faults.lose_response("UpdateItem", when=_busy_write) as lost:
+        _spend()  # the bucket is busy: the write for a busy one is applied, its answer lost
+
+    assert lost.injected == {"UpdateItem": 1}
+    assert _passed(_spend, 5) == 3  # 2 spent, not 3
+
+
+def test_budgets_of_different_subjects_are_independent(fresh):
+    _passed(_spend, 5)
+
+    budgets.spend("other", BUDGET)
+
+
+# --- slow-downs --------------------------------------------------------------------------------------
+
+
+def _take() -> None:
+    slowdown.take("s", PACE)
+
+
+def test_after_the_free_attempts_each_one_waits_twice_as_long_as_the_last(fresh):
+    assert _passed(_take, 3) == 3
+    waits = []
+    for _ in range(4):
+        with pytest.raises(RateLimited) as refused:
+            _take()
+        wait = refused.value.details["retry_after"]
+        waits.append(wait)
+        clock.advance(wait)
+        _take()
+
+    assert waits == [40, 80, 160, 200]  # doubling, capped at max_wait: slowed down, never locked
+
+
+def test_a_slow_down_is_forgotten_after_a_quiet_period(fresh):
+    _passed(_take, 3)  # the third starts a wait of 40 s
+    clock.advance(40 + 6001)
+
+    assert _passed(_take, 3) == 3
+
+
+def test_concurrent_attempts_pass_exactly_the_free_ones(fresh):
+    outcomes = _race(_take, 12)
+
+    assert outcomes.count("passed") == 3 and outcomes.count("refused") == 9
+
+
+def test_a_given_back_attempt_no_longer_counts(fresh):
+    _take()
+    slowdown.take("s", PACE, request_id="good")
+    slowdown.give_back("s", "good")
+    slowdown.give_back("s", "good")  # a retry: given back once
+
+    assert _passed(_take, 3) == 2
+
+
+def test_an_attempt_whose_answer_was_lost_is_counted_once(fresh):
+    _take()
+    with faults.lose_response("UpdateItem"):
+        _take()
+
+    assert _passed(_take, 3) == 1
+
+
+def test_clearing_forgets_every_strike(fresh):
+    _passed(_take, 4)
+    slowdown.clear("s")
+
+    assert _passed(_take, 3) == 3
+
+
+def _ids_in_distinct_slots(count: int) -> list[str]:
+    """Request ids that record themselves in different slots (a shared slot is the 1-in-8 case)."""
+    ids: dict[str, str] = {}
+    for n in range(100):
+        ids.setdefault(slot_for(f"r{n}"), f"r{n}")
+    return list(ids.values())[:count]
+
+
+def test_a_lost_answer_retried_after_other_events_landed_is_counted_once(fresh):
+    mine, *others = _ids_in_distinct_slots(3)
+
+    def others_land() -> None:
+        for request_id in others:
+            budgets.spend("k", BUDGET, request_id)
+
+    def my_retry(params: dict) -> bool:
+        return _busy_write(params) and mine in json.dumps(params) and bool(lost.injected)
+
+    _spend()
+    with faults.lose_response("UpdateItem", when=_busy_write) as lost, \
+            faults.before("UpdateItem", others_land, when=my_retry) as landed:
+        budgets.spend("k", BUDGET, mine)  # applied, answer lost; two others land; then the retry
+
+    assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
+    assert _passed(_spend, 5) == 1  # 1 + 1 + 2 spent, not 5

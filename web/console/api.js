@@ -22,6 +22,10 @@ export const auth = {
   },
   save(login) { sessionStorage.setItem(TOKEN_KEY, JSON.stringify(login)); },
   clear() { sessionStorage.removeItem(TOKEN_KEY); },
+  // This browser's device token per username: logins that send it back are not slowed down by
+  // anyone else's failed logins (docs/design.md, "Limits").
+  deviceToken(username) { return localStorage.getItem(`kefu.device.${username.toLowerCase()}`) || undefined; },
+  keepDeviceToken(username, token) { if (token) localStorage.setItem(`kefu.device.${username.toLowerCase()}`, token); },
 };
 
 export async function request(method, path, body, token = auth.load()?.token) {
@@ -46,7 +50,8 @@ export async function requestBlob(path) {
 // One live socket: `on(type, fn)` for server frames, `send(frame)`; `onstate(fn)` for up/down.
 export class Live {
   constructor(url, token) {
-    this.url = `${url}?token=${encodeURIComponent(token)}`;
+    this.url = url;
+    this.token = token;
     this.handlers = new Map();
     this.stateHandlers = [];
     this.attempt = 0;
@@ -69,8 +74,22 @@ export class Live {
     return false;
   }
 
-  connect() {
-    const socket = new WebSocket(this.url);
+  // Each socket opens with a one-time ticket (POST /api/ws/ticket, good for 60 s), so the agent's
+  // token never appears in a WebSocket URL. Without one the connect fails and the close handler
+  // backs off and tries again.
+  async socketUrl() {
+    try {
+      const { ticket } = await request("POST", "/api/ws/ticket", undefined, this.token);
+      return `${this.url}?ticket=${encodeURIComponent(ticket)}`;
+    } catch (e) {
+      return `${this.url}?ticket=`;
+    }
+  }
+
+  async connect() {
+    const url = await this.socketUrl();
+    if (this.closed) return;
+    const socket = new WebSocket(url);
     this.socket = socket;
     socket.addEventListener("open", () => {
       this.attempt = 0;

@@ -33,8 +33,10 @@ $("login-form").addEventListener("submit", async (event) => {
   const form = new FormData(event.target);
   $("login-error").textContent = "";
   try {
+    const username = form.get("username");
     const login = await request("POST", "/api/auth/login",
-      { username: form.get("username"), password: form.get("password") }, null);
+      { username, password: form.get("password"), device_token: auth.deviceToken(username) }, null);
+    auth.keepDeviceToken(username, login.device_token);
     auth.save(login);
     await start(login);
   } catch (e) {

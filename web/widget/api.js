@@ -92,6 +92,7 @@
       session: (token, sessionId) => request("GET", `/api/sessions/${encodeURIComponent(sessionId)}`, { token }),
       createAttachment: (token, file) => request("POST", "/api/attachments", { token, body: file }),
       attachment: (token, id) => request("GET", `/api/attachments/${encodeURIComponent(id)}`, { token }),
+      wsTicket: (token) => request("POST", "/api/ws/ticket", { token }),
       upload,
       /** Whether a stored token is still accepted (a refused WebSocket handshake looks like any
        * failed connection to a page; REST tells them apart). */

@@ -166,10 +166,17 @@
       connect();
     }
 
-    /** Where the socket opens, for the visitor's token (docs/protocol.md, "Connecting"): one place
-     * to change how a socket proves who opens it. */
+    /** Where the socket opens (docs/protocol.md, "Connecting"): with a one-time ticket
+     * (POST /api/ws/ticket, one connect within 60 s), so the long-lived token never appears in a
+     * WebSocket URL (proxies log URLs). Without a ticket the connect is refused like a bad token,
+     * and the close handler decides: sign up again or back off. */
     async function socketUrl(token) {
-      return `${ctx.wsUrl}?token=${encodeURIComponent(token)}`;
+      try {
+        const { ticket } = await api.wsTicket(token);
+        return `${ctx.wsUrl}?ticket=${encodeURIComponent(ticket)}`;
+      } catch (e) {
+        return `${ctx.wsUrl}?ticket=`;
+      }
     }
 
     async function connect() {

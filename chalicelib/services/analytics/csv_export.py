@@ -3,10 +3,9 @@ rows; ``days``: one row per day), columns in docs/analytics.md."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
+from chalicelib.csvtext import to_csv as to_csv_text
 from chalicelib.errors import ValidationFailed
 
 COUNT_COLUMNS = ("sessions_started", "sessions_assigned", "sessions_ended", "sessions_abandoned",
@@ -41,27 +40,16 @@ def _row(scope: str, figures: dict[str, Any]) -> dict[str, Any]:
 
 def to_csv(figures: dict[str, Any], table: str = "summary") -> str:
     """``summary``: one row ``overall`` (when present) and one per agent; ``hours``: 24 rows;
-    ``days``: one row per day of the period.
-    Empty cells mean "no data" (e.g. no wait measured)."""
+    ``days``: one row per day of the period. Empty cells mean "no data" (e.g. no wait measured).
+    Text cells are made safe for spreadsheets (``csvtext``: a display name starting with ``=`` is
+    not a formula)."""
     if table not in TABLES:
         raise ValidationFailed(f"table must be one of {TABLES}")
-    out = io.StringIO()
     if table == "summary":
-        writer = csv.DictWriter(out, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        if "overall" in figures:
-            writer.writerow(_row("overall", figures["overall"]))
-        for entry in figures["per_agent"]:
-            writer.writerow(_row("agent", entry))
-    elif table == "days":
-        writer = csv.DictWriter(out, fieldnames=DAYS_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for day in figures.get("days", []):
-            writer.writerow(day)
-    else:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(HOURS_COLUMNS)
-        for hour, (count, wait) in enumerate(zip(figures["busiest_hours"], figures["hourly_queue_wait_s"],
-                                                 strict=True)):
-            writer.writerow([hour, count, "" if wait is None else wait])
-    return out.getvalue()
+        rows = [_row("overall", figures["overall"])] if "overall" in figures else []
+        rows += [_row("agent", entry) for entry in figures["per_agent"]]
+        return to_csv_text(SUMMARY_COLUMNS, ([row[c] for c in SUMMARY_COLUMNS] for row in rows))
+    if table == "days":
+        return to_csv_text(DAYS_COLUMNS, ([day.get(c) for c in DAYS_COLUMNS] for day in figures.get("days", [])))
+    hours = zip(figures["busiest_hours"], figures["hourly_queue_wait_s"], strict=True)
+    return to_csv_text(HOURS_COLUMNS, ([hour, count, wait] for hour, (count, wait) in enumerate(hours)))

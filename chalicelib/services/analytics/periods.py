@@ -8,15 +8,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chalicelib.errors import ValidationFailed
 
 MAX_RANGE_DAYS = 31
+# Days whose start and end exist as datetimes in every time zone, a day before and after included
+# (a period's end is the next midnight; reading the activity log starts a UTC day earlier):
+# 0001-01-01 and 9999-12-31 overflow, and nothing kefu recorded is older than the epoch.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+
+
+def in_range(day: date, name: str) -> date:
+    """``day``, or ``ValidationFailed`` when it is outside the days figures can be computed for."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationFailed(f"{name} must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}")
+    return day
 
 
 def parse_day(text: str | None, name: str) -> date | None:
     if text in (None, ""):
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as e:
         raise ValidationFailed(f"{name} must be a date YYYY-MM-DD") from e
+    return in_range(day, name)
 
 
 def zone_of(tz: str | None) -> str:
@@ -30,6 +43,8 @@ def zone_of(tz: str | None) -> str:
 
 def period(first: date, last: date, tz: str = "UTC") -> tuple[datetime, datetime]:
     """``[first 00:00, last + 1 day 00:00)`` in ``tz``; at most ``MAX_RANGE_DAYS`` days."""
+    in_range(first, "from")
+    in_range(last, "to")
     if last < first:
         raise ValidationFailed("to must not be before from")
     if (last - first).days + 1 > MAX_RANGE_DAYS:

@@ -18,12 +18,10 @@ from chalicelib.models import ReportModel
 from chalicelib.models.base import retrying
 from chalicelib.observability import logger
 from chalicelib.services.analytics import data, metrics
-from chalicelib.services.analytics.periods import period
+from chalicelib.services.analytics.periods import in_range, period
 from chalicelib.services.analytics.statistics import name_agents
 
 DAILY = "daily"
-
-
 def report_id(day: date) -> str:
     return f"{DAILY}#{day.isoformat()}"
 
@@ -56,6 +54,8 @@ def generate_report(day: date) -> dict[str, Any]:
 def generate_reports(first: date, last: date,
                      progress: Callable[[int, int, date], None] | None = None) -> list[dict[str, Any]]:
     """Generate and store every day of ``first``..``last`` (a backfill); ``progress(done, total, day)``."""
+    in_range(first, "from")
+    in_range(last, "to")
     if last < first:
         raise ValidationFailed("to must not be before from")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]

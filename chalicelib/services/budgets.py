@@ -1,0 +1,92 @@
+"""Budgets: a token bucket per subject, in its GCRA form, decided by one conditional write.
+
+A budget of ``size`` events per ``window`` lets ``size`` events through at once and then one every
+``window / size`` seconds (the bucket refills steadily; nothing is ever refused for longer than
+that interval once the burst has aged out). The subject's item holds ``tat``, the time at which
+its bucket is full again; an event passes when ``tat`` is at most ``window - interval`` ahead of
+now, and moves ``tat`` one interval on. DynamoDB's update expressions have no ``max``, so two
+conditional writes share the rule: one for an idle bucket (``tat`` in the past: it starts from
+now) and one for a busy bucket (``tat + interval`` under the condition that it stays within the
+window). Each event is decided by the one of them whose condition holds; concurrent events on a
+busy bucket add up in DynamoDB without conflicting, and none passes the budget. An idle bucket is
+one write, a busy one two, a refusal two and a read (for ``Retry-After``).
+
+Each write records its request id (``models.limit``): a retry after a lost answer that meets its
+own write counts once.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+from chalicelib import clock
+from chalicelib.errors import RateLimited
+from chalicelib.models import LimitModel
+from chalicelib.models.base import conditional, get_or_none, rounds
+from chalicelib.models.limit import has_recorded, not_recorded, records
+
+ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``size`` events at once, refilled at ``size`` per ``window`` seconds."""
+
+    what: str  # for the refusal's message: "sign-ups from this address"
+    size: int
+    window: float
+
+    @property
+    def interval(self) -> float:
+        return self.window / max(1, self.size)
+
+    @property
+    def slack(self) -> float:
+        """How far ahead of now ``tat`` may be for an event to pass."""
+        return self.window - self.interval
+
+
+def _stored_by(key: str, request_id: str):
+    """``already_done`` for a write that named ``request_id``."""
+
+    def already_done() -> bool:
+        return has_recorded(get_or_none(LimitModel, key), request_id)
+
+    return already_done
+
+
+def _start_idle(key: str, budget: Budget, now: float, request_id: str) -> bool:
+    """The bucket is idle (or new, or expired): it starts from now."""
+    tat = now + budget.interval
+    return conditional(lambda: LimitModel(key).update(
+        actions=[LimitModel.tat.set(tat), records(request_id), LimitModel.expires_at.set(math.ceil(tat) + 1)],
+        condition=(LimitModel.tat.does_not_exist() | (LimitModel.tat <= now)) & not_recorded(request_id)),
+        already_done=_stored_by(key, request_id))
+
+
+def _add_busy(key: str, budget: Budget, now: float, request_id: str) -> bool:
+    """The bucket is busy: one more interval, if that stays within the window."""
+    return conditional(lambda: LimitModel(key).update(
+        actions=[LimitModel.tat.set(LimitModel.tat + budget.interval),
+                 records(request_id),
+                 LimitModel.expires_at.set(math.ceil(now + budget.window) + 1)],  # tat stays below
+        condition=(LimitModel.tat > now) & (LimitModel.tat <= now + budget.slack) & not_recorded(request_id)),
+        already_done=_stored_by(key, request_id))
+
+
+def spend(key: str, budget: Budget, request_id: str | None = None) -> None:
+    """Take one event from ``key``'s budget, or refuse it (``RateLimited`` with ``retry_after``,
+    the seconds until one event fits again)."""
+    request_id = request_id or uuid.uuid4().hex
+    for _ in rounds(ROUNDS):
+        now = clock.epoch()
+        if _start_idle(key, budget, now, request_id) or _add_busy(key, budget, now, request_id):
+            return
+        item = get_or_none(LimitModel, key)
+        if item is not None and item.tat is not None and item.tat > now + budget.slack:
+            wait = max(1, math.ceil(item.tat - now - budget.slack))
+            raise RateLimited(f"too many {budget.what}; retry in {wait} s", retry_after=wait)
+        # The item changed between the writes (expired, deleted): decide again.
+    raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
