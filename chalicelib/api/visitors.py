@@ -8,7 +8,8 @@ from chalicelib.services import ratelimit, visitors
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/visitors", methods=["POST"])
+@route(bp, "/api/visitors", methods=["POST"],
+       body="SignUpBody", answers={201: "SignUp"}, errors=(429,))
 def sign_up():
     from chalicelib.api.bodies import SignUpBody
 
