@@ -171,15 +171,17 @@ class Released(Answer):
 
 
 class Cleanup(Answer):
-    expired_released: int
-    counts_fixed: int
-    agents_unpooled: int
-    agents_offline: int
-    sessions_abandoned: int
-    sessions_repaired: int
-    tickets_given_back: int
+    """What one sweep did (the scheduled one does the same every minute)."""
+
+    expired_released: list[dict]
+    counts_fixed: list[dict]
+    agents_unpooled: list[str]
+    agents_offline: list[str]
+    sessions_abandoned: list[str]
+    sessions_repaired: list[str]
+    tickets_given_back: list[int]
     dispatched: int
-    errors: int
+    errors: list[dict]
     complete: bool
 
 
@@ -298,7 +300,7 @@ class Info(Answer):
 
 class Resources(Answer):
     container: dict
-    tables: list[dict]
+    tables: dict[str, dict]
     management_endpoint: str | None
 
 
