@@ -66,7 +66,7 @@ async function agents(root, just = null) {
     el("input", { name: "password", type: "password", placeholder: "password (8+)", required: "", minlength: "8" }),
     el("input", { name: "display_name", placeholder: "display name" }),
     el("select", { name: "role" }, el("option", { value: "agent" }, "agent"), el("option", { value: "admin" }, "admin")),
-    el("input", { name: "max_concurrent", type: "number", min: "0", max: "1000", value: "5", style: "width:5em" }),
+    el("input", { name: "max_concurrent", type: "number", min: "0", max: "1000", value: "5", class: "narrow" }),
     el("button", { type: "submit" }, "Create agent"),
     el("span", { class: "error", role: "alert" }));
   form.addEventListener("submit", async (event) => {
@@ -85,7 +85,7 @@ async function agents(root, just = null) {
   root.replaceChildren(el("h2", {}, "Agents"), form, table(list, [
     "username", "display_name", "status", "active",
     { label: "capacity", render: (a) => el("input", { type: "number", min: "0", max: "1000", value: String(a.max_concurrent),
-      style: "width:5em", onchange: (e) => patch(a, { max_concurrent: Number(e.target.value) }) }) },
+      class: "narrow", onchange: (e) => patch(a, { max_concurrent: Number(e.target.value) }) }) },
     { label: "role", render: (a) => {
       const select = el("select", { onchange: (e) => patch(a, { role: e.target.value }) },
         el("option", { value: "agent" }, "agent"), el("option", { value: "admin" }, "admin"));
