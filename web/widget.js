@@ -54,8 +54,7 @@
     return node;
   }
 
-  const style = el("style");
-  style.textContent = `
+  const STYLES = `
     .kefu-root{position:fixed;right:20px;bottom:20px;display:flex;flex-direction:column;align-items:flex-end;z-index:2147483000;font:14px/1.4 system-ui,sans-serif;color:#1d2430}
     .kefu-launcher{border:0;border-radius:28px;padding:14px 20px;background:#2f6fed;color:#fff;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.2)}
     .kefu-panel{display:none;flex-direction:column;width:340px;height:480px;background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;margin-bottom:10px}
@@ -120,7 +119,11 @@
   root.append(panel, launcher);
 
   function mount() {
-    document.head.append(style);
+    // A constructed stylesheet, not a <style> element: a host page's strict CSP (no 'unsafe-inline'
+    // in style-src, as the demo page and docs/hosting.md have it) refuses the element.
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLES);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
     document.body.append(root);
   }
   if (document.body) mount();

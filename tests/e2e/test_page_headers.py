@@ -77,3 +77,51 @@ def test_the_demo_page_has_no_inline_style_or_script_its_csp_would_block(stack: 
     assert "<style" not in page
     assert "style=" not in page
     assert all("src=" in tag for tag in page.split("<script")[1:])
+
+
+# -- the pages still work under that CSP (a real browser) --------------------------------------------
+
+from tests.e2e.test_web_ui import browser  # noqa: E402,F401  (headless Chromium, shared with the UI tests)
+
+REPORT_VIOLATIONS = """window.__violations = [];
+document.addEventListener("securitypolicyviolation",
+    (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def test_the_widget_and_the_console_work_under_their_strict_csp(stack: Stack, admin: str, browser):  # noqa: F811
+    """The demo page is a host page with a strict CSP (no inline style or script, connect-src the API
+    and the socket only): the widget styles itself, signs up, and sends a message over its socket;
+    the console logs in and goes live; the browser refuses nothing."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.add_init_script(REPORT_VIOLATIONS)
+        uncaught: list[str] = []
+        page.on("pageerror", lambda error: uncaught.append(str(error)))
+        page.goto(stack.widget_url)
+        page.get_by_test_id("kefu-launcher").click()
+        page.get_by_test_id("kefu-name").fill("Csp")
+        page.get_by_test_id("kefu-start").click()
+        page.get_by_test_id("kefu-input").fill("Hello under a strict CSP")
+        for _ in range(20):  # a send before the widget knows its session keeps the text: send again
+            page.get_by_test_id("kefu-send").click()
+            if page.get_by_test_id("kefu-input").input_value() == "":
+                break
+            page.wait_for_timeout(500)
+        expect(page.locator("[data-testid=kefu-message][data-sender=visitor][data-id]")).to_have_count(1)
+        expect(page.get_by_test_id("kefu-typing")).to_be_hidden()  # the widget's own stylesheet applies
+        assert page.evaluate("window.__violations") == []
+
+        assert stack.admin is not None and stack.admin.password is not None
+        page.goto(stack.console_url)
+        page.get_by_test_id("login-username").fill(stack.admin.username)
+        page.get_by_test_id("login-password").fill(stack.admin.password)
+        page.get_by_test_id("login-submit").click()
+        expect(page.locator("#live.on")).to_be_visible()  # its socket is open
+        assert page.evaluate("window.__violations") == []
+        assert uncaught == []
+    finally:
+        context.close()
