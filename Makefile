@@ -3,10 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
 TEST_WORKERS ?= 2
 
-.PHONY: install run test lint package bench clean
+.PHONY: install run test lint package bench clean checkov
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,16 +20,24 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# checkov lives apart: its pins (boto3, botocore, packaging) clash with ours.
+$(CHECKOV): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV)
+
+checkov: $(CHECKOV)
+
 run: install
 	$(BIN)/python -m devstack
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+test: install lint checkov
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=12
 
-package: install
+package: install checkov
 	$(BIN)/python -m infra.package --stage $(STAGE)
 
 bench: install

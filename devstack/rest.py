@@ -78,13 +78,14 @@ class KefuRequestHandler(ChaliceRequestHandler):
             self._generic_handle()
             return
         found = static.resolve(self.path, self.urls)
+        headers = static.page_headers(self.urls)
         if isinstance(found, str):
-            self._send_http_response(301, {"Location": found}, b"")
+            self._send_http_response(301, {**headers, "Location": found}, b"")
         elif found is None:
-            self._send_http_response(404, {"Content-Type": "text/plain"}, b"not found")
+            self._send_http_response(404, {**headers, "Content-Type": "text/plain"}, b"not found")
         else:
-            self._send_http_response(200, {"Content-Type": found.content_type, "Cache-Control": "no-cache"},
-                                     found.body)
+            self._send_http_response(200, {**headers, "Content-Type": found.content_type,
+                                           "Cache-Control": "no-cache"}, found.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("rest %s", format % args)

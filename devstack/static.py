@@ -10,10 +10,12 @@ when the page is served, because its ports are only known once it listens.
 from __future__ import annotations
 
 import mimetypes
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.environment import PROJECT_DIR
+from infra import web_headers
 
 WEB_DIR = PROJECT_DIR / "web"
 CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -29,7 +31,8 @@ class StaticFile:
 def is_static_path(path: str) -> bool:
     """Paths the pages own; everything else (``/api/...``) goes to the app."""
     path = path.split("?", 1)[0]
-    return path in ("/", "/index.html", "/widget.js", "/console") or path.startswith(("/console/", "/widget/"))
+    return (path in ("/", "/index.html", "/widget.js", "/demo.css", "/console")
+            or path.startswith(("/console/", "/widget/")))
 
 
 def resolve(path: str, urls: dict[str, str], root: Path = WEB_DIR) -> StaticFile | str | None:
@@ -49,3 +52,10 @@ def resolve(path: str, urls: dict[str, str], root: Path = WEB_DIR) -> StaticFile
             body = body.replace(f"__{name}__".encode(), value.encode())
     content_type = CONTENT_TYPES.get(candidate.suffix) or mimetypes.guess_type(candidate.name)[0]
     return StaticFile(body, content_type or "application/octet-stream")
+
+
+def page_headers(urls: dict[str, str]) -> dict[str, str]:
+    """The security headers CloudFront sends in AWS (``infra.web_headers``), for this stack's
+    URLs: its REST API and WebSocket, and the local S3 the attachments go to when there is one."""
+    connect = [urls.get("KEFU_API_URL", ""), urls.get("KEFU_WS_URL", ""), os.environ.get("AWS_ENDPOINT_URL_S3", "")]
+    return web_headers.security_headers(url for url in connect if url)

@@ -20,6 +20,7 @@ from typing import Any
 
 from chalicelib.config import TABLE_KEYS
 from chalicelib.models.tables import all_table_specs
+from infra import hardening
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
@@ -252,30 +253,58 @@ def _widget_statements(settings: StageSettings, arn: ArnFn, bucket_arn: BucketAr
     ]
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What one function's code touches: the tables it reads or writes, whether it posts to sockets."""
+
+    tables: tuple[str, ...] = TABLE_KEYS
+    pushes: bool = True
+    scheduled: bool = False  # invoked by EventBridge: failed events go to the dead-letter queue
+    files_and_mail: bool = True  # the attachments bucket, SES and the identity secret
+
+
+def function_needs(handler: str) -> Needs:
+    """What the function whose Lambda handler is ``handler`` (``module.function``) needs, as its
+    module declares it (``TABLES_USED``, ``PUSHES_TO_SOCKETS``). A module that declares nothing
+    (``app``: every REST route and WebSocket action; the sweeps) gets every table.
+    ``tests/unit/test_least_privilege.py`` runs the narrowed functions and checks the declaration."""
+    import importlib
+
+    module = importlib.import_module(handler.rpartition(".")[0])
+    tables = tuple(getattr(module, "TABLES_USED", TABLE_KEYS))
+    unknown = set(tables) - set(TABLE_KEYS)
+    if unknown:
+        raise ValueError(f"{module.__name__}.TABLES_USED names no table: {sorted(unknown)}")
+    narrowed = hasattr(module, "TABLES_USED")
+    return Needs(tuple(key for key in TABLE_KEYS if key in tables), bool(getattr(module, "PUSHES_TO_SOCKETS", True)),
+                 files_and_mail=bool(getattr(module, "USES_FILES_AND_MAIL", not narrowed)))
+
+
 def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_prefix: str,
-            bucket_arn: BucketArnFn = _file_bucket_arn) -> Json:
+            needs: Needs = Needs(), bucket_arn: BucketArnFn = _file_bucket_arn) -> Json:
     tables = tables_document()
     table_arns: list[Any] = []
-    for key in TABLE_KEYS:
+    for key in needs.tables:
         name = settings.table_names[key]
         table_arns.append(arn("dynamodb", f"table/{name}"))
         if tables[key].get("GlobalSecondaryIndexes"):
             table_arns.append(arn("dynamodb", f"table/{name}/index/*"))
     parameter = settings.jwt_secret_parameter.lstrip("/")
     log_group = f"log-group:/aws/lambda/{function_prefix}*"
+    connections = [{
+        "Sid": "WebSocketConnections",
+        "Effect": "Allow",
+        "Action": "execute-api:ManageConnections",
+        "Resource": [
+            arn("execute-api", f"{websocket_api}/{settings.api_gateway_stage}/{method}/@connections/*")
+            for method in CONNECTION_METHODS
+        ],
+    }] if needs.pushes else []
     return {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "Tables", "Effect": "Allow", "Action": list(DYNAMODB_ACTIONS), "Resource": table_arns},
-            {
-                "Sid": "WebSocketConnections",
-                "Effect": "Allow",
-                "Action": "execute-api:ManageConnections",
-                "Resource": [
-                    arn("execute-api", f"{websocket_api}/{settings.api_gateway_stage}/{method}/@connections/*")
-                    for method in CONNECTION_METHODS
-                ],
-            },
+            *connections,
             {"Sid": "JwtSecret", "Effect": "Allow", "Action": "ssm:GetParameter",
              "Resource": arn("ssm", f"parameter/{parameter}")},
             {
@@ -292,7 +321,7 @@ def _policy(settings: StageSettings, arn: ArnFn, websocket_api: str, function_pr
             },
             {"Sid": "Logs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
              "Resource": [arn("logs", log_group), arn("logs", f"{log_group}:log-stream:*")]},
-            *_widget_statements(settings, arn, bucket_arn),
+            *(_widget_statements(settings, arn, bucket_arn) if needs.files_and_mail else []),
         ],
     }
 
@@ -306,10 +335,16 @@ def policy_document(settings: StageSettings) -> Json:
     return _policy(settings, _file_arn, "*", f"{settings.app_name}-{settings.stage}-")
 
 
-def template_policy_document(settings: StageSettings) -> Json:
-    """The same statements for the packaged roles, pinned to this stack's WebSocket API, Region,
-    account and function names (CloudFormation names functions ``<stack>-<LogicalId>-<suffix>``)."""
-    return _policy(settings, _template_arn, f"${{{WEBSOCKET_API}}}", "${AWS::StackName}-", _template_bucket_arn)
+def template_policy_document(settings: StageSettings, needs: Needs = Needs()) -> Json:
+    """The same statements for one packaged role, pinned to this stack's WebSocket API, Region,
+    account and function names (CloudFormation names functions ``<stack>-<LogicalId>-<suffix>``),
+    narrowed to what its function ``needs``; with X-Ray, the dead-letter queue of scheduled
+    functions (the optional KMS key is ``hardening.key_policy``, a resource of its own)."""
+    policy = _policy(settings, _template_arn, f"${{{WEBSOCKET_API}}}", "${AWS::StackName}-", needs,
+                     _template_bucket_arn)
+    policy["Statement"] += hardening.role_statements(
+        needs.scheduled, {"Fn::GetAtt": [hardening.DEAD_LETTERS, "Arn"]})
+    return policy
 
 
 # -- the merge fragment ------------------------------------------------------------------------
@@ -330,6 +365,23 @@ def function_roles(template: Json) -> dict[str, str]:
             if resources.get(role_id, {}).get("Type") == "AWS::IAM::Role":
                 roles[function] = role_id
     return roles
+
+
+def role_needs(template: Json) -> dict[str, Needs]:
+    """Role logical id -> what its functions need (Chalice makes one role per function; a shared
+    role gets the union)."""
+    found: dict[str, Needs] = {}
+    for function, role in function_roles(template).items():
+        resource = template["Resources"][function]
+        needs = function_needs(resource["Properties"]["Handler"])
+        needs = Needs(needs.tables, needs.pushes, hardening.is_scheduled(resource), needs.files_and_mail)
+        before = found.get(role)
+        if before is not None:
+            needs = Needs(tuple(k for k in TABLE_KEYS if k in set(before.tables) | set(needs.tables)),
+                          before.pushes or needs.pushes, before.scheduled or needs.scheduled,
+                          before.files_and_mail or needs.files_and_mail)
+        found[role] = needs
+    return found
 
 
 def websocket_stage(template: Json) -> str:
@@ -423,19 +475,31 @@ def build_fragment(settings: StageSettings, chalice_template: Json) -> Json:
     """
     _require(chalice_template, REST_API, "AWS::Serverless::Api")
     _require(chalice_template, WEBSOCKET_API, "AWS::ApiGatewayV2::Api")
-    resources: Json = dict(table_resources(settings))
+    resources: Json = {**table_resources(settings), **hardening.log_resources(), **hardening.dead_letter_queue()}
+    for table in resources_of_type({"Resources": resources}, "AWS::DynamoDB::Table"):
+        hardened = hardening.table()
+        resources[table]["Metadata"] = hardened["Metadata"]
+        resources[table]["Properties"].update(hardened["Properties"])
+    rest = hardening.rest_api()
+    rest["Properties"]["GatewayResponses"] = gateway_responses()
+    resources[REST_API] = rest
+    for stage_id in resources_of_type(chalice_template, WEBSOCKET_STAGE_TYPE):
+        resources[stage_id] = hardening.websocket_stage()
     resources.update(attachments_bucket(settings))
-    resources[REST_API] = {"Properties": {"GatewayResponses": gateway_responses()}}
     environment = {**websocket_environment(websocket_stage(chalice_template)),
                    "KEFU_ATTACHMENTS_BUCKET": {"Ref": ATTACHMENTS_BUCKET}}
     for function in resources_of_type(chalice_template, FUNCTION_TYPE):
-        resources[function] = {"Properties": {"Environment": {"Variables": environment}}}
-    policy = template_policy_document(settings)
-    for role in sorted(set(function_roles(chalice_template).values())):
+        hardened = hardening.function(hardening.is_scheduled(chalice_template["Resources"][function]))
+        hardened["Properties"]["Environment"] = {"Variables": environment}
+        resources[function] = hardened
+    for role, needs in sorted(role_needs(chalice_template).items()):
+        policy = template_policy_document(settings, needs)
         policies = chalice_template["Resources"][role]["Properties"].get("Policies", [])
         name = policies[0]["PolicyName"] if policies else f"{role}Policy"
         resources[role] = {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": policy}]}}
-    return {"Resources": resources}
+    resources.update(hardening.key_policy(sorted(set(function_roles(chalice_template).values()))))
+    parameters, conditions = hardening.parameters()
+    return {"Parameters": parameters, "Conditions": conditions, "Resources": resources}
 
 
 # -- command line ------------------------------------------------------------------------------

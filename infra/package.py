@@ -6,7 +6,9 @@
    functions and roles this version of the app has (nothing here hardcodes that list);
 2. ``infra.generate.build_fragment`` for them, written to ``build/<stage>-merge.json``;
 3. ``chalice package --merge-template`` into ``build/<stage>/`` (``sam.json`` + ``deployment.zip``);
-4. a check that the merge kept Chalice's environment variables, then ``cfn-lint``: errors fail.
+4. a check that the merge kept Chalice's environment variables, then ``cfn-lint``: errors fail;
+5. checkov (its own virtualenv, ``.venv-checkov``: its pins clash with ours): any finding fails,
+   unless the resource skips that check with a reason (``infra/hardening.py``).
 
 Chalice builds Linux wheels for requirements.txt itself (``pip download --platform``) and caches
 the result in ``.chalice/deployments/``, so only the first run needs the package index.
@@ -111,6 +113,40 @@ def lint_errors(matches: Iterable[Any]) -> list[Any]:
     return [m for m in matches if m.rule.severity == "error"]
 
 
+CHECKOV_VENV = generate.REPO_ROOT / ".venv-checkov"
+
+
+def checkov_command() -> list[str]:
+    """The checkov CLI: ``KEFU_CHECKOV``, else ``.venv-checkov`` (``make checkov`` creates it)."""
+    explicit = os.environ.get("KEFU_CHECKOV")
+    path = Path(explicit) if explicit else CHECKOV_VENV / "bin" / "checkov"
+    if not path.exists():
+        raise PackagingError(f"checkov is not installed at {path}: run `make checkov`")
+    return [str(path)]
+
+
+def scan(template_path: Path) -> dict[str, Any]:
+    """checkov's report on the template: ``summary`` and ``failed`` (check id, resource, name)."""
+    command = [*checkov_command(), "--framework", "cloudformation", "--file", str(template_path),
+               "--output", "json", "--quiet", "--compact", "--skip-download"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"})
+    try:
+        report = json.loads(result.stdout)
+    except ValueError as e:
+        raise PackagingError(f"checkov failed ({result.returncode}):\n{result.stdout}{result.stderr}") from e
+    reports = report if isinstance(report, list) else [report]
+    summary: dict[str, int] = {}
+    failed = []
+    for one in reports:
+        for key, value in one.get("summary", {}).items():
+            if isinstance(value, int):
+                summary[key] = summary.get(key, 0) + value
+        failed += [(f["check_id"], f["resource"], f["check_name"])
+                   for f in one.get("results", {}).get("failed_checks", [])]
+    return {"summary": summary, "failed": failed}
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.package",
                                      description="Package one stage into build/<stage>/ and lint it.")
@@ -126,6 +162,19 @@ def main(argv: Iterable[str] | None = None) -> int:
     for match in matches:
         print(f"cfn-lint {match.rule.severity}: {match}", file=sys.stderr)
     if lint_errors(matches):
+        return 1
+    try:
+        scanned = scan(template_path)
+    except PackagingError as e:
+        print(e, file=sys.stderr)
+        return 1
+    for check, resource, name in scanned["failed"]:
+        print(f"checkov {check} {resource}: {name}", file=sys.stderr)
+    counts = scanned["summary"]
+    print(f"checkov: {counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
+          f"{counts.get('skipped', 0)} skipped with a reason")
+    if scanned["failed"]:
+        print("fix them, or skip each in infra/hardening.py with its reason", file=sys.stderr)
         return 1
     print(f"packaged {args.stage}: {template_path} and {template_path.parent / 'deployment.zip'}")
     return 0

@@ -10,13 +10,15 @@ from chalicelib.services import access, agents, assignment
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/agents/me", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/agents/me", methods=["GET"], authorizer=agent_auth,
+       answers={200: "Agent"}, errors=(404,))
 def me():
     principal = current_principal(bp)
     return json_response(agents.get_agent(principal.user_id).to_public())
 
 
-@route(bp, "/api/agents/me/status", methods=["PUT"], authorizer=agent_auth)
+@route(bp, "/api/agents/me/status", methods=["PUT"], authorizer=agent_auth,
+       body="StatusBody", answers={200: "Agent"}, errors=(404, 409))
 def set_my_status():
     principal = current_principal(bp)
     from chalicelib.api.bodies import StatusBody
@@ -25,7 +27,8 @@ def set_my_status():
     return json_response(assignment.set_status(principal.user_id, body.status).to_public())
 
 
-@route(bp, "/api/agents", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/agents", methods=["POST"], authorizer=agent_auth,
+       body="CreateAgentBody", answers={201: "Agent"}, errors=(403, 409))
 def create_agent():
     require_admin(current_principal(bp))
     from chalicelib.api.bodies import CreateAgentBody
@@ -36,13 +39,16 @@ def create_agent():
     return json_response(agent.to_public(), status=201)
 
 
-@route(bp, "/api/agents", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/agents", methods=["GET"], authorizer=agent_auth,
+       answers={200: "AgentList"}, errors=(403,))
 def list_agents():
     require_admin(current_principal(bp))
     return json_response({"agents": [a.to_public() for a in agents.list_agents()]})
 
 
-@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=any_auth)
+@route(bp, "/api/agents/{agent_id}", methods=["PATCH"], authorizer=any_auth,
+       body="PatchAgentBody", answers={200: "Agent"},
+       errors=(403, 404, 409))
 def patch_agent(agent_id: str):
     require_admin(current_principal(bp))
     from chalicelib.api.bodies import PatchAgentBody
@@ -67,7 +73,8 @@ def patch_agent(agent_id: str):
     return json_response(agents.get_agent(agent_id).to_public())
 
 
-@route(bp, "/api/agents/{agent_id}", methods=["DELETE"], authorizer=any_auth)
+@route(bp, "/api/agents/{agent_id}", methods=["DELETE"], authorizer=any_auth,
+       answers={204: None}, errors=(403, 404, 409))
 def delete_agent(agent_id: str):
     require_admin(current_principal(bp))
     agents.get_agent(agent_id)

@@ -12,6 +12,7 @@ from chalicelib.services.tokens import Principal
 bp = Blueprint(__name__)
 
 FORMATS = ("json", "csv", "svg")
+MEDIA = ("text/csv", "image/svg+xml")  # the other formats of the same figures
 
 
 def _staff(principal: Principal) -> None:
@@ -34,7 +35,9 @@ def _shaped(figures: dict, params: dict[str, str], name: str) -> Response:
     return json_response(figures)
 
 
-@route(bp, "/api/sessions/statistics", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/sessions/statistics", methods=["GET"], authorizer=any_auth,
+       query="StatisticsQuery", answers={200: "Statistics"},
+       media=MEDIA, errors=(403,))
 def get_statistics():
     principal = current_principal(bp)
     _staff(principal)
@@ -53,7 +56,9 @@ def get_statistics():
     return _shaped(figures, params, f"statistics-{figures['from']}-{figures['to']}")
 
 
-@route(bp, "/api/analytics/report", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/analytics/report", methods=["GET"], authorizer=any_auth,
+       query="ReportQuery", answers={200: "Report"},
+       media=MEDIA, errors=(403, 404))
 def get_report():
     principal = current_principal(bp)
     _staff(principal)
@@ -65,7 +70,9 @@ def get_report():
     return _shaped(reports.get_report(day), params, f"report-{day.isoformat()}")
 
 
-@route(bp, "/api/analytics/report", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/analytics/report", methods=["POST"], authorizer=any_auth,
+       body="ReportBody", answers={201: "GeneratedReports"},
+       errors=(403,))
 def generate_report():
     principal = current_principal(bp)
     _staff(principal)
@@ -86,7 +93,9 @@ def generate_report():
     return json_response({"reports": generated}, status=201)
 
 
-@route(bp, "/api/analytics/insights", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/analytics/insights", methods=["GET"], authorizer=any_auth,
+       query="InsightsQuery", answers={200: "Insights"},
+       errors=(403,))
 def get_insights():
     principal = current_principal(bp)
     _staff(principal)

@@ -8,7 +8,8 @@ from chalicelib.services import agents, ratelimit
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/auth/login", methods=["POST"])
+@route(bp, "/api/auth/login", methods=["POST"],
+       body="LoginBody", answers={200: "Login"}, errors=(401, 429))
 def login():
     from chalicelib.api.bodies import LoginBody
 

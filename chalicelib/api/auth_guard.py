@@ -17,6 +17,11 @@ from chalicelib.services.tokens import Principal
 
 bp = Blueprint(__name__)
 
+# What the authorizer functions touch (the generated IAM policy gives them these tables alone, and
+# no @connections): a token is checked against its user's record for revocation.
+TABLES_USED = ("agents", "visitors")
+PUSHES_TO_SOCKETS = False
+
 AUTHORIZER_TTL_SECONDS = 30
 
 

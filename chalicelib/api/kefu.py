@@ -11,7 +11,9 @@ bp = Blueprint(__name__)
 QUEUE_PAGE = 100
 
 
-@route(bp, "/api/kefu/assign/{customer_id}", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/kefu/assign/{customer_id}", methods=["POST"], authorizer=agent_auth,
+       answers={200: "Assignment", 202: "Queued"},
+       errors=(404, 409))
 def assign(customer_id: str):
     visitor = visitors.get_visitor(customer_id)
     current = assignment.get_assignment(customer_id)
@@ -31,7 +33,9 @@ def _assigned_body(public: dict) -> dict:
     return {key: public[key] for key in ("customer_id", "agent", "session_id", "assigned_at")}
 
 
-@route(bp, "/api/kefu/release/{customer_id}", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/kefu/release/{customer_id}", methods=["POST"], authorizer=agent_auth,
+       answers={200: "Released"},
+       errors=(403, 404, 409))
 def release(customer_id: str):
     principal = current_principal(bp)
     current = assignment.get_assignment(customer_id)
@@ -45,7 +49,8 @@ def release(customer_id: str):
                           "session_id": released.session_id})
 
 
-@route(bp, "/api/kefu/customer/{customer_id}", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/kefu/customer/{customer_id}", methods=["GET"], authorizer=agent_auth,
+       answers={200: "Assignment"}, errors=(404,))
 def customer(customer_id: str):
     current = assignment.get_assignment(customer_id)
     if current is None:
@@ -53,13 +58,15 @@ def customer(customer_id: str):
     return json_response(current.to_public())
 
 
-@route(bp, "/api/kefu/cleanup", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/kefu/cleanup", methods=["POST"], authorizer=agent_auth,
+       answers={200: "Cleanup"}, errors=(403,))
 def cleanup():
     require_admin(current_principal(bp))
     return json_response(assignment.cleanup().to_dict())  # bounded by KEFU_CLEANUP_BUDGET (< 29 s)
 
 
-@route(bp, "/api/kefu/queue", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/kefu/queue", methods=["GET"], authorizer=agent_auth,
+       query="QueueQuery", answers={200: "Queue"})
 def queue():
     params = query_params(bp)
     limit = int_param(params, "limit", QUEUE_PAGE, 1, 500)
@@ -73,6 +80,7 @@ def queue():
     return json_response(body)
 
 
-@route(bp, "/api/kefu/agents", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/kefu/agents", methods=["GET"], authorizer=agent_auth,
+       answers={200: "AgentLoads"})
 def kefu_agents():
     return json_response({"agents": assignment.agents_overview()})

@@ -9,7 +9,9 @@ from chalicelib.services import chat, messages
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/messages/bulk-delete", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/messages/bulk-delete", methods=["POST"], authorizer=any_auth,
+       body="BulkDeleteBody", answers={200: "BulkDeleted"},
+       errors=(403, 404, 409))
 def bulk_delete():
     principal = current_principal(bp)
     require_agent(principal)
@@ -19,7 +21,9 @@ def bulk_delete():
     return json_response(messages.bulk_delete(principal, body.session_id, body.message_ids))
 
 
-@route(bp, "/api/messages/mark-read", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/messages/mark-read", methods=["POST"], authorizer=any_auth,
+       body="MarkReadBody", answers={200: "ReadReceipt"},
+       errors=(403, 404, 409))
 def mark_read():
     principal = current_principal(bp)
     require_agent(principal)

@@ -10,13 +10,16 @@ from chalicelib.services import performance, resources
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/metrics/resources", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/metrics/resources", methods=["GET"], authorizer=agent_auth,
+       answers={200: "Resources"}, errors=(403,))
 def resources_report():
     require_admin(current_principal(bp))
     return json_response(resources.report(bp.lambda_context))
 
 
-@route(bp, "/api/metrics/performance", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/metrics/performance", methods=["GET"], authorizer=agent_auth,
+       query="PerformanceQuery", answers={200: "Performance"},
+       errors=(403,))
 def performance_report():
     require_admin(current_principal(bp))
     raw = query_params(bp).get("window", "5")

@@ -19,7 +19,9 @@ def _page_params() -> tuple[dict[str, str], int, str | None]:
     return params, limit, params.get("cursor") or None
 
 
-@route(bp, "/api/system/online-users", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/system/online-users", methods=["GET"], authorizer=any_auth,
+       query="OnlineUsersQuery", answers={200: "OnlineUsers"},
+       errors=(403,))
 def online_users():
     _admin()
     params, limit, cursor = _page_params()
@@ -27,13 +29,16 @@ def online_users():
     return json_response({"users": page.items, "next": page.next})
 
 
-@route(bp, "/api/stats/websocket", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/stats/websocket", methods=["GET"], authorizer=any_auth,
+       answers={200: "WebSocketStats"}, errors=(403,))
 def websocket_stats():
     _admin()
     return json_response(wsstats.report())
 
 
-@route(bp, "/api/connections", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/connections", methods=["GET"], authorizer=any_auth,
+       query="ConnectionsQuery", answers={200: "Connections"},
+       errors=(403,))
 def list_connections():
     _admin()
     params, limit, cursor = _page_params()
@@ -42,19 +47,25 @@ def list_connections():
     return json_response({"connections": page.items, "next": page.next})
 
 
-@route(bp, "/api/connections/{connection_id}", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/connections/{connection_id}", methods=["GET"], authorizer=any_auth,
+       answers={200: "ConnectionDetail"},
+       errors=(403, 404))
 def get_connection(connection_id: str):
     _admin()
     return json_response(operations.describe_connection(connection_id))
 
 
-@route(bp, "/api/connections/{connection_id}", methods=["DELETE"], authorizer=any_auth)
+@route(bp, "/api/connections/{connection_id}", methods=["DELETE"], authorizer=any_auth,
+       answers={200: "Closed"},
+       errors=(403, 404))
 def close_connection(connection_id: str):
     _admin()
     return json_response(operations.close_connection(connection_id, "closed_by_admin").to_dict())
 
 
-@route(bp, "/api/users/{user_id}/disconnect", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/users/{user_id}/disconnect", methods=["POST"], authorizer=any_auth,
+       body="DisconnectBody", answers={200: "Disconnected"},
+       errors=(403, 404))
 def disconnect_user(user_id: str):
     _admin()
     from chalicelib.api.bodies import DisconnectBody

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
+from chalicelib.api import contract
 from chalicelib.errors import BadRequest, KefuError, TooLarge, ValidationFailed
 from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
@@ -133,11 +134,18 @@ def timed(name: str, view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def route(bp: Blueprint, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """``bp.route`` with the error mapping applied and every call timed, so no view forgets."""
+def route(bp: Blueprint, path: str, *, answers: Mapping[int, str | None] | None = None,
+          body: str | None = None, query: str | None = None, errors: tuple[int, ...] = (),
+          media: tuple[str, ...] = (), **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``bp.route`` with the error mapping applied and every call timed, so no view forgets; the
+    view's contract (``api.contract``: model names of its body, query and answers, its errors) is
+    kept on it for the OpenAPI document."""
     name = f"{','.join(options.get('methods') or ['GET'])} {path}"
+    promised = None if answers is None else contract.Contract(
+        answers=dict(answers), body=body, query=query, errors=tuple(errors), media=tuple(media))
 
     def decorate(view: Callable[..., Any]) -> Any:
-        return bp.route(path, **options)(timed(name, handles_errors(view)))
+        wrapped = contract.attach(timed(name, handles_errors(view)), promised)
+        return bp.route(path, **options)(wrapped)
 
     return decorate

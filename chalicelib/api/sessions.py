@@ -26,7 +26,8 @@ def _session_view(state: chat.SessionState, for_agent: bool = False) -> dict:
     return body
 
 
-@route(bp, "/api/sessions", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/sessions", methods=["GET"], authorizer=any_auth,
+       query="SessionsQuery", answers={200: "SessionList"}, errors=(403,))
 def list_sessions():
     principal = current_principal(bp)
     params = query_params(bp)
@@ -60,20 +61,26 @@ def start_with_first_message():
                           "duplicate": not is_new}, status=201 if is_new else 200)
 
 
-@route(bp, "/api/sessions/{session_id}", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}", methods=["GET"], authorizer=any_auth,
+       answers={200: "SessionState"},
+       errors=(403, 404))
 def get_session(session_id: str):
     principal = current_principal(bp)
     return json_response(_session_view(chat.state_for(principal, session_id), for_agent=principal.is_agent))
 
 
-@route(bp, "/api/sessions/{session_id}/messages", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}/messages", methods=["GET"], authorizer=any_auth,
+       query="HistoryQuery", answers={200: "History"},
+       errors=(403, 404))
 def get_messages(session_id: str):
     params = query_params(bp)
     limit = int_param(params, "limit", 50, 1, 100)
     return json_response(chat.history(current_principal(bp), session_id, params.get("before"), limit))
 
 
-@route(bp, "/api/sessions/{session_id}/messages", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}/messages", methods=["POST"], authorizer=any_auth,
+       body="PostMessageBody",
+       answers={201: "PostedMessage", 200: "PostedMessage"}, errors=(403, 404, 409, 429))
 def post_message(session_id: str):
     from chalicelib.api.bodies import SendBody
 
@@ -86,14 +93,18 @@ def post_message(session_id: str):
                          status=201 if is_new else 200)
 
 
-@route(bp, "/api/sessions/{session_id}/accept", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/sessions/{session_id}/accept", methods=["POST"], authorizer=agent_auth,
+       answers={200: "Session"},
+       errors=(403, 404, 409))
 def accept(session_id: str):
     principal = current_principal(bp)
     outcome = assignment.accept_session(session_id, principal.user_id)
     return json_response(outcome.session.to_public(for_agent=True))
 
 
-@route(bp, "/api/sessions/{session_id}/transfer", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/sessions/{session_id}/transfer", methods=["POST"], authorizer=agent_auth,
+       body="TransferBody", answers={200: "Session"},
+       errors=(403, 404, 409))
 def transfer(session_id: str):
     principal = current_principal(bp)
     from chalicelib.api.bodies import TransferBody
@@ -106,7 +117,9 @@ def transfer(session_id: str):
     return json_response(outcome.session.to_public())
 
 
-@route(bp, "/api/sessions/{session_id}/end", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}/end", methods=["POST"], authorizer=any_auth,
+       answers={200: "Session"},
+       errors=(403, 404, 409))
 def end(session_id: str):
     session = chat.end_session(current_principal(bp), session_id)
     return json_response(session.to_public())

@@ -22,7 +22,8 @@ def _is_admin_caller() -> bool:
         return False
 
 
-@route(bp, "/api/system/health", methods=["GET"])
+@route(bp, "/api/system/health", methods=["GET"],
+       answers={200: "Health", 503: "Health"})
 def health():
     report = system.health()
     status = 200 if report["status"] == "ok" else 503
@@ -31,6 +32,23 @@ def health():
     return json_response(report, status=status)
 
 
-@route(bp, "/api/system/info", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/system/info", methods=["GET"], authorizer=agent_auth,
+       answers={200: "Info"})
 def info():
     return json_response(system.info())
+
+
+@route(bp, "/api/openapi.json", methods=["GET"], answers={200: "OpenApiDocument"})
+def openapi_document():
+    """This API described as OpenAPI 3.1 (public: it holds no data)."""
+    from chalicelib.api import openapi
+
+    return json_response(openapi.document(bp.current_app, _stage_prefix() or "/"))
+
+
+def _stage_prefix() -> str:
+    """``/<stage>`` when API Gateway serves the API under a stage (its ``path`` is the
+    ``resourcePath`` with the stage in front); empty locally."""
+    context = bp.current_request.context or {}
+    path, resource = context.get("path") or "", context.get("resourcePath") or ""
+    return path[:-len(resource)] if resource and path.endswith(resource) else ""

@@ -11,7 +11,8 @@ from chalicelib.services.tokens import Principal
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/visitors", methods=["POST"])
+@route(bp, "/api/visitors", methods=["POST"],
+       body="SignUpBody", answers={201: "SignUp"}, errors=(429,))
 def sign_up():
     from chalicelib.api.bodies import SignUpIdentityBody
 

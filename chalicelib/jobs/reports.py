@@ -20,6 +20,12 @@ from chalicelib.services.analytics import reports as daily_reports
 
 bp = Blueprint(__name__)
 
+# What the daily report touches (its generated IAM policy gives it these tables alone, and no
+# @connections): it reads the day's sessions, activity, messages and agents, stores the report and
+# its idempotency record.
+TABLES_USED = ("sessions", "activity", "reports", "agents", "messages")
+PUSHES_TO_SOCKETS = False
+
 IDEMPOTENCY_EXPIRY_SECONDS = 24 * 3600
 
 

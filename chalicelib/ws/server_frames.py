@@ -1,0 +1,179 @@
+"""What the server sends over a socket (Pydantic), for the protocol document (``ws/asyncapi.py``).
+
+The services build these frames as plain dicts (pushing must not import Pydantic); these models
+describe them, and the WebSocket tests validate the frames they receive against the generated
+schemas. Client frames are ``ws/frames.py``. ``extra="allow"``: clients ignore fields they do not
+know, so adding one is not a breaking change.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.api.answers import Message, Party, Session
+from chalicelib.errors import KefuError
+
+
+class ServerFrame(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+
+
+def _codes(base: type[KefuError]) -> set[str]:
+    found = {base.code}
+    for sub in base.__subclasses__():
+        found |= _codes(sub)
+    return found
+
+
+ERROR_CODES = tuple(sorted(_codes(KefuError) - {KefuError.code} | {"internal_error"}))
+
+
+class Pong(ServerFrame):
+    type: Literal["pong"]
+    connection_id: str
+    server_time: str
+
+
+class ErrorFrame(ServerFrame):
+    """The frame was refused: nothing was stored, nobody else was told, the socket stays open."""
+
+    type: Literal["error"]
+    code: Literal[ERROR_CODES]  # type: ignore[valid-type]
+    message: str
+    action: str | None = Field(default=None, description="the refused frame's action, when it had one")
+    client_msg_id: str | None = None
+
+
+class MessageAck(ServerFrame):
+    type: Literal["message.ack"]
+    client_msg_id: str
+    message: Message
+
+
+class MessageNew(ServerFrame):
+    type: Literal["message.new"]
+    message: Message
+
+
+class Reader(BaseModel):
+    type: str
+    id: str
+    name: str | None
+
+
+class MessageRead(ServerFrame):
+    type: Literal["message.read"]
+    session_id: str
+    up_to: str | None
+    reader: Reader
+    read_at: str | None
+
+
+class ReadAck(ServerFrame):
+    type: Literal["read.ack"]
+    session_id: str
+    up_to: str | None
+    updated: int
+    complete: bool
+
+
+class MessageDeleted(ServerFrame):
+    type: Literal["message.deleted"]
+    session_id: str
+    message_ids: list[str]
+
+
+class TypingNotice(ServerFrame):
+    type: Literal["typing"]
+    session_id: str
+    is_typing: bool
+    user: Reader
+
+
+class HistoryFrame(ServerFrame):
+    type: Literal["history"]
+    session_id: str
+    messages: list[Message]
+    next: str | None
+
+
+class Sessions(ServerFrame):
+    type: Literal["sessions"]
+    sessions: list[Session]
+
+
+class SessionQueued(ServerFrame):
+    type: Literal["session.queued"]
+    session_id: str
+    position: int | None
+    version: int | None
+    position_seq: int
+
+
+class SessionAssigned(ServerFrame):
+    type: Literal["session.assigned"]
+    session_id: str
+    agent: Party | None
+    customer: Party
+    topic: str | None
+    version: int | None
+
+
+class SessionTransferred(ServerFrame):
+    type: Literal["session.transferred"]
+    session_id: str
+    from_agent: Party | None
+    agent: Party | None
+    customer: Party
+    version: int | None
+
+
+class SessionReleased(ServerFrame):
+    type: Literal["session.released"]
+    session_id: str
+    reason: str
+    version: int | None
+
+
+class SessionEnded(ServerFrame):
+    type: Literal["session.ended"]
+    session_id: str
+    ended_by: str | None
+    reason: str | None
+    version: int | None
+
+
+class SessionRated(ServerFrame):
+    type: Literal["session.rated"]
+    session_id: str
+    rating: int | None
+    comment: str | None
+    version: int | None
+
+
+class AgentPresence(ServerFrame):
+    type: Literal["agent.presence"]
+    status: str
+    reason: str
+
+
+class Disconnected(ServerFrame):
+    """Sent just before the server closes the socket."""
+
+    type: Literal["disconnected"]
+    reason: str
+
+
+SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
+    Pong, ErrorFrame, MessageAck, MessageNew, MessageRead, ReadAck, MessageDeleted, TypingNotice,
+    HistoryFrame, Sessions, SessionQueued, SessionAssigned, SessionTransferred, SessionReleased,
+    SessionEnded, SessionRated, AgentPresence, Disconnected,
+)
+
+
+def frame_type(model: type[ServerFrame]) -> str:
+    return str(model.model_fields["type"].annotation.__args__[0])
