@@ -11,7 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chalicelib.api import analytics, kefu, sessions
-from chalicelib.services import analytics_reports, operations, paging, performance
+from chalicelib.services import operations, paging, performance
+from chalicelib.services.analytics import periods
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -54,7 +55,7 @@ class ReportQuery(Formats):
 
 
 class InsightsQuery(Query):
-    days: int = Field(default=7, ge=1, le=analytics_reports.MAX_RANGE_DAYS)
+    days: int = Field(default=7, ge=1, le=periods.MAX_RANGE_DAYS)
 
 
 class PerformanceQuery(Query):
