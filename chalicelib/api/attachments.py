@@ -9,7 +9,8 @@ from chalicelib.services import conversations
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/attachments", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/attachments", methods=["POST"], authorizer=any_auth,
+       body="AttachmentBody", answers={201: "Upload"}, errors=(403, 404))
 def start_upload():
     from chalicelib.api.bodies import AttachmentBody
 
@@ -19,6 +20,7 @@ def start_upload():
     return json_response(upload, status=201)
 
 
-@route(bp, "/api/attachments/{attachment_id}", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/attachments/{attachment_id}", methods=["GET"], authorizer=any_auth,
+       answers={200: "Attachment"}, errors=(403, 404))
 def describe(attachment_id: str):
     return json_response(conversations.attachment_for(current_principal(bp), attachment_id))

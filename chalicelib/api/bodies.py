@@ -50,12 +50,6 @@ class PatchAgentBody(Body):
     avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^(https?://\S+)?$")  # "" removes it
 
 
-class PostMessageBody(Body):
-    text: str = Field(min_length=1, max_length=4000)
-    client_msg_id: str = Field(min_length=1, max_length=128)
-    internal: StrictBool = False
-
-
 class TransferBody(Body):
     agent_id: str | None = Field(default=None, min_length=1, max_length=64)
     note: str | None = Field(default=None, max_length=1000)
@@ -210,6 +204,10 @@ class WidgetSettingsBody(Body):
     avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     prechat: PrechatFields = Field(default_factory=PrechatFields)
     business_hours: BusinessHours | None = None
+
+
+# --- the console's saved replies (#20) ----------------------------------------------------------
+
 SHORTCUT = r"^[\w.-]{1,32}$"
 
 

@@ -9,13 +9,15 @@ from chalicelib.services import canned
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/canned-responses", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/canned-responses", methods=["GET"], authorizer=agent_auth,
+       answers={200: "CannedResponses"}, errors=(403,))
 def list_replies():
     replies = canned.list_for(current_principal(bp))
     return json_response({"canned_responses": [r.to_public() for r in replies]})
 
 
-@route(bp, "/api/canned-responses", methods=["POST"], authorizer=agent_auth)
+@route(bp, "/api/canned-responses", methods=["POST"], authorizer=agent_auth,
+       body="CannedResponseBody", answers={201: "CannedResponse"}, errors=(403,))
 def create_reply():
     from chalicelib.api.bodies import CannedResponseBody
 
@@ -24,7 +26,8 @@ def create_reply():
     return json_response(reply.to_public(), status=201)
 
 
-@route(bp, "/api/canned-responses/{canned_id}", methods=["PATCH"], authorizer=agent_auth)
+@route(bp, "/api/canned-responses/{canned_id}", methods=["PATCH"], authorizer=agent_auth,
+       body="PatchCannedResponseBody", answers={200: "CannedResponse"}, errors=(403, 404))
 def update_reply(canned_id: str):
     from chalicelib.api.bodies import PatchCannedResponseBody
 
@@ -33,7 +36,8 @@ def update_reply(canned_id: str):
     return json_response(reply.to_public())
 
 
-@route(bp, "/api/canned-responses/{canned_id}", methods=["DELETE"], authorizer=agent_auth)
+@route(bp, "/api/canned-responses/{canned_id}", methods=["DELETE"], authorizer=agent_auth,
+       answers={204: None}, errors=(403, 404))
 def delete_reply(canned_id: str):
     canned.delete(current_principal(bp), canned_id)
     return Response(body="", status_code=204)

@@ -10,7 +10,8 @@ from chalicelib.services import customers, inbox
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/inbox/closed", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/inbox/closed", methods=["GET"], authorizer=agent_auth,
+       query="ClosedQuery", answers={200: "SessionPage"}, errors=(403,))
 def closed():
     params = query_params(bp)
     limit = int_param(params, "limit", 25, 1, 100)
@@ -18,7 +19,8 @@ def closed():
     return json_response({"sessions": [s.to_public() for s in page.items], "next": page.next})
 
 
-@route(bp, "/api/inbox/search", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/inbox/search", methods=["GET"], authorizer=agent_auth,
+       query="SearchQuery", answers={200: "SessionList"}, errors=(403,))
 def search():
     query = query_params(bp).get("q", "")
     if not 1 <= len(query.strip()) <= 200:
@@ -26,7 +28,8 @@ def search():
     return json_response({"sessions": [s.to_public() for s in inbox.search(current_principal(bp), query)]})
 
 
-@route(bp, "/api/customers/{visitor_id}", methods=["GET"], authorizer=agent_auth)
+@route(bp, "/api/customers/{visitor_id}", methods=["GET"], authorizer=agent_auth,
+       query="CustomerQuery", answers={200: "Customer"}, errors=(403, 404))
 def customer(visitor_id: str):
     current = query_params(bp).get("session_id") or None
     return json_response(customers.profile(current_principal(bp), visitor_id, current))

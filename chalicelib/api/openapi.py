@@ -106,7 +106,11 @@ def _schemas(routes: list[tuple[str, str, Any, contract.Contract]]) -> tuple[dic
 
 
 def _operation(path: str, method: str, entry: Any, promised: contract.Contract, refs: dict) -> Json:
-    operation: Json = {"operationId": entry.view_name, "responses": {}}
+    # Views of different blueprints share names (agents' and visitors' ``me``): the blueprint's
+    # module qualifies them, so that every id stays unique and keeps its meaning as routes are added.
+    area = str(getattr(entry.view_function, "__module__", "")).rpartition(".")[2]
+    name = entry.view_name if entry.view_name.startswith(f"{area}_") else f"{area}_{entry.view_name}"
+    operation: Json = {"operationId": name, "responses": {}}
     doc = (getattr(entry.view_function, "__doc__", None) or "").strip()
     operation["summary"] = promised.summary or doc.split("\n")[0] or f"{method} {path}"
     parameters = [{"name": name, "in": "path", "required": True,

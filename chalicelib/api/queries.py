@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from chalicelib.api import analytics, kefu, sessions
-from chalicelib.services import operations, paging, performance
-from chalicelib.services.analytics import periods
+from chalicelib.services import inbox, operations, paging, performance
+from chalicelib.services.analytics import csv_export, periods
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -39,7 +39,7 @@ class HistoryQuery(Query):
 
 class Formats(Query):
     format: one_of(analytics.FORMATS) = "json"
-    table: str = Field(default="summary", description="csv only: which table of the figures")
+    table: one_of(csv_export.TABLES) = Field(default="summary", description="csv only: which table of the figures")
 
 
 class StatisticsQuery(Formats):
@@ -79,3 +79,18 @@ class ConnectionsQuery(Page):
 class QueueQuery(Query):
     limit: int = Field(default=kefu.QUEUE_PAGE, ge=1, le=500)
     after: int | None = Field(default=None, description="``next`` of the previous page (a ticket)")
+
+
+class ClosedQuery(Query):
+    scope: one_of(inbox.SCOPES) = Field(default="mine", description="all: everyone's (admins)")
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: str | None = Field(default=None, description="``next`` of the previous page")
+
+
+class SearchQuery(Query):
+    q: str = Field(min_length=1, max_length=200, pattern=r"\S",
+                   description="the start of a customer's name or email, or a visitor id")
+
+
+class CustomerQuery(Query):
+    session_id: str | None = Field(default=None, description="the conversation on screen (read consistently)")

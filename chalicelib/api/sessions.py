@@ -1,7 +1,5 @@
 """/api/sessions: REST mirrors of the chat protocol for the agent SPA (and the widget)."""
 
-
-
 from chalice import Blueprint
 
 from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal
@@ -13,10 +11,6 @@ from chalicelib.services.attachments import public_message
 bp = Blueprint(__name__)
 
 STATUSES = ("queued", "active", "offline", "ended", "abandoned")
-
-
-
-
 
 
 def _session_view(state: chat.SessionState, for_agent: bool = False) -> dict:
@@ -42,7 +36,9 @@ def list_sessions():
     return json_response({"sessions": [s.to_public(for_agent=principal.is_agent) for s in sessions]})
 
 
-@route(bp, "/api/sessions", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/sessions", methods=["POST"], authorizer=any_auth,
+       body="FirstMessageBody", answers={201: "FirstMessage", 200: "FirstMessage"},
+       errors=(403, 404, 409, 429))
 def start_with_first_message():
     """The visitor's first message opens the conversation (or joins the open one)."""
     from chalicelib.api.bodies import FirstMessageBody
@@ -79,7 +75,7 @@ def get_messages(session_id: str):
 
 
 @route(bp, "/api/sessions/{session_id}/messages", methods=["POST"], authorizer=any_auth,
-       body="PostMessageBody",
+       body="SendBody",
        answers={201: "PostedMessage", 200: "PostedMessage"}, errors=(403, 404, 409, 429))
 def post_message(session_id: str):
     from chalicelib.api.bodies import SendBody
@@ -125,7 +121,8 @@ def end(session_id: str):
     return json_response(session.to_public())
 
 
-@route(bp, "/api/sessions/{session_id}/rating", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}/rating", methods=["POST"], authorizer=any_auth,
+       body="RatingBody", answers={200: "Session"}, errors=(403, 404, 409))
 def rate(session_id: str):
     from chalicelib.api.bodies import RatingBody
 
@@ -134,7 +131,8 @@ def rate(session_id: str):
     return json_response(session.to_public())
 
 
-@route(bp, "/api/sessions/{session_id}/transcript", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/sessions/{session_id}/transcript", methods=["POST"], authorizer=any_auth,
+       body="TranscriptBody", answers={202: "TranscriptSent"}, errors=(403, 404, 429, 503))
 def transcript(session_id: str):
     from chalicelib.api.bodies import TranscriptBody
 

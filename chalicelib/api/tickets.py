@@ -10,7 +10,8 @@ from chalicelib.services import ratelimit, tickets, tokens
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/ws/ticket", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/ws/ticket", methods=["POST"], authorizer=any_auth,
+       answers={201: "WsTicket"}, errors=(429,))
 def create_ticket():
     # The token again, not the authorizer's context: the ticket keeps the token's generation, so
     # revoking the token revokes its tickets.

@@ -12,7 +12,7 @@ bp = Blueprint(__name__)
 
 
 @route(bp, "/api/visitors", methods=["POST"],
-       body="SignUpBody", answers={201: "SignUp"}, errors=(429,))
+       body="SignUpIdentityBody", answers={201: "SignUp", 200: "SignUp"}, errors=(403, 409, 429))
 def sign_up():
     from chalicelib.api.bodies import SignUpIdentityBody
 
@@ -33,12 +33,14 @@ def _visitor() -> Principal:
     return principal
 
 
-@route(bp, "/api/visitors/me", methods=["GET"], authorizer=any_auth)
+@route(bp, "/api/visitors/me", methods=["GET"], authorizer=any_auth,
+       answers={200: "VisitorProfile"}, errors=(403, 404))
 def me():
     return json_response(visitors.get_visitor(_visitor().user_id).to_profile())
 
 
-@route(bp, "/api/visitors/me", methods=["PATCH"], authorizer=any_auth)
+@route(bp, "/api/visitors/me", methods=["PATCH"], authorizer=any_auth,
+       body="ProfileBody", answers={200: "VisitorProfile"}, errors=(403, 404))
 def update_me():
     principal = _visitor()
     from chalicelib.api.bodies import ProfileBody
@@ -47,7 +49,8 @@ def update_me():
     return json_response(visitors.update_profile(principal.user_id, body.name, body.email).to_profile())
 
 
-@route(bp, "/api/visitors/me/identify", methods=["POST"], authorizer=any_auth)
+@route(bp, "/api/visitors/me/identify", methods=["POST"], authorizer=any_auth,
+       body="IdentifyBody", answers={200: "Identified"}, errors=(403, 404, 409))
 def identify():
     principal = _visitor()
     from chalicelib.api.bodies import IdentifyBody

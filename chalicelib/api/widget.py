@@ -31,7 +31,7 @@ def _settings_body(settings: widget_settings.WidgetSettings) -> dict:
             "cors": {"origin": origin, "allowed": allowed, "setting": "KEFU_CORS_ORIGINS"}}
 
 
-@route(bp, "/api/widget/settings", methods=["GET"])
+@route(bp, "/api/widget/settings", methods=["GET"], answers={200: "WidgetSettings", 304: None})
 def get_settings():
     settings = widget_settings.current()
     body = _settings_body(settings)
@@ -43,7 +43,8 @@ def get_settings():
     return json_response(body, headers=headers)
 
 
-@route(bp, "/api/widget/settings", methods=["PUT"], authorizer=agent_auth)
+@route(bp, "/api/widget/settings", methods=["PUT"], authorizer=agent_auth,
+       body="WidgetSettingsBody", answers={200: "WidgetSettings"}, errors=(403, 412))
 def put_settings():
     principal = current_principal(bp)
     require_admin(principal)
@@ -55,7 +56,7 @@ def put_settings():
     return json_response(body, headers={"ETag": saved.etag(body), "Cache-Control": "no-store"})
 
 
-@route(bp, "/api/widget/availability", methods=["GET"])
+@route(bp, "/api/widget/availability", methods=["GET"], answers={200: "Availability"})
 def availability():
     return json_response(answering.who_can_answer().to_dict(),
                          headers={"Cache-Control": AVAILABILITY_CACHE, **ANY_ORIGIN})
