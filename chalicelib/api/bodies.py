@@ -103,6 +103,9 @@ class PageContext(Body):
 class SendBody(Body):
     """A message: text, a file, or both (``attachment_id`` from ``POST /api/attachments``)."""
 
+    model_config = ConfigDict(strict=True, json_schema_extra={"anyOf": [
+        {"required": ["text"], "properties": {"text": {"minLength": 1}}},
+        {"required": ["attachment_id"], "properties": {"attachment_id": {"type": "string"}}}]})
     text: str = Field(default="", max_length=4000)
     client_msg_id: str = Field(min_length=1, max_length=128)
     attachment_id: str | None = Field(default=None, min_length=1, max_length=64)

@@ -39,8 +39,15 @@ class PageContext(BaseModel):
     timezone: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
+# Text, a file, or both: what ``model_post_init`` checks, said in the JSON Schema too.
+TEXT_OR_ATTACHMENT = {"anyOf": [{"required": ["text"], "properties": {"text": {"minLength": 1}}},
+                                {"required": ["attachment_id"], "properties": {"attachment_id": {"type": "string"}}}]}
+
+
 class SendMessage(Frame):
     """``session_id`` left out (visitors): the open conversation, opened by this message."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=TEXT_OR_ATTACHMENT)
 
     action: Literal["send_message"]
     session_id: SessionId | None = None
@@ -48,11 +55,11 @@ class SendMessage(Frame):
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT)] = ""
     attachment_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     context: PageContext | None = None
+    internal: bool = False  # an agents-only note (docs/protocol.md)
 
     def model_post_init(self, _context) -> None:
         if not self.text and self.attachment_id is None:
             raise ValueError("text must be 1 to 4000 characters (or empty with an attachment)")
-    internal: bool = False  # an agents-only note (docs/protocol.md)
 
 
 class Typing(Frame):

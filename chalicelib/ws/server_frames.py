@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.answers import Message, Party, Session
+from chalicelib.api.answers import Message, Party, Session, VisitorProfile
 from chalicelib.errors import KefuError
 
 
@@ -147,6 +147,15 @@ class SessionEnded(ServerFrame):
     version: int | None
 
 
+class SessionOffline(ServerFrame):
+    """Nobody can answer now: the conversation waits for an agent, the customer may leave an email."""
+
+    type: Literal["session.offline"]
+    session_id: str
+    version: int | None
+    offline_text: str | None
+
+
 class SessionRated(ServerFrame):
     type: Literal["session.rated"]
     session_id: str
@@ -168,10 +177,36 @@ class Disconnected(ServerFrame):
     reason: str
 
 
+class VisitorFrame(ServerFrame):
+    """``update_visitor``'s answer: the visitor's profile as stored."""
+
+    type: Literal["visitor"]
+    visitor: VisitorProfile
+
+
+class IdentityFrame(ServerFrame):
+    """``identify``'s answer; ``switched``: the identity is another visitor record's, whose token
+    ``token`` is (reconnect with it)."""
+
+    type: Literal["identity"]
+    visitor: VisitorProfile
+    switched: bool
+    token: str | None = None
+    expires_at: str | None = None
+
+
+class TranscriptSent(ServerFrame):
+    type: Literal["transcript.sent"]
+    session_id: str
+    sent_to: str
+    messages: int
+
+
 SERVER_FRAMES: tuple[type[ServerFrame], ...] = (
     Pong, ErrorFrame, MessageAck, MessageNew, MessageRead, ReadAck, MessageDeleted, TypingNotice,
     HistoryFrame, Sessions, SessionQueued, SessionAssigned, SessionTransferred, SessionReleased,
-    SessionEnded, SessionRated, AgentPresence, Disconnected,
+    SessionOffline, SessionEnded, SessionRated, AgentPresence, Disconnected, VisitorFrame, IdentityFrame,
+    TranscriptSent,
 )
 
 
