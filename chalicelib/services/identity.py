@@ -67,6 +67,13 @@ def user_hash(user_id: str, secret: str | None = None) -> str:
     return hmac.new((secret or identity_secret()).encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
+def hash_matches(identity: Identity) -> bool:
+    """``identity.user_hash`` is the HMAC of its ``user_id`` (in any case). Compared as bytes: any
+    text may arrive, and ``compare_digest`` refuses ``str`` holding non-ASCII characters."""
+    given = (identity.user_hash or "").lower().encode()
+    return hmac.compare_digest(given, user_hash(identity.user_id).encode())
+
+
 def _claim_key(user_id: str) -> str:
     return f"identity#{user_id}"
 
@@ -91,7 +98,7 @@ def identify(visitor_id: str, identity: Identity) -> Identified:
             raise IdentityConflict("this visitor is verified: identify with a user_hash")
         _update(caller.visitor_id, _profile_actions(identity, verified=False))
         return _done(caller.visitor_id, switched=False)
-    if not hmac.compare_digest(identity.user_hash.lower(), user_hash(identity.user_id)):
+    if not hash_matches(identity):
         raise InvalidUserHash("user_hash does not match user_id")
     return _verified(caller, identity)
 
@@ -100,7 +107,7 @@ def sign_up(identity: Identity) -> tuple[VisitorModel, bool]:
     """A public sign-up carrying an identity: the verified record of that user when there is one
     (no new record), else a new visitor, identified. Returns the record and whether it is new."""
     if identity.user_hash is not None:
-        if not hmac.compare_digest(identity.user_hash.lower(), user_hash(identity.user_id)):
+        if not hash_matches(identity):
             raise InvalidUserHash("user_hash does not match user_id")
         claim = get_or_none(CounterModel, _claim_key(identity.user_id))
         if claim is not None:

@@ -50,6 +50,16 @@ def test_a_bad_hash_is_refused_and_stores_nothing(api, people, user_id):
     assert (profile["user_id"], profile["verified"], profile["email"]) == (None, False, None)
 
 
+def test_a_hash_of_any_text_is_refused_as_a_bad_hash_not_a_server_error(api, people, user_id):
+    visitor = people.visitor()
+
+    identified = _identify(api, visitor, user_id, user_hash="é" * 64)
+    signed_up = api.post("/api/visitors", None, body={"user_id": user_id, "user_hash": "ハッシュ"})
+
+    assert (identified.status_code, identified.json_body["error"]) == (403, "invalid_user_hash")
+    assert (signed_up.status_code, signed_up.json_body["error"]) == (403, "invalid_user_hash")
+
+
 def test_a_verified_user_is_one_visitor_across_devices(api, people, user_id):
     laptop, phone = people.visitor(), people.visitor()
     _identify(api, laptop, user_id, user_hash=_hash(user_id))
