@@ -20,13 +20,15 @@ class Contract:
     """``answers``: status -> model name in ``api.answers`` (None: an empty body). ``errors``: the
     statuses of refusals the view itself gives (``{"error", "message"}``); the ones every route of
     its kind gives (401 with an authorizer; 400/413/422 with a body; 400/422 with parameters; 500)
-    are added by ``openapi``. ``media``: other media types the first answer comes in."""
+    are added by ``openapi``. ``media``: other media types the first answer comes in. ``headers``:
+    optional request headers the view reads (name -> what it does), e.g. ``If-Match``."""
 
     answers: Mapping[int, str | None]
     body: str | None = None
     query: str | None = None
     errors: tuple[int, ...] = ()
     media: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
     summary: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 

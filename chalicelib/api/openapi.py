@@ -117,6 +117,8 @@ def _operation(path: str, method: str, entry: Any, promised: contract.Contract, 
                    "schema": {"type": "string", "minLength": 1}} for name in entry.view_args]
     if promised.query:
         parameters += _query_parameters(_model(queries, promised.query))
+    parameters += [{"name": name, "in": "header", "required": False, "description": what,
+                    "schema": {"type": "string"}} for name, what in promised.headers.items()]
     if parameters:
         operation["parameters"] = parameters
     if promised.body:

@@ -136,13 +136,15 @@ def timed(name: str, view: Callable[..., Any]) -> Callable[..., Any]:
 
 def route(bp: Blueprint, path: str, *, answers: Mapping[int, str | None] | None = None,
           body: str | None = None, query: str | None = None, errors: tuple[int, ...] = (),
-          media: tuple[str, ...] = (), **options: Any) -> Callable[[Callable[..., Any]], Any]:
+          media: tuple[str, ...] = (), headers: Mapping[str, str] | None = None,
+          **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """``bp.route`` with the error mapping applied and every call timed, so no view forgets; the
     view's contract (``api.contract``: model names of its body, query and answers, its errors) is
     kept on it for the OpenAPI document."""
     name = f"{','.join(options.get('methods') or ['GET'])} {path}"
     promised = None if answers is None else contract.Contract(
-        answers=dict(answers), body=body, query=query, errors=tuple(errors), media=tuple(media))
+        answers=dict(answers), body=body, query=query, errors=tuple(errors), media=tuple(media),
+        headers=dict(headers or {}))
 
     def decorate(view: Callable[..., Any]) -> Any:
         wrapped = contract.attach(timed(name, handles_errors(view)), promised)

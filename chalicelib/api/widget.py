@@ -31,7 +31,8 @@ def _settings_body(settings: widget_settings.WidgetSettings) -> dict:
             "cors": {"origin": origin, "allowed": allowed, "setting": "KEFU_CORS_ORIGINS"}}
 
 
-@route(bp, "/api/widget/settings", methods=["GET"], answers={200: "WidgetSettings", 304: None})
+@route(bp, "/api/widget/settings", methods=["GET"], answers={200: "WidgetSettings", 304: None},
+       headers={"If-None-Match": "the ETag of a copy held: 304 while it is current"})
 def get_settings():
     settings = widget_settings.current()
     body = _settings_body(settings)
@@ -44,7 +45,8 @@ def get_settings():
 
 
 @route(bp, "/api/widget/settings", methods=["PUT"], authorizer=agent_auth,
-       body="WidgetSettingsBody", answers={200: "WidgetSettings"}, errors=(403, 412))
+       body="WidgetSettingsBody", answers={200: "WidgetSettings"}, errors=(403, 412),
+       headers={"If-Match": "the ETag of the settings this replaces: 412 when they changed since"})
 def put_settings():
     principal = current_principal(bp)
     require_admin(principal)
