@@ -3,7 +3,9 @@ most invocations (authorizers, WebSocket frames, GETs) never need Pydantic."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from chalicelib.jsontext import MAX_CLIENT_NUMBER, storable_number
 
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
 
@@ -87,7 +89,10 @@ class ReportBody(Body):
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$"
 Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
-AttributeValue = Annotated[str, StringConstraints(max_length=256)] | StrictBool | int | float
+AttributeValue = (Annotated[str, StringConstraints(max_length=256)] | StrictBool
+                  | Annotated[int, Field(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER)]
+                  | Annotated[float, Field(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER, allow_inf_nan=False),
+                              AfterValidator(storable_number)])
 
 
 class PageContext(Body):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib.jsontext import MAX_CLIENT_NUMBER, storable_number
 
 MAX_TEXT = 4000
 
@@ -118,7 +120,10 @@ FRAME_MODELS.update({"get_session": GetSession, "list_sessions": ListSessions})
 
 
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-AttributeValue = Annotated[str, StringConstraints(max_length=256)] | bool | int | float
+AttributeValue = (Annotated[str, StringConstraints(max_length=256)] | bool
+                  | Annotated[int, Field(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER)]
+                  | Annotated[float, Field(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER, allow_inf_nan=False),
+                              AfterValidator(storable_number)])
 
 
 class UpdateVisitor(Frame):

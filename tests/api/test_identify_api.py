@@ -60,6 +60,28 @@ def test_a_hash_of_any_text_is_refused_as_a_bad_hash_not_a_server_error(api, peo
     assert (signed_up.status_code, signed_up.json_body["error"]) == (403, "invalid_user_hash")
 
 
+@pytest.mark.parametrize("number", [1e308, -1e200, 1e-300, 10**40, 2**53])
+def test_an_attribute_number_dynamodb_or_a_browser_cannot_hold_is_refused(api, people, user_id, number):
+    visitor = people.visitor()
+
+    response = _identify(api, visitor, user_id, attributes={"plan": "pro", "figure": number})
+
+    assert response.status_code == 422, response.json_body
+    assert "attributes.figure" in response.json_body["message"]
+    profile = api.get("/api/visitors/me", visitor)
+    assert profile.status_code == 200 and profile.json_body["attributes"] == {}
+
+
+def test_attribute_numbers_within_range_are_kept_as_given(api, people, user_id):
+    visitor = people.visitor()
+    attributes = {"orders": 2**53 - 1, "spent": 1234.56, "tiny": 1e-120, "zero": 0, "refunds": -3}
+
+    response = _identify(api, visitor, user_id, attributes=attributes)
+
+    assert response.status_code == 200, response.json_body
+    assert api.get("/api/visitors/me", visitor).json_body["attributes"] == attributes
+
+
 def test_a_verified_user_is_one_visitor_across_devices(api, people, user_id):
     laptop, phone = people.visitor(), people.visitor()
     _identify(api, laptop, user_id, user_hash=_hash(user_id))
