@@ -214,12 +214,13 @@ def test_opening_the_widget_creates_no_conversation(api, people):
 
 
 def test_every_route_but_the_public_few_needs_a_token():
-    """Login, visitor sign-up, health, and the widget's settings and availability (asked before
-    anyone signs up) are the only routes without an authorizer."""
+    """Login, visitor sign-up, health, the API's own description (#22), and the widget's settings
+    and availability (asked before anyone signs up) are the only routes without an authorizer."""
     from app import app
 
     public = {(method, path) for path, methods in app.routes.items() for method, entry in methods.items()
               if method != "OPTIONS" and entry.authorizer is None}
 
     assert public == {("POST", "/api/auth/login"), ("POST", "/api/visitors"), ("GET", "/api/system/health"),
-                      ("GET", "/api/widget/settings"), ("GET", "/api/widget/availability")}
+                      ("GET", "/api/openapi.json"), ("GET", "/api/widget/settings"),
+                      ("GET", "/api/widget/availability")}
