@@ -11,7 +11,13 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.models.base import KefuModel, table_meta
@@ -69,6 +75,7 @@ class AgentModel(KefuModel):
     active_count = NumberAttribute(default=0)
     last_assigned_at = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(default=0)  # epoch seconds of the last frame on any socket
+    heartbeat_prev = NumberAttribute(null=True)  # the heartbeat before it, set by the same write
     disconnected_at = NumberAttribute(null=True)  # set when the last socket closed
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently by $disconnect
     offline_reason = UnicodeAttribute(null=True)  # "inactive" when the sweep set them offline
@@ -78,6 +85,8 @@ class AgentModel(KefuModel):
     updated_at = UnicodeAttribute(null=True)
     disabled = BooleanAttribute(null=True)  # a disabled agent cannot log in and holds no valid token
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
+    msg_log = ListAttribute(of=NumberAttribute, null=True)  # the rate limit's recent frame times
+    msg_version = NumberAttribute(null=True)  # +1 with every write of ``msg_log`` (its condition)
 
     by_username = AgentsByUsername()
     in_directory = AgentDirectory()

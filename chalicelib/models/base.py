@@ -247,6 +247,44 @@ def conditional(operation: Callable[[], Any], already_done: Callable[[], bool] |
     return True
 
 
+def update_answering(item: Model, actions: list, condition: Any) -> bool | None:
+    """One conditional UpdateItem that answers either way, so the caller's next attempt needs no
+    read: True with ``item`` refreshed to what the write left (``ALL_NEW``); False with ``item``
+    refreshed to what failed the condition (DynamoDB's ``ReturnValuesOnConditionCheckFailure =
+    ALL_OLD``); None when there is no such item. Retried like every write (``retrying``): after
+    an ambiguous attempt a condition failure may be this call's own write, which the caller
+    recognises in the values it gets back."""
+    from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+    from pynamodb.constants import ALL_NEW, ALL_OLD
+    from pynamodb.exceptions import UpdateError
+
+    model = type(item)
+    connection = model._get_connection()
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    request = connection.get_operation_kwargs(hash_key, range_key=range_key, actions=actions, condition=condition,
+                                              return_values=ALL_NEW, return_values_on_condition_failure=ALL_OLD)
+
+    def send() -> dict[str, Any]:
+        # The botocore client itself: PynamoDB's error wrapper drops the ``Item`` of the answer.
+        try:
+            return connection.connection.client.update_item(**request)
+        except BOTOCORE_EXCEPTIONS as e:  # as PynamoDB's own update raises, so ``retrying`` judges it alike
+            raise UpdateError(f"Failed to update item: {e}", e) from e
+
+    try:
+        answer = retrying(send)
+    except UpdateError as e:
+        if not is_condition_failure(e):
+            raise
+        stored = (getattr(e.cause, "response", None) or {}).get("Item")
+        if not stored:
+            return None
+        item.deserialize(stored)
+        return False
+    item.deserialize(answer["Attributes"])
+    return True
+
+
 def get_or_none(model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
     """The item as stored now (strongly consistent), or None."""
     try:

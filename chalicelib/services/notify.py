@@ -119,9 +119,9 @@ def session_ended(session: SessionModel, ended_by: str, reason: str,
 
 
 def to_participants(session: SessionModel, frame: dict[str, Any],
-                    exclude_connection: str | None = None) -> int:
+                    exclude_connection: str | None = None, known: dict[str, Any] | None = None) -> int:
     return push.send_to_users([session.visitor_id, session.agent_id], frame,
-                              exclude_connection=exclude_connection)
+                              exclude_connection=exclude_connection, known=known)
 
 
 def to_users(user_ids: list[str | None], frame: dict[str, Any],

@@ -88,9 +88,11 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
 
 def count_message(user_id: str) -> None:
     """Every frame a user sends (valid or not) and every message sent over REST: at most
-    ``ws_rate_limit`` per ``ws_rate_window_seconds`` per user, over any such interval."""
-    config = get_config()
-    hit(f"msg#{user_id}", config.ws_rate_limit, config.ws_rate_window_seconds, "messages")
+    ``ws_rate_limit`` per ``ws_rate_window_seconds`` per user, over any such interval. The log
+    lives on the user's own item, written by the one write a frame costs (``senders``)."""
+    from chalicelib.services import senders
+
+    senders.count_frame(senders.user_type_of(user_id), user_id)
 
 
 def max_sockets(principal: Principal) -> int:

@@ -6,7 +6,8 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections, notify, operations
+from chalicelib.models import VisitorModel
+from chalicelib.services import assignment, chat, connections, notify, operations, senders
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
 
@@ -41,24 +42,24 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
     operations.socket_closed(principal, connection_id)
 
 
-def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame is a heartbeat for the socket (and, for agents, for their availability), and puts
-    the socket back on its owner's set of open sockets: whatever judged it closed while it was
-    silent, it is open, and pushes must reach it."""
-    if not connections.record_frame(connection_id):
-        return  # its record went meanwhile: the socket is closing
+def on_frame(principal: Principal, connection_id: str) -> senders.Sender | None:
+    """Any frame counts against its sender's rate limit, is a heartbeat (for agents, for their
+    availability), and puts the socket back on its owner's set of open sockets (whatever judged it
+    closed while it was silent, it is open, and pushes must reach it): one write on the sender's
+    own item, which answers with it (``senders``). None when the sender no longer exists."""
     if principal.is_agent:
-        assignment.agent_heartbeat(principal.user_id, connection_id)
-    else:
-        connections.add_visitor_socket(principal.user_id, connection_id)
+        return assignment.agent_frame(principal.user_id, connection_id)
+    return senders.count_frame("visitor", principal.user_id, also=[VisitorModel.socket_ids.add({connection_id})])
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
     return {"type": "sessions", "sessions": [s.to_public() for s in chat.own_sessions(principal)]}
 
 
-def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
-    """Run one validated frame; returns the reply for the sender (None when there is none)."""
+def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
+             sender: senders.Sender | None = None) -> dict[str, Any] | None:
+    """Run one validated frame; returns the reply for the sender (None when there is none).
+    ``sender``: the sender's item as the frame's write left it (``on_frame``)."""
     match frame:
         case frames.Ping():
             return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
@@ -67,7 +68,7 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> d
             return None if state.announced else state.frame()
         case frames.SendMessage():
             message, _ = chat.send_message(principal, frame.session_id, frame.client_msg_id,
-                                           frame.text, exclude_connection=connection_id)
+                                           frame.text, exclude_connection=connection_id, sender=sender)
             return {"type": "message.ack", "client_msg_id": frame.client_msg_id,
                     "message": message.to_public()}
         case frames.Typing():

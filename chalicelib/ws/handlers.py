@@ -152,18 +152,16 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
             frame = validate_frame(data)
         except KefuError as e:
             invalid = e  # counted against the rate limit like any frame, then answered
-        connection = connections.get(connection_id)
-        if connection is None:
+        principal = connections.principal_for(connection_id)
+        if principal is None:
             raise Forbidden("this connection is not registered: reconnect")
-        principal = connections.principal_of(connection)
-        operations.ensure_socket_current(principal, connection_id)  # a revoked token: closed here
-        ratelimit.count_message(principal.user_id)
+        sender = actions.on_frame(principal, connection_id)  # the rate limit, a heartbeat: one write
+        operations.ensure_socket_current(principal, connection_id, sender)  # a revoked token: closed here
         if invalid is not None:
             raise invalid
         if data.get("action") == "start_session":
-            ratelimit.per_ip("session", connection.source_ip)
-        actions.on_activity(principal, connection_id)
-        reply = actions.dispatch(principal, connection_id, frame)
+            ratelimit.per_ip("session", _request_context(event).get("identity", {}).get("sourceIp"))
+        reply = actions.dispatch(principal, connection_id, frame, sender)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.config import get_config
 from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
@@ -212,17 +213,32 @@ def set_count(agent: AgentModel, real: int) -> bool:
     return done
 
 
-def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentModel | None:
-    """A frame from one of the agent's sockets: alive, and that socket back on their set of open
-    sockets (idempotent: whatever judged it closed while it slept, it is open). Returns the agent
-    as written (None when the agent no longer exists)."""
-    agent = AgentModel(agent_id)
-    actions = [AgentModel.heartbeat_at.set(clock.epoch()), AgentModel.disconnected_at.remove()]
+def heartbeat_actions(connection_id: str | None = None) -> list:
+    """A frame from one of the agent's sockets: alive (the heartbeat before it kept beside it, so
+    the write's answer says whether the agent was silent), and that socket back on their set of
+    open sockets (idempotent: whatever judged it closed while it slept, it is open). The frame's
+    own write (``senders.count_frame``) carries these actions with the rate limit's."""
+    actions = [AgentModel.heartbeat_prev.set(AgentModel.heartbeat_at | 0), AgentModel.heartbeat_at.set(clock.epoch()),
+               AgentModel.disconnected_at.remove()]
     if connection_id:
         actions.append(AgentModel.socket_ids.add({connection_id}))
+    return actions
+
+
+def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentModel | None:
+    """``heartbeat_actions`` as a write of their own (a socket opening); returns the agent as
+    written (None when the agent no longer exists)."""
+    agent = AgentModel(agent_id)
     applied = conditional(lambda: agent.update(  # returns the whole item (ALL_NEW): no second read
-        actions=actions, condition=AgentModel.agent_id.exists()))
+        actions=heartbeat_actions(connection_id), condition=AgentModel.agent_id.exists()))
     return agent if applied else None
+
+
+def was_silent(agent: AgentModel) -> bool:
+    """Before the heartbeat just written, the agent had been silent past the window (or never
+    heard): dispatchers skipped them meanwhile."""
+    previous = float(agent.heartbeat_prev or 0)
+    return previous < float(agent.heartbeat_at or 0) - get_config().heartbeat_window_seconds
 
 
 def mark_disconnected(agent_id: str) -> bool:
