@@ -341,6 +341,7 @@ class Transaction:
         self.token = uuid.uuid4().hex
         self._actions: list[Callable[[Any], None]] = []
         self._names: dict[str, list[str]] = {kind: [] for kind in self._ORDER}
+        self.failed_items: dict[str, dict[str, Any]] = {}  # action name -> stored item (``answer_failure``)
 
     def _add(self, kind: str, name: str, action: Callable[[Any], None]) -> None:
         self._actions.append(action)
@@ -349,8 +350,13 @@ class Transaction:
     def put(self, name: str, model: Any, condition: Any = None) -> None:
         self._add("put", name, lambda tx: tx.save(model, condition=condition))
 
-    def update(self, name: str, model: Any, actions: list, condition: Any = None) -> None:
-        self._add("update", name, lambda tx: tx.update(model, actions=actions, condition=condition))
+    def update(self, name: str, model: Any, actions: list, condition: Any = None, *,
+               answer_failure: bool = False) -> None:
+        """``answer_failure``: when this action's condition fails, DynamoDB returns the item as it
+        stands (``failed_items``), so the caller's next attempt needs no read."""
+        return_values = "ALL_OLD" if answer_failure else None
+        self._add("update", name, lambda tx: tx.update(model, actions=actions, condition=condition,
+                                                       return_values=return_values))
 
     def delete(self, name: str, model: Any, condition: Any = None) -> None:
         self._add("delete", name, lambda tx: tx.delete(model, condition=condition))
@@ -392,5 +398,8 @@ class Transaction:
             if not codes:
                 raise
             ordered = [name for kind in self._ORDER for name in self._names[kind]]
+            reasons = e.cancellation_reasons or []
+            self.failed_items = {name: reason.raw_item for name, reason in zip(ordered, reasons, strict=False)
+                                 if reason is not None and getattr(reason, "raw_item", None)}
             return {name: code for name, code in zip(ordered, codes, strict=False) if code and code != "None"}
         return {}

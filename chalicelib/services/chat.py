@@ -78,15 +78,18 @@ def open_session_of(visitor_id: str) -> SessionModel | None:
     return assignment.open_session_of(visitor_id)
 
 
-def start_session(principal: Principal, topic: str | None = None) -> SessionState:
-    """Open a conversation for a visitor, or return the one already open (one at a time)."""
+def start_session(principal: Principal, topic: str | None = None,
+                  visitor_sockets: set[str] | None = None) -> SessionState:
+    """Open a conversation for a visitor, or return the one already open (one at a time).
+    ``visitor_sockets``: their open sockets as their frame's write just left them (read otherwise)."""
     if principal.typ != "visitor":
         raise Forbidden("only visitors start sessions")
-    return start_session_for(principal.user_id, principal.name, topic)
+    return start_session_for(principal.user_id, principal.name, topic, visitor_sockets)
 
 
-def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None) -> SessionState:
-    outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic)
+def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None,
+                      visitor_sockets: set[str] | None = None) -> SessionState:
+    outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic, visitor_sockets)
     if not is_new:
         return _state_of(outcome.session)  # a position told again is ordered among the announcements
     return SessionState(outcome.session, outcome.position, announced=True)

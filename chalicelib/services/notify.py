@@ -54,9 +54,11 @@ def session_queued(session: SessionModel, position: int, position_seq: int = 0) 
     push.send_to_users([session.visitor_id], queued_frame(session, position, position_seq))
 
 
-def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
-    activity.session_assigned(session, agent_id)
-    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name))
+def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None,
+                     known: dict[str, Any] | None = None) -> None:
+    """Both parties hear it (the activity record was written by the assignment itself);
+    ``known``: their items as the assignment's transaction held them (``matching.owners``)."""
+    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name), known=known)
 
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],

@@ -64,7 +64,8 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
         case frames.Ping():
             return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
         case frames.StartSession():
-            state = chat.start_session(principal, frame.topic)
+            state = chat.start_session(principal, frame.topic,
+                                       visitor_sockets=sender.sockets if sender is not None else None)
             return None if state.announced else state.frame()
         case frames.SendMessage():
             message, _ = chat.send_message(principal, frame.session_id, frame.client_msg_id,

@@ -30,9 +30,12 @@ HEAD_PAGE = 10
 OPEN_ATTEMPTS = 4
 
 
-def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -> tuple[AssignOutcome, bool]:
+def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
+                 visitor_sockets: set[str] | None = None) -> tuple[AssignOutcome, bool]:
     """The visitor's open session, or a new one placed with an agent or in the queue; and
-    whether it is new (its participants were then told).
+    whether it is new (its participants were then told). ``visitor_sockets``: the visitor's open
+    sockets as the caller just saw them on their item (read here otherwise); the session records
+    them, and the assignment holds them by its condition.
 
     Nobody waiting: the session is created already assigned, in the assignment transaction.
     Otherwise, or when nobody has room, it is created waiting with its ticket (one write, so a
@@ -52,15 +55,18 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None) -
             topic=topic, created_at=now, created_day=now[:10], message_count=0, transfer_count=0, version=1,
         )
         claim = claims.new_claim(visitor_id, session.session_id)
+        if visitor_sockets is None:
+            visitor_sockets = connections.sockets_of(visitor_id, "visitor")
+        session.visitor_sockets = set(visitor_sockets) or None
         if queue.queue_length() == 0:
             result, agent = matching.offer(session, claim=claim)
             if result is Attempt.DONE and agent is not None:
                 logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
-                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                             matching.owners(session, agent))
                 return matching.outcome_of(session, agent), True
             if result is not Attempt.AGENT_BUSY:
                 continue  # another start won the claim: the next round returns its session
-        session.visitor_sockets = connections.sockets_of(visitor_id, "visitor") or None
         with queue.held_ticket() as ticket:
             session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket.number, now
             tx = Transaction()
@@ -89,7 +95,8 @@ def assign_session(session: SessionModel) -> AssignOutcome | None:
     result, agent = matching.offer(session)
     if result is not Attempt.DONE or agent is None:
         return None
-    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                 matching.owners(session, agent))
     return matching.outcome_of(session, agent)
 
 
@@ -123,7 +130,8 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
                 continue
             if result is Attempt.DONE and agent is not None:
                 moved += 1
-                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                             matching.owners(session, agent))
                 if moved >= max_moves:
                     break
     return _moved(moved, deadline)
@@ -190,7 +198,8 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
         if slots.get_agent(agent_id).status == "offline":
             raise Conflict("set your status to online or away before accepting customers")
         raise CapacityFull("you are at your capacity")
-    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                 matching.owners(session, agent))
     if not after_commit("dispatch", dispatch_queue):  # dispatch announces when it moved someone
         after_commit("announce", announce_positions)
     return matching.outcome_of(session, agent)

@@ -140,22 +140,29 @@ def refresh_pool(agent_id: str) -> AgentModel:
     return update_agent(agent_id, lambda agent: [])
 
 
-def fix_agent_index(agent_id: str) -> None:
+def fix_agent_index(agent_id: str) -> AgentModel | None:
     """Rewrite ``load_key``/``pool`` from the agent's current counts (after an additive write).
     Conditioned on those counts, so a stale fix never lands; the writer that changed them
-    afterwards runs its own fix."""
+    afterwards runs its own fix. Returns the agent as last read (consistently)."""
+    agent = None
     for _ in rounds(FIX_ATTEMPTS):
         agent = get_agent(agent_id)
         desired = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
                            agent.agent_id)
         if agent.load_key == desired and (agent.pool is not None) == is_available(agent):
-            return
+            return agent
         actions, in_pool = index_actions(agent, int(agent.active_count))
         condition = _guarded(agent, in_pool)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
             if in_pool and agent.pool is None:
                 note_pool_entry()
-            return
+            return agent
+    return agent
+
+
+def sockets_are(model: Any, sockets: Any):
+    """Condition: the owner's set of open sockets is exactly ``sockets`` (none: no set)."""
+    return model.socket_ids == set(sockets) if sockets else model.socket_ids.does_not_exist()
 
 
 def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manual: bool,
@@ -163,21 +170,23 @@ def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manua
     """Add "one more customer for ``agent``" to ``tx``.
 
     Exact mode writes the count and index attributes computed from the agent as read, under
-    ``pinned``. Additive mode (after losing that race) only needs room: ``ADD 1`` under
-    ``active_count < max_concurrent``; ``fix_agent_index`` follows the commit. Auto-assignment
-    (not ``manual``) also requires the agent to be available on the stored item.
+    ``pinned``, and on the condition that their open sockets are the ones read, so the notice can
+    go to exactly those without reading them again. Additive mode (after losing that race) only
+    needs room: ``ADD 1`` under ``active_count < max_concurrent``; ``fix_agent_index`` follows the
+    commit (and reads the sockets). Auto-assignment (not ``manual``) also requires the agent to be
+    available on the stored item.
     """
     condition = AgentModel.active_count < AgentModel.max_concurrent
     if additive:
         actions = [AgentModel.active_count.add(1), AgentModel.last_assigned_at.set(assigned_at)]
     else:
         actions, _ = index_actions(agent, int(agent.active_count) + 1, assigned_at=assigned_at)
-        condition &= pinned(agent)
+        condition &= pinned(agent) & sockets_are(AgentModel, agent.socket_ids)
     if manual:
         condition &= AgentModel.status != "offline"
     else:
         condition &= available_condition()
-    tx.update("agent", agent, actions=actions, condition=condition)
+    tx.update("agent", agent, actions=actions, condition=condition, answer_failure=not additive)
 
 
 def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> bool:
