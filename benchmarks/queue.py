@@ -60,7 +60,7 @@ def seed_queue(count: int) -> None:
                                        status="queued", created_at=now, created_day=now[:10], queued_at=now,
                                        queue_pool=QUEUE_POOL, queue_ticket=ticket,
                                        visitor_sockets={f"wait{ticket:06d}="}))  # as start_session records it
-    CounterModel(QUEUE_COUNTER, issued=count, length=count).save()
+    CounterModel(QUEUE_COUNTER, issued=count, length=count, waiting=set(range(1, count + 1))).save()
 
 
 def busy_agent() -> tuple[str, str]:

@@ -287,7 +287,9 @@
     switch (data.type) {
       case "session.queued":
         adopt(data.session_id);
-        setStatus(`You are number ${data.position} in the queue`);
+        // Beyond the first waiters the server tells a band, again only when it changes (docs/protocol.md).
+        setStatus(data.band ? `You are number ${data.band[0]}-${data.band[1]} in the queue`
+                            : `You are number ${data.position} in the queue`);
         break;
       case "session.assigned":
       case "session.transferred":

@@ -20,7 +20,7 @@ from chalicelib.models.base import Transaction, fetch, get_or_none, rounds
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, matching, positions, queue, release, slots
+from chalicelib.services.assignment import announcer, claims, matching, queue, release, slots
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
@@ -156,26 +156,11 @@ def _end_duplicate(session: SessionModel) -> None:
         after_commit("notify", notify.session_ended, session, "system", "duplicate")
 
 
-def announce_positions(skip: set[str] | None = None, deadline: Deadline = UNBOUNDED) -> None:
-    """Tell every waiting customer their position (after the queue moved). Listed waiters are
-    confirmed by a consistent read, so one who left before the read is never counted. The list
-    stands when the number of waiting sessions (exact on the queue counter), read before and
-    after it, equals its length: otherwise someone joined whom the index does not show yet, or
-    someone left during the read; look again, within ``KEFU_INDEX_LAG``. (A length that merely
-    matches once is not enough: a stale index can list the leaver in place of the newcomer.)
-    At the deadline, the head of the queue read so far is told and the rest hear next time. Its
-    number is drawn before the queue is read, so a client keeps the newest notice whatever order
-    the posts arrive in (``positions``)."""
-    position_seq = positions.next_announcement()
-    for _ in range(matching.LOOK_AGAIN):
-        before = queue.count().waiting
-        waiting = queue.waiting_sessions(deadline=deadline)
-        if before == len(waiting) == queue.count().waiting or deadline.passed():
-            break
-        time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
-    else:
-        waiting = queue.waiting_sessions(deadline=deadline)
-    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip], position_seq)
+def announce_positions(deadline: Deadline = UNBOUNDED) -> None:
+    """The queue moved: the waiters whose shown position changed are told (``announcer``: one
+    announcer at a time, coalescing the moves that come while it runs). Stops at the deadline;
+    the next move or the sweep tells the rest."""
+    announcer.announce(deadline)
 
 
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:

@@ -127,7 +127,7 @@ def _commit_attempt(session: SessionModel, agent: AgentModel, now: str, visitor_
                 else SessionModel.queue_ticket == session.queue_ticket),
         )
         if session.queue_ticket is not None:
-            queue.add_leave(tx)
+            queue.add_leave(tx, session.queue_ticket)
     failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
     return failed, tx.failed_items
 

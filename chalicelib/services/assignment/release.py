@@ -105,7 +105,7 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
     tx.update("session", SessionModel(session.session_id), actions=end_actions(ended_by, reason, status),
               condition=condition)
     if session.queue_ticket is not None:
-        queue.add_leave(tx)
+        queue.add_leave(tx, session.queue_ticket)
     if tx.commit():
         return False
     session.advanced()
