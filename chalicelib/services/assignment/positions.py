@@ -113,16 +113,17 @@ def renew(lease: Lease) -> Lease | None:
 
 
 def release(lease: Lease, finished: bool = True) -> bool:
-    """Let go of the lease, and record the requests told (``finished``: the announcement reached
-    the end of the queue), unless a request came since the holder drew its number: False then,
-    and the holder runs again (``renew``)."""
+    """Let go of the lease. ``finished`` (the announcement told everyone): record the requests
+    told, unless a request came since the holder drew its number: False then, and the holder runs
+    again (``renew``). Not finished (it stopped at its deadline): let go whatever came; the moves
+    stay counted as not told (``pending``) for the next move or the sweep."""
     actions = [CounterModel.lease_until.remove(), CounterModel.lease_owner.remove()]
+    condition = CounterModel.lease_owner == lease.owner
     if finished:
         actions.append(CounterModel.done.set(lease.requested))
+        condition &= CounterModel.requested == lease.requested
     return conditional(
-        lambda: CounterModel(ANNOUNCEMENTS).update(
-            actions=actions,
-            condition=(CounterModel.lease_owner == lease.owner) & (CounterModel.requested == lease.requested)),
+        lambda: CounterModel(ANNOUNCEMENTS).update(actions=actions, condition=condition),
         already_done=lambda: stored_as(CounterModel, ANNOUNCEMENTS, {"lease_owner": None}) is not None)
 
 
