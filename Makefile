@@ -41,7 +41,7 @@ package: install checkov
 	$(BIN)/python -m infra.package --stage $(STAGE)
 
 bench: install
-	@for script in benchmarks/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/_bench.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -22,6 +22,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none
+from chalicelib.models.batch import get_each
 from chalicelib.observability import count, logger
 from chalicelib.services import wsstats
 
@@ -109,9 +110,13 @@ def forget_connection(connection_id: str, owner: Any = None) -> bool:
     return True
 
 
+def _owner_model(user_id: str) -> Any:
+    return AgentModel if user_id.startswith("a_") else VisitorModel if user_id.startswith("v_") else None
+
+
 def _owner_of(user_id: str) -> Any:
     """The agent or visitor item of ``user_id`` (read consistently), or None."""
-    model = AgentModel if user_id.startswith("a_") else VisitorModel if user_id.startswith("v_") else None
+    model = _owner_model(user_id)
     return get_or_none(model, user_id) if model is not None else None
 
 
@@ -123,6 +128,13 @@ def sockets_of(user_id: str) -> tuple[list[str], Any]:
     if owner is not None:
         return sorted(owner.socket_ids or ()), owner
     return [c.connection_id for c in ConnectionModel.for_user(user_id)], None
+
+
+def owners_of(user_ids: Iterable[str]) -> dict[str, Any]:
+    """The agent and visitor items of ``user_ids`` (read consistently), in one ``BatchGetItem``;
+    users without an item are left out."""
+    wanted = [(model, u) for u in dict.fromkeys(user_ids) if (model := _owner_model(u)) is not None]
+    return {user_id: item for (_, user_id), item in get_each(wanted).items()}
 
 
 def deliver(connection_id: str, payload: dict[str, Any], owner: Any = None) -> str:
@@ -193,14 +205,25 @@ def describe(connection_id: str) -> dict[str, Any] | None:
 
 
 def send_to_users(user_ids: Iterable[str], payload: dict[str, Any],
-                  exclude_connection: str | None = None) -> int:
-    """Fan out to every live connection of each user (all tabs); returns how many got it."""
+                  exclude_connection: str | None = None, known: dict[str, Any] | None = None) -> int:
+    """Fan out to every live connection of each user (all tabs); returns how many got it.
+
+    Each user's open sockets are the set on their own item: ``known`` holds items the caller
+    already has as they stand (its write answered with them, or its transaction's condition held
+    them), the others are read consistently, all in one batch."""
+    users = list(dict.fromkeys(u for u in user_ids if u))
+    owners = {u: item for u, item in (known or {}).items() if u in users}
+    missing = [u for u in users if u not in owners]
+    if missing:
+        owners |= owners_of(missing)
     outcomes: Counter[str] = Counter()
-    for user_id in dict.fromkeys(u for u in user_ids if u):
-        connection_ids, owner = sockets_of(user_id)
+    for user_id in users:
+        owner = owners.get(user_id)
+        connection_ids = (sorted(owner.socket_ids or ()) if owner is not None
+                          else [c.connection_id for c in ConnectionModel.for_user(user_id)])
         for connection_id in connection_ids:
             if connection_id == exclude_connection:
                 continue
             outcomes[deliver(connection_id, payload, owner)] += 1
-    wsstats.record(**outcomes)  # one write for the whole fan-out
+    wsstats.record(**outcomes)  # counted in this container, merged at most once a second
     return outcomes["messages_pushed"]

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ from infra import generate
 BUILD_DIR = generate.REPO_ROOT / "build"
 Json = dict[str, Any]
 DEFAULT_REGION = "us-east-1"  # chalice needs one to package; the template itself is Region-free
+
+
+# The Lambda Python runtime provides boto3 and botocore (and s3transfer); pynamodb pulls botocore
+# into the zip, where it would be two thirds of its size. No pinned version is needed: pynamodb asks
+# for botocore >= 1.12.54. (Their own dependencies - jmespath, dateutil, urllib3 - stay: small, and
+# Powertools imports jmespath itself.)
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+MAX_ZIP_BYTES = 10 * 1024 * 1024
 
 
 class PackagingError(RuntimeError):
@@ -97,7 +106,31 @@ def package(stage: str, build_dir: Path = BUILD_DIR,
     problems = environment_problems(base, merged, fragment)
     if problems:
         raise PackagingError("the merge lost environment variables:\n" + "\n".join(problems))
+    strip_runtime_provided(out_dir / "deployment.zip")
     return out_dir / "sam.json"
+
+
+def _runtime_provided(name: str) -> bool:
+    """A zip entry of a package the runtime provides (its folder or its ``.dist-info``)."""
+    top = name.split("/", 1)[0]
+    return any(top == package or (top.startswith(f"{package}-") and top.endswith(".dist-info"))
+               for package in RUNTIME_PROVIDED)
+
+
+def strip_runtime_provided(zip_path: Path) -> int:
+    """Rewrite ``zip_path`` without what the runtime provides; returns its size in bytes, and
+    refuses a zip above ``MAX_ZIP_BYTES``."""
+    stripped = zip_path.with_suffix(".stripped.zip")
+    with zipfile.ZipFile(zip_path) as source, \
+            zipfile.ZipFile(stripped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for entry in source.infolist():
+            if not _runtime_provided(entry.filename):
+                target.writestr(entry, source.read(entry), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    stripped.replace(zip_path)
+    size = zip_path.stat().st_size
+    if size > MAX_ZIP_BYTES:
+        raise PackagingError(f"{zip_path} is {size / 2**20:.1f} MB, above {MAX_ZIP_BYTES / 2**20:.0f} MB")
+    return size
 
 
 def lint(template_path: Path, region: str | None = None) -> list[Any]:
@@ -176,7 +209,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     if scanned["failed"]:
         print("fix them, or skip each in infra/hardening.py with its reason", file=sys.stderr)
         return 1
-    print(f"packaged {args.stage}: {template_path} and {template_path.parent / 'deployment.zip'}")
+    code = template_path.parent / "deployment.zip"
+    print(f"packaged {args.stage}: {template_path} and {code} ({code.stat().st_size / 2**20:.1f} MB)")
     return 0
 
 

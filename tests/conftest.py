@@ -117,6 +117,17 @@ def tables():
     yield dynamodb_client()
 
 
+@pytest.fixture(autouse=True)
+def _cold_container():
+    """Every test starts as a fresh Lambda container: nothing cached, no statistics unflushed
+    (a test's tables are new, so what an earlier test's container remembered is not there)."""
+    from chalicelib.services import container, wsstats
+
+    container.forget_all()
+    wsstats.discard()
+    yield
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> str:
     return MOTO_ENDPOINT

@@ -11,7 +11,13 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.models.base import KefuModel, table_meta
@@ -69,6 +75,7 @@ class AgentModel(KefuModel):
     active_count = NumberAttribute(default=0)
     last_assigned_at = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(default=0)  # epoch seconds of the last frame on any socket
+    heartbeat_prev = NumberAttribute(null=True)  # the heartbeat before it, set by the same write
     disconnected_at = NumberAttribute(null=True)  # set when the last socket closed
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently by $disconnect
     # Why the status is not the one the agent chose: "inactive" when the sweep set them offline,
@@ -83,6 +90,10 @@ class AgentModel(KefuModel):
     disabled = BooleanAttribute(null=True)  # a disabled agent cannot log in and holds no valid token
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
     avatar_url = UnicodeAttribute(null=True)  # shown beside their messages (copied onto each)
+    # The message budget (``senders``), kept on the user's own item so a frame costs one write.
+    msg_tat = NumberAttribute(null=True)  # when the budget is full again (GCRA: ``budgets``)
+    msg_version = NumberAttribute(null=True)  # +1 with every write of the budget (its condition)
+    msg_requests = ListAttribute(of=UnicodeAttribute, null=True)  # the last writers' request ids
 
     by_username = AgentsByUsername()
     in_directory = AgentDirectory()

@@ -286,6 +286,44 @@ def conditional(operation: Callable[[], Any], already_done: Callable[[], bool] |
     return True
 
 
+def update_answering(item: Model, actions: list, condition: Any) -> bool | None:
+    """One conditional UpdateItem that answers either way, so the caller's next attempt needs no
+    read: True with ``item`` refreshed to what the write left (``ALL_NEW``); False with ``item``
+    refreshed to what failed the condition (DynamoDB's ``ReturnValuesOnConditionCheckFailure =
+    ALL_OLD``); None when there is no such item. Retried like every write (``retrying``): after
+    an ambiguous attempt a condition failure may be this call's own write, which the caller
+    recognises in the values it gets back."""
+    from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+    from pynamodb.constants import ALL_NEW, ALL_OLD
+    from pynamodb.exceptions import UpdateError
+
+    model = type(item)
+    connection = model._get_connection()
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    request = connection.get_operation_kwargs(hash_key, range_key=range_key, actions=actions, condition=condition,
+                                              return_values=ALL_NEW, return_values_on_condition_failure=ALL_OLD)
+
+    def send() -> dict[str, Any]:
+        # The botocore client itself: PynamoDB's error wrapper drops the ``Item`` of the answer.
+        try:
+            return connection.connection.client.update_item(**request)
+        except BOTOCORE_EXCEPTIONS as e:  # as PynamoDB's own update raises, so ``retrying`` judges it alike
+            raise UpdateError(f"Failed to update item: {e}", e) from e
+
+    try:
+        answer = retrying(send)
+    except UpdateError as e:
+        if not is_condition_failure(e):
+            raise
+        stored = (getattr(e.cause, "response", None) or {}).get("Item")
+        if not stored:
+            return None
+        item.deserialize(stored)
+        return False
+    item.deserialize(answer["Attributes"])
+    return True
+
+
 def get_or_none(model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
     """The item as stored now (strongly consistent), or None."""
     try:
@@ -342,6 +380,7 @@ class Transaction:
         self.token = uuid.uuid4().hex
         self._actions: list[Callable[[Any], None]] = []
         self._names: dict[str, list[str]] = {kind: [] for kind in self._ORDER}
+        self.failed_items: dict[str, dict[str, Any]] = {}  # action name -> stored item (``answer_failure``)
 
     def _add(self, kind: str, name: str, action: Callable[[Any], None]) -> None:
         self._actions.append(action)
@@ -350,8 +389,13 @@ class Transaction:
     def put(self, name: str, model: Any, condition: Any = None) -> None:
         self._add("put", name, lambda tx: tx.save(model, condition=condition))
 
-    def update(self, name: str, model: Any, actions: list, condition: Any = None) -> None:
-        self._add("update", name, lambda tx: tx.update(model, actions=actions, condition=condition))
+    def update(self, name: str, model: Any, actions: list, condition: Any = None, *,
+               answer_failure: bool = False) -> None:
+        """``answer_failure``: when this action's condition fails, DynamoDB returns the item as it
+        stands (``failed_items``), so the caller's next attempt needs no read."""
+        return_values = "ALL_OLD" if answer_failure else None
+        self._add("update", name, lambda tx: tx.update(model, actions=actions, condition=condition,
+                                                       return_values=return_values))
 
     def delete(self, name: str, model: Any, condition: Any = None) -> None:
         self._add("delete", name, lambda tx: tx.delete(model, condition=condition))
@@ -393,5 +437,8 @@ class Transaction:
             if not codes:
                 raise
             ordered = [name for kind in self._ORDER for name in self._names[kind]]
+            reasons = e.cancellation_reasons or []
+            self.failed_items = {name: reason.raw_item for name, reason in zip(ordered, reasons, strict=False)
+                                 if reason is not None and getattr(reason, "raw_item", None)}
             return {name: code for name, code in zip(ordered, codes, strict=False) if code and code != "None"}
         return {}

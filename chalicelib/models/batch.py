@@ -42,3 +42,43 @@ def get_all(model: Any, keys: Sequence[Any], consistent_read: bool = True) -> li
         if pending:
             raise Unavailable("the database is busy; try again")
     return found
+
+
+def get_each(wanted: Sequence[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
+    """Items of several tables in one ``BatchGetItem`` (read consistently): ``wanted`` holds
+    (model, hash key) pairs of hash-key-only tables; the answer maps each pair found to its item.
+    For the few items one operation needs from different tables (both parties of a conversation),
+    one call instead of one per item; ``UnprocessedKeys`` are asked again as in ``get_all``."""
+    from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+    from pynamodb.exceptions import GetError
+
+    pairs = list(dict.fromkeys(wanted))
+    if not pairs:
+        return {}
+    models = {model.Meta.table_name: model for model, _ in pairs}
+    pending: dict[str, Any] = {}
+    for model, hash_key in pairs:
+        attribute = model._hash_key_attribute()
+        pending.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": True})["Keys"].append(
+            {attribute.attr_name: {attribute.attr_type: attribute.serialize(hash_key)}})
+    connection = pairs[0][0]._get_connection().connection
+
+    def send(items: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return connection.dispatch("BatchGetItem", {"RequestItems": items})
+        except BOTOCORE_EXCEPTIONS as e:
+            raise GetError(f"Failed to batch get items: {e}", e) from e
+
+    found: dict[tuple[Any, Any], Any] = {}
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        answer = retrying(lambda items=pending: send(items)) or {}
+        for table, raws in (answer.get("Responses") or {}).items():
+            model = models[table]
+            for raw in raws:
+                item = model.from_raw_data(raw)
+                found[(model, getattr(item, model._hash_key_attribute().attr_name))] = item
+        pending = answer.get("UnprocessedKeys") or {}
+        if not pending:
+            return found
+        clock.sleep(backoff(attempt))
+    raise Unavailable("the database is busy; try again")

@@ -1,6 +1,13 @@
 """Visitors (customers). PK visitor_id; they sign up anonymously and hold a visitor token."""
 
-from pynamodb.attributes import BooleanAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -16,6 +23,10 @@ class VisitorModel(KefuModel):
     created_at = UnicodeAttribute()
     socket_ids = UnicodeSetAttribute(null=True)  # open sockets, read consistently on $disconnect
     token_gen = NumberAttribute(default=0)  # tokens carrying an older generation are revoked
+    # The message budget (``senders``), kept on the user's own item so a frame costs one write.
+    msg_tat = NumberAttribute(null=True)  # when the budget is full again (GCRA: ``budgets``)
+    msg_version = NumberAttribute(null=True)  # +1 with every write of the budget (its condition)
+    msg_requests = ListAttribute(of=UnicodeAttribute, null=True)  # the last writers' request ids
     # ``identify``: the shop's own id for this customer; ``verified`` when it came with a valid
     # ``user_hash`` (then this is the one record of that user_id: the ``identity#`` claim points here).
     user_id = UnicodeAttribute(null=True)

@@ -15,11 +15,15 @@ from chalicelib.models.base import retrying
 from chalicelib.observability import count, logger
 
 
-def _record(bucket: str, kind: str, at: str, **fields: Any) -> None:
+def _event(bucket: str, kind: str, at: str, **fields: Any) -> ActivityModel:
     retention = get_config().message_retention_days * 86400
-    event = ActivityModel(bucket, f"{at}#{clock.sortable_id()}", kind=kind, at=at,
-                          expires_at=int(clock.epoch_of(at) + retention),
-                          **{k: v for k, v in fields.items() if v is not None})
+    return ActivityModel(bucket, f"{at}#{clock.sortable_id()}", kind=kind, at=at,
+                         expires_at=int(clock.epoch_of(at) + retention),
+                         **{k: v for k, v in fields.items() if v is not None})
+
+
+def _record(bucket: str, kind: str, at: str, **fields: Any) -> None:
+    event = _event(bucket, kind, at, **fields)
     try:
         retrying(event.save)  # a put: sending it again cannot record it twice
     except Exception:  # a lost analytics event must not fail a committed operation
@@ -33,9 +37,12 @@ def _session_event(session: Any, kind: str, at: str | None = None, **fields: Any
             session_id=session.session_id, **fields)
 
 
-def session_assigned(session: Any, agent_id: str) -> None:
-    """An agent took a waiting session (automatically or by hand)."""
-    _session_event(session, "assigned", session.assigned_at, agent_id=agent_id)
+def assigned_event(session: Any, agent_id: str, at: str) -> ActivityModel:
+    """"An agent took the session" (automatically or by hand), for the assignment's own
+    transaction to write: the record exists exactly when the assignment does."""
+    created_day = session.created_day or session.created_at[:10]
+    return _event(session_bucket(created_day, session_shard(session.session_id)), "assigned", at,
+                  session_id=session.session_id, agent_id=agent_id)
 
 
 def session_transferred(session: Any, from_agent_id: str, to_agent_id: str) -> None:

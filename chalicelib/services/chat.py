@@ -21,6 +21,7 @@ from chalicelib.models.session import OPEN_STATUSES, next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, attachments, notify, transcript
 from chalicelib.services.attachments import public_message
+from chalicelib.services.container import Recent
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
@@ -106,15 +107,18 @@ def open_session_of(visitor_id: str) -> SessionModel | None:
     return assignment.open_session_of(visitor_id)
 
 
-def start_session(principal: Principal, topic: str | None = None) -> SessionState:
-    """Open a conversation for a visitor, or return the one already open (one at a time)."""
+def start_session(principal: Principal, topic: str | None = None,
+                  visitor_sockets: set[str] | None = None) -> SessionState:
+    """Open a conversation for a visitor, or return the one already open (one at a time).
+    ``visitor_sockets``: their open sockets as their frame's write just left them (read otherwise)."""
     if principal.typ != "visitor":
         raise Forbidden("only visitors start sessions")
-    return start_session_for(principal.user_id, principal.name, topic)
+    return start_session_for(principal.user_id, principal.name, topic, visitor_sockets)
 
 
-def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None) -> SessionState:
-    outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic)
+def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | None = None,
+                      visitor_sockets: set[str] | None = None) -> SessionState:
+    outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic, visitor_sockets)
     if not is_new:
         return _state_of(outcome.session)  # a position told again is ordered among the announcements
     return SessionState(outcome.session, outcome.position, announced=True)
@@ -262,6 +266,13 @@ MARK_READ_BATCH = 200  # messages marked read by one call, at most
 # attempt may have stopped before its fan-out. Sooner, the first attempt is still fanning out
 # (a client's quick or concurrent retries must not deliver copies); clients keep one per id.
 FANOUT_LEASE_SECONDS = 5.0
+# A session as this container last read it, for the messages that follow: its participants and
+# status, each checked by the message's transaction (same agent, still open), so a copy gone
+# stale costs a failed condition and a read, never a message in the wrong place.
+_sessions: Recent[str, SessionModel] = Recent(max_age=300.0)
+# When this container last pushed a session's assignment expiry out (``KEFU_ASSIGNMENT_TTL``, 30
+# minutes): at most once a minute per container, inside a message's transaction.
+_touched: Recent[str, bool] = Recent(max_age=60.0)
 
 
 def _same_message(existing: MessageModel, text: str) -> MessageModel:
@@ -272,55 +283,79 @@ def _same_message(existing: MessageModel, text: str) -> MessageModel:
     return existing
 
 
+def session_to_write(principal: Principal, session_id: str, fresh: bool = False,
+                     read_only: bool = False) -> SessionModel:
+    """``session_for`` through this container's copy (``_sessions``); read again when asked
+    (``fresh``), when the copy does not let ``principal`` in (it may be older than a transfer), or
+    when it has no agent: a message's transaction checks that the agent is the same and the session
+    open, which holds an assigned session to what the copy says, but not a waiting one (queued and
+    offline, which a visitor's message treats differently, both have no agent)."""
+    session = None if fresh else _sessions.get(session_id)
+    if session is None or session.agent_id is None or not can_access(principal, session, read_only):
+        session = get_session(session_id)
+        _sessions.put(session_id, session)
+    if not can_access(principal, session, read_only):
+        raise Forbidden("you are not a participant of this session")
+    return session
+
+
 def send_message(principal: Principal, session_id: str, client_msg_id: str, text: str,
                  exclude_connection: str | None = None, attachment: AttachmentModel | None = None,
                  read: SessionModel | None = None, avatar_url: str | None = None,
-                 internal: bool = False) -> tuple[MessageModel, bool]:
+                 internal: bool = False, sender: Any = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, client_msg_id) and fan it out; returns (message, is_new).
 
-    The message, its idempotency key and the session counters are one transaction, so a retry
-    (even a concurrent one) finds the first message instead of storing a second. A late retry
-    fans the stored message out again (``FANOUT_LEASE_SECONDS``). ``internal``: an agents-only
-    note, pushed to agents' sockets only and never shown to the visitor; it is not a reply (no
-    first response, no message count) and does not extend the assignment.
+    One transaction: the message, its idempotency key (put on the condition that it is new: a
+    retry, even a concurrent one, finds the first message instead of storing a second, without a
+    read first), the attachment it carries, the session's counters (on the condition that it is
+    still open with the agent this container knows) and, when due, the assignment's expiry. A
+    late retry fans the stored message out again (``FANOUT_LEASE_SECONDS``). ``internal``: an
+    agents-only note, pushed to agents' sockets only and never shown to the visitor; it is not a
+    reply (no first response, no message count) and does not extend the assignment. ``read``:
+    the session as the caller just read it (not read again). ``sender``: the sender's item as
+    their frame's write left it (``senders.Sender``), so their own other sockets need no read.
     """
     if len(text) > 4000 or (not text and attachment is None):
         raise ValidationFailed("text must be 1 to 4000 characters (or empty with an attachment)")
     if internal and not principal.is_agent:
         raise Forbidden("only agents write internal notes")
-    # ``read``: the session as the caller just read it (one read per message, not two).
     session = read if read is not None and read.session_id == session_id and can_access(principal, read) \
-        else session_for(principal, session_id)
+        else session_to_write(principal, session_id)
     for _ in rounds(SEND_ATTEMPTS):
-        existing = _existing_message(principal.user_id, client_msg_id, session_id)
-        if existing is not None:
-            _same_message(existing, text)
-            if clock.epoch() - clock.epoch_of(existing.created_at) > FANOUT_LEASE_SECONDS:
-                _fan_out(session, existing, exclude_connection)
-            return existing, False
-        if not session.is_open:
-            raise Conflict("session has ended")
-        message, failed = _store(principal, session, client_msg_id, text, attachment, avatar_url, internal)
-        if failed.get("attachment") == CONDITION_FAILED:
-            raise Conflict("this attachment was already sent in another message")
-        if not failed:
-            count("MessagesStored")
-            if session.status == "active" and not internal:
-                _after_store(assignment.touch_assignment, session.visitor_id, session_id)
-            _fan_out(session, message, exclude_connection)
-            return message, True
-        if failed.get("key") == CONDITION_FAILED:
-            continue  # the key's first writer (a concurrent retry) committed: the next round finds its message
-        if failed.get("session") == CONDITION_FAILED:
-            session = session_for(principal, session_id)  # ended, or its agent changed since the read
+        touch = session.status == "active" and not internal and _touched.get(session_id) is None
+        failed: dict[str, str] = {}
+        if session.is_open:
+            message, failed = _store(principal, session, client_msg_id, text, touch, attachment, avatar_url,
+                                     internal)
+            if not failed:
+                count("MessagesStored")
+                if touch:
+                    _touched.put(session_id, True)
+                _fan_out(session, message, exclude_connection, sender)
+                return message, True
+        if not session.is_open or failed.get("key") == CONDITION_FAILED:
+            existing = _existing_message(principal.user_id, client_msg_id, session_id)
+            if existing is not None:  # stored by an earlier attempt: its ack again
+                _same_message(existing, text)
+                if clock.epoch() - clock.epoch_of(existing.created_at) > FANOUT_LEASE_SECONDS:
+                    _fan_out(session, existing, exclude_connection, sender)
+                return existing, False
             if not session.is_open:
                 raise Conflict("session has ended")
+        if failed.get("attachment") == CONDITION_FAILED:
+            raise Conflict("this attachment was already sent in another message")
+        if failed.get("session") == CONDITION_FAILED:
+            session = session_to_write(principal, session_id, fresh=True)  # ended, or another agent
+            if not session.is_open:
+                raise Conflict("session has ended")
+        elif failed.get("assignment") == CONDITION_FAILED:
+            _touched.put(session_id, True)  # the assignment is not this session's: no touch
     raise Conflict("the message could not be stored right now; send it again")
 
 
-def _store(principal: Principal, session: SessionModel, client_msg_id: str,
-           text: str, attachment: AttachmentModel | None = None,
-           avatar_url: str | None = None, internal: bool = False) -> tuple[MessageModel, dict[str, str]]:
+def _store(principal: Principal, session: SessionModel, client_msg_id: str, text: str, touch: bool,
+           attachment: AttachmentModel | None = None, avatar_url: str | None = None,
+           internal: bool = False) -> tuple[MessageModel, dict[str, str]]:
     party = _party(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
@@ -357,23 +392,28 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str,
         tx.check("session", SessionModel, session.session_id, condition=condition)
     else:
         tx.update("session", SessionModel(session.session_id), actions=session_actions, condition=condition)
+    if touch:
+        assignment.add_touch(tx, session.visitor_id, session.session_id)
     return message, tx.commit()
 
 
-def _after_store(action, *args) -> None:
+def _after_store(action, *args, **kwargs) -> None:
     """Work after the message is stored must not turn the stored message into an error."""
     try:
-        action(*args)
+        action(*args, **kwargs)
     except Exception:  # the message is stored: the sender's answer must say so
         logger.exception("after-store step failed", step=getattr(action, "__name__", "step"))
 
 
-def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: str | None) -> None:
+def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: str | None,
+             sender: Any = None) -> None:
+    known = {sender.user_id: sender.item} if sender is not None else None
     frame = {"type": "message.new", "message": public_message(message)}
     if message.is_note:  # agents only: the session's agent and the note's author (an admin's other tabs)
-        _after_store(notify.to_users, [session.agent_id, message.sender_id], frame, exclude_connection)
+        _after_store(notify.to_users, [session.agent_id, message.sender_id], frame, exclude_connection,
+                     known=known)
     else:
-        _after_store(notify.to_participants, session, frame, exclude_connection)
+        _after_store(notify.to_participants, session, frame, exclude_connection, known=known)
 
 
 def history(principal: Principal, session_id: str, before: str | None = None,

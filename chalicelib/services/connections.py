@@ -10,6 +10,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none, retrying
 from chalicelib.models.batch import get_all
+from chalicelib.services.container import Recent
 from chalicelib.services.tokens import Principal
 
 # API Gateway closes a socket after 10 minutes without a frame from the client, and any socket
@@ -56,17 +57,63 @@ def get(connection_id: str) -> ConnectionModel | None:
     return connection
 
 
-def record_frame(connection_id: str) -> bool:
+def record_frame(connection_id: str) -> ConnectionModel | None:
     """A client frame refreshes the connection's heartbeat (the rate limit is per user:
-    ``ratelimit.count_message``); False when the record was removed meanwhile (left alone)."""
-    return conditional(lambda: ConnectionModel(connection_id).update(
-        actions=[ConnectionModel.last_seen_at.set(clock.epoch())],
-        condition=ConnectionModel.connection_id.exists(),
-    ))
+    ``senders``); returns the record as written, None when it was removed meanwhile (left alone)."""
+    connection = ConnectionModel(connection_id)
+    if not conditional(lambda: connection.update(actions=[ConnectionModel.last_seen_at.set(clock.epoch())],
+                                                 condition=ConnectionModel.connection_id.exists())):
+        return None
+    return connection
+
+
+# connection id -> who holds the socket and the address it connected from (neither ever changes),
+# put when this container last refreshed its record.
+_holders: Recent[str, tuple[Principal, str | None]] = Recent(max_age=API_GATEWAY_IDLE_TIMEOUT)
+
+
+def refresh_interval() -> float:
+    """How often a container refreshes a socket's ``last_seen_at`` on the frames it serves: often
+    enough that a record is never more than this behind the socket's last frame, far inside the
+    heartbeat window that judges it live (and API Gateway's 10-minute idle timeout)."""
+    return min(30.0, get_config().heartbeat_window_seconds / 3)
+
+
+def principal_for(connection_id: str) -> Principal | None:
+    """Who sent a frame on ``connection_id``, with the socket's record refreshed (``record_frame``)
+    at most every ``refresh_interval`` seconds per container: in between, the holder this
+    container learnt from the record answers without a call. None when the socket has no live
+    record (it is closing, or was never registered)."""
+    holder = _holders.get(connection_id, max_age=refresh_interval())
+    if holder is not None:
+        return holder[0]
+    connection = record_frame(connection_id)
+    if connection is None or connection.expires_at <= clock.epoch():
+        _holders.forget(connection_id)
+        return None
+    principal = principal_of(connection)
+    _holders.put(connection_id, (principal, connection.source_ip))
+    return principal
+
+
+def source_ip_of(connection_id: str) -> str | None:
+    """The address the socket connected from (``register``), as this container learnt it with its
+    holder, or read."""
+    holder = _holders.get(connection_id)
+    if holder is not None:
+        return holder[1]
+    connection = get(connection_id)
+    return connection.source_ip if connection is not None else None
+
+
+def forget_holder(connection_id: str) -> None:
+    """This container no longer vouches for the socket (closed here, or found revoked)."""
+    _holders.forget(connection_id)
 
 
 def unregister(connection_id: str) -> ConnectionModel | None:
     """Delete a connection record; returns what it was, if anything."""
+    forget_holder(connection_id)
     connection = get_or_none(ConnectionModel, connection_id)
     if connection is None:
         return None

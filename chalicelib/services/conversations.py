@@ -55,29 +55,34 @@ GREETING = "greeting"
 def send(principal: Principal, session_id: str | None, client_msg_id: str, text: str, *,
          attachment_id: str | None = None, context: dict[str, Any] | None = None, topic: str | None = None,
          source_ip: str | None = None, user_agent: str | None = None,
-         exclude_connection: str | None = None, internal: bool = False) -> tuple[MessageModel, bool]:
+         exclude_connection: str | None = None, internal: bool = False,
+         sender: Any = None) -> tuple[MessageModel, bool]:
     """Store a message once per (sender, ``client_msg_id``) and fan it out; returns (message,
     is_new). Without ``session_id`` (visitors) it goes to the open conversation, opened by it.
-    ``internal``: an agents-only note (not a reply: it neither takes the conversation nor mails)."""
+    ``internal``: an agents-only note (not a reply: it neither takes the conversation nor mails).
+    ``sender``: the sender's item as their frame's write left it (``senders.Sender``)."""
     if session_id is None:
         session_id = _conversation_for(principal, client_msg_id, context, topic, source_ip, user_agent)
-    session = chat.session_for(principal, session_id, read_only=True)
+    session = chat.session_to_write(principal, session_id, read_only=True)  # an unassigned one read now
     if principal.is_agent and not internal and session.agent_id is None \
             and session.status in chat.UNASSIGNED_STATUSES:
         session = assignment.accept_session(session_id, principal.user_id).session  # replying takes it
     attachment = attachments.confirm(principal, attachment_id) if attachment_id else None
     message, is_new = chat.send_message(principal, session_id, client_msg_id, text, exclude_connection, attachment,
-                                        read=session, avatar_url=_avatar_of(principal), internal=internal)
+                                        read=session, avatar_url=_avatar_of(principal, sender), internal=internal,
+                                        sender=sender)
     if is_new and not internal:
         _after_message(principal, session, message)
     return message, is_new
 
 
-def _avatar_of(principal: Principal) -> str | None:
-    """An agent's avatar as it is now (the token carries only their name): one read per agent
-    message, none per visitor message."""
+def _avatar_of(principal: Principal, sender: Any = None) -> str | None:
+    """An agent's avatar as it is now (the token carries only their name): on their item as their
+    frame's write answered with it, else one read per agent message; none per visitor message."""
     if not principal.is_agent:
         return None
+    if sender is not None and sender.user_id == principal.user_id:
+        return sender.item.avatar_url
     return agents.get_agent(principal.user_id).avatar_url
 
 

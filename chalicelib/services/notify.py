@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib import push
 from chalicelib.models import SessionModel
 from chalicelib.services import activity, transcript
+from chalicelib.services.assignment import positions
 
 
 def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
@@ -23,9 +24,14 @@ def agent_ref(agent_id: str | None, name: str | None) -> dict[str, Any] | None:
 
 def queued_frame(session: SessionModel, position: int | None, position_seq: int) -> dict[str, Any]:
     """``position_seq`` orders notices of one version: 0 for the position told at the start (every
-    announcement read the queue after it), an announcement's number otherwise (``positions``)."""
-    return {"type": "session.queued", "session_id": session.session_id, "position": position,
-            "version": session.state_version, "position_seq": position_seq}
+    announcement read the queue after it), an announcement's number otherwise (``positions``).
+    Beyond the first waiters, ``band`` is what to show: it is told again only when it changes."""
+    frame = {"type": "session.queued", "session_id": session.session_id, "position": position,
+             "version": session.state_version, "position_seq": position_seq}
+    band = positions.band_of(position) if position else None
+    if band is not None:
+        frame["band"] = list(band)
+    return frame
 
 
 def assigned_frame(session: SessionModel, agent_id: str | None, agent_name: str | None) -> dict[str, Any]:
@@ -66,10 +72,12 @@ def session_offline(session: SessionModel) -> None:
     push.send_to_users([session.visitor_id], offline_frame(session))
 
 
-def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
-    activity.session_assigned(session, agent_id)
-    transcript.assigned(session, agent_id, agent_name)
-    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name))
+def session_assigned(session: SessionModel, agent_id: str, agent_name: str | None,
+                     known: dict[str, Any] | None = None) -> None:
+    """Both parties hear it (the activity record was written by the assignment itself);
+    ``known``: their items as the assignment's transaction held them (``matching.owners``)."""
+    transcript.assigned(session, agent_id, agent_name, known=known)
+    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name), known=known)
 
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],
@@ -109,16 +117,15 @@ def _tell_position(session: SessionModel, position: int, position_seq: int) -> C
     return Counter(push.deliver(connection_id, frame) for connection_id in session.visitor_sockets)
 
 
-def queue_positions(waiting: list[SessionModel], position_seq: int) -> None:
-    """Each waiting customer hears their position (1 = next), posted straight to the sockets the
-    session records (no connection lookup per waiter); the posts go out in parallel. ``waiting``
-    was read consistently after ``position_seq`` was drawn."""
-    if not waiting:
+def queue_positions(told: list[tuple[SessionModel, int]], position_seq: int) -> None:
+    """Each (waiting session, its position) is told, posted straight to the sockets the session
+    records (no connection lookup per waiter); the posts go out in parallel. The positions were
+    read after ``position_seq`` was drawn."""
+    if not told:
         return
-    with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(waiting))) as pool:
-        tallies = list(pool.map(lambda item: _tell_position(item[1], item[0], position_seq),
-                                enumerate(waiting, start=1)))
-    push.record(sum(tallies, Counter()))  # one statistics write for the whole announcement
+    with ThreadPoolExecutor(max_workers=min(ANNOUNCE_WORKERS, len(told))) as pool:
+        tallies = list(pool.map(lambda item: _tell_position(item[0], item[1], position_seq), told))
+    push.record(sum(tallies, Counter()))  # one tally for the whole announcement
 
 
 def agent_presence(agent_id: str, status: str, reason: str) -> None:
@@ -135,11 +142,12 @@ def session_ended(session: SessionModel, ended_by: str, reason: str,
 
 
 def to_participants(session: SessionModel, frame: dict[str, Any],
-                    exclude_connection: str | None = None) -> int:
+                    exclude_connection: str | None = None, known: dict[str, Any] | None = None) -> int:
     return push.send_to_users([session.visitor_id, session.agent_id], frame,
-                              exclude_connection=exclude_connection)
+                              exclude_connection=exclude_connection, known=known)
 
 
 def to_users(user_ids: list[str | None], frame: dict[str, Any],
-             exclude_connection: str | None = None) -> int:
-    return push.send_to_users([u for u in user_ids if u], frame, exclude_connection=exclude_connection)
+             exclude_connection: str | None = None, known: dict[str, Any] | None = None) -> int:
+    return push.send_to_users([u for u in user_ids if u], frame, exclude_connection=exclude_connection,
+                              known=known)

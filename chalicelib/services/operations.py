@@ -25,7 +25,7 @@ from chalicelib.errors import BadRequest, NotFound, Unauthorized, ValidationFail
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.batch import get_all
 from chalicelib.observability import logger
-from chalicelib.services import assignment, chat, connections, paging, revocation
+from chalicelib.services import assignment, chat, connections, paging, revocation, senders
 from chalicelib.services.paging import Page
 from chalicelib.services.tokens import Principal
 
@@ -331,9 +331,21 @@ def disconnect_user(user_id: str, revoke_tokens: bool = False) -> dict[str, Any]
             "closed": [c.to_dict() for c in closed]}
 
 
-def ensure_socket_current(principal: Principal, connection_id: str) -> None:
-    """A frame from a socket whose token was revoked since it connected: close it, refuse the frame."""
-    if revocation.is_current(principal):
+def ensure_sender_current(principal: Principal, connection_id: str, sender: senders.Sender | None) -> None:
+    """A frame from a socket whose token was revoked since it connected (its sender gone, disabled,
+    or at a newer token generation, as the frame's own write answered): close it, refuse the frame."""
+    if sender is not None and sender.is_current(principal):
         return
+    _close_revoked(connection_id)
+
+
+def ensure_socket_current(principal: Principal, connection_id: str) -> None:
+    """``ensure_sender_current`` for a frame that wrote nothing (refused by the rate limit): the
+    generation is read (``revocation``, cached per container)."""
+    if not revocation.is_current(principal):
+        _close_revoked(connection_id)
+
+
+def _close_revoked(connection_id: str) -> None:
     close_connection(connection_id, "tokens_revoked", require_known=False)
     raise Unauthorized("token revoked")

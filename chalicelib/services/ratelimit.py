@@ -1,8 +1,9 @@
 """The limits kefu applies, each one definition used by REST and WebSocket alike.
 
 Every limit is decided by one conditional write on its subject's ``LimitModel`` item (a budget,
-``services.budgets``, or a slow-down, ``services.slowdown``), so concurrent requests cannot pass
-more than it allows; a refusal is ``RateLimited`` with ``retry_after`` (429 + ``Retry-After``, or
+``services.budgets``, or a slow-down, ``services.slowdown``), or for a user's messages on the user's
+own item (``services.senders``, the same budget in the write every frame costs), so concurrent
+requests cannot pass more than it allows; a refusal is ``RateLimited`` with ``retry_after`` (429 + ``Retry-After``, or
 an error frame ``rate_limited``). The figures are in docs/design.md ("Limits").
 
 Addresses are shared (an office, a school, a mobile carrier's NAT), so per-address budgets are
@@ -35,10 +36,12 @@ KNOWN_ADDRESS_DAYS = 30
 
 
 def count_message(user_id: str) -> None:
-    """Every frame a user sends (valid or not) and every message sent over REST."""
-    config = get_config()
-    budgets.spend(f"msg#{user_id}", budgets.Budget("messages", config.ws_rate_limit,
-                                                   config.ws_rate_window_seconds))
+    """Every frame a user sends (valid or not) and every message sent over REST, from one budget
+    per user (``senders.message_budget``). It lives on the user's own item, written by the one
+    write a frame costs (``senders``); a REST message pays that write alone."""
+    from chalicelib.services import senders
+
+    senders.count_frame(senders.user_type_of(user_id), user_id)
 
 
 def sign_up(source_ip: str | None) -> None:

@@ -4,11 +4,15 @@ shapes in docs/protocol.md), so every client shows them in order, from history a
 
 A line is written after the change it tells of has committed (``notify`` calls it just before the
 frames about that change go out). Like the activity log it is a side note: a failed write is
-logged and counted, never turned into an error for the operation that committed.
+logged and counted, never turned into an error for the operation that committed. The exception is
+the line of an assignment, which the assignment's own transaction writes (``assigned_line``, like
+its activity record): its id is made from the session and the assignment's time, so the notice
+that follows tells that very line without carrying it or writing again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from chalicelib import clock, push
@@ -45,30 +49,47 @@ def _write(session: SessionModel, text: str, system: dict[str, Any]) -> MessageM
     return line
 
 
-def _tell(session: SessionModel, line: MessageModel, agent_ids: list[str | None]) -> None:
-    """The visitor gets the line as a visitor sees it; the agents get all of it."""
+def _tell(session: SessionModel, line: MessageModel, agent_ids: list[str | None],
+          known: dict[str, Any] | None = None) -> None:
+    """The visitor gets the line as a visitor sees it; the agents get all of it. ``known``: items
+    of theirs the caller holds with their open sockets (``push.send_to_users``)."""
     agents = [a for a in dict.fromkeys(agent_ids) if a]
     for_agents = {"type": "message.new", "message": line.to_public()}
     for_visitor = {"type": "message.new", "message": line.to_public(for_visitor=True)}
     try:
         if for_agents == for_visitor:
-            push.send_to_users([session.visitor_id, *agents], for_agents)
+            push.send_to_users([session.visitor_id, *agents], for_agents, known=known)
         else:
-            push.send_to_users([session.visitor_id], for_visitor)
-            push.send_to_users(agents, for_agents)
+            push.send_to_users([session.visitor_id], for_visitor, known=known)
+            push.send_to_users(agents, for_agents, known=known)
     except Exception:  # stored: clients that missed the push read it from history
         logger.exception("system line not pushed", session_id=session.session_id)
 
 
-def _line(session: SessionModel, text: str, system: dict[str, Any], agent_ids: list[str | None]) -> None:
+def _line(session: SessionModel, text: str, system: dict[str, Any], agent_ids: list[str | None],
+          known: dict[str, Any] | None = None) -> None:
     line = _write(session, text, system)
     if line is not None:
-        _tell(session, line, agent_ids)
+        _tell(session, line, agent_ids, known)
 
 
-def assigned(session: SessionModel, agent_id: str, agent_name: str | None) -> None:
-    _line(session, f"{agent_name or 'An agent'} joined the conversation",
-          {"event": "assigned", "agent": _person(agent_id, agent_name)}, [agent_id])
+def assigned_line(session_id: str, agent_id: str, agent_name: str | None, at: str) -> MessageModel:
+    """"The agent joined", for the assignment at ``at`` (``session.assigned_at``) to write in its
+    own transaction; the same line whoever builds it, so ``assigned`` can tell it afterwards."""
+    millis = round(clock.epoch_of(at) * 1000)
+    suffix = hashlib.sha256(f"{session_id}#assigned#{at}".encode()).hexdigest()[:8]
+    retention = get_config().message_retention_days * 86400
+    return MessageModel(session_id, f"{millis * 10**6:019d}{suffix}", sender_type=SYSTEM, sender_id=SYSTEM,
+                        text=f"{agent_name or 'An agent'} joined the conversation",
+                        system={"event": "assigned", "agent": _person(agent_id, agent_name)}, created_at=at,
+                        expires_at=int(millis / 1000 + retention))
+
+
+def assigned(session: SessionModel, agent_id: str, agent_name: str | None,
+             known: dict[str, Any] | None = None) -> None:
+    """Tell the line the assignment wrote (``assigned_line``). ``known``: both parties' items as
+    the assignment held them (``matching.owners``)."""
+    _tell(session, assigned_line(session.session_id, agent_id, agent_name, session.assigned_at), [agent_id], known)
 
 
 def transferred(session: SessionModel, from_agent: tuple[str, str | None], to_agent: tuple[str, str | None],

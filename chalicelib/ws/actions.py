@@ -6,7 +6,18 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.errors import Forbidden
-from chalicelib.services import assignment, chat, connections, conversations, identity, notify, operations, visitors
+from chalicelib.models import VisitorModel
+from chalicelib.services import (
+    assignment,
+    chat,
+    connections,
+    conversations,
+    identity,
+    notify,
+    operations,
+    senders,
+    visitors,
+)
 from chalicelib.services.attachments import public_message
 from chalicelib.services.tokens import Principal
 from chalicelib.ws import frames
@@ -42,16 +53,14 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
     operations.socket_closed(principal, connection_id)
 
 
-def on_activity(principal: Principal, connection_id: str) -> None:
-    """Any frame is a heartbeat for the socket (and, for agents, for their availability), and puts
-    the socket back on its owner's set of open sockets: whatever judged it closed while it was
-    silent, it is open, and pushes must reach it."""
-    if not connections.record_frame(connection_id):
-        return  # its record went meanwhile: the socket is closing
+def on_frame(principal: Principal, connection_id: str) -> senders.Sender | None:
+    """Any frame counts against its sender's rate limit, is a heartbeat (for agents, for their
+    availability), and puts the socket back on its owner's set of open sockets (whatever judged it
+    closed while it was silent, it is open, and pushes must reach it): one write on the sender's
+    own item, which answers with it (``senders``). None when the sender no longer exists."""
     if principal.is_agent:
-        assignment.agent_heartbeat(principal.user_id, connection_id)
-    else:
-        connections.add_visitor_socket(principal.user_id, connection_id)
+        return assignment.agent_frame(principal.user_id, connection_id)
+    return senders.count_frame("visitor", principal.user_id, also=[VisitorModel.socket_ids.add({connection_id})])
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
@@ -59,16 +68,19 @@ def _sessions_frame(principal: Principal) -> dict[str, Any]:
                                              for s in chat.own_sessions(principal)]}
 
 
-def dispatch(principal: Principal, connection_id: str, frame: frames.Frame) -> dict[str, Any] | None:
-    """Run one validated frame; returns the reply for the sender (None when there is none)."""
+def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
+             sender: senders.Sender | None = None) -> dict[str, Any] | None:
+    """Run one validated frame; returns the reply for the sender (None when there is none).
+    ``sender``: the sender's item as the frame's write left it (``on_frame``)."""
     match frame:
         case frames.Ping():
             return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
         case frames.StartSession():
-            state = chat.start_session(principal, frame.topic)
+            state = chat.start_session(principal, frame.topic,
+                                       visitor_sockets=sender.sockets if sender is not None else None)
             return None if state.announced else state.frame()
         case frames.SendMessage():
-            return _send(principal, connection_id, frame)
+            return _send(principal, connection_id, frame, sender)
         case frames.Typing():
             chat.typing(principal, frame.session_id, frame.is_typing)
             return None
@@ -108,9 +120,11 @@ def _require_visitor(principal: Principal) -> None:
         raise Forbidden("this action is for visitors")
 
 
-def _send(principal: Principal, connection_id: str, frame: frames.SendMessage) -> dict[str, Any]:
+def _send(principal: Principal, connection_id: str, frame: frames.SendMessage,
+          sender: senders.Sender | None) -> dict[str, Any]:
     """A message; one without ``session_id`` may open the conversation, which records the page
-    context the frame carries and the User-Agent the socket connected with."""
+    context the frame carries and the User-Agent the socket connected with. ``sender``: the
+    sender's item as the frame's write left it (their sockets, an agent's avatar: no read)."""
     source_ip = user_agent = None
     if frame.session_id is None:
         connection = connections.get(connection_id)
@@ -119,5 +133,5 @@ def _send(principal: Principal, connection_id: str, frame: frames.SendMessage) -
     message, _ = conversations.send(
         principal, frame.session_id, frame.client_msg_id, frame.text, attachment_id=frame.attachment_id,
         context=frame.context.model_dump() if frame.context else None, source_ip=source_ip,
-        user_agent=user_agent, exclude_connection=connection_id, internal=frame.internal)
+        user_agent=user_agent, exclude_connection=connection_id, internal=frame.internal, sender=sender)
     return {"type": "message.ack", "client_msg_id": frame.client_msg_id, "message": public_message(message)}

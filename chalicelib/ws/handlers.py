@@ -16,6 +16,7 @@ from chalicelib.errors import (
     Forbidden,
     InvalidJson,
     KefuError,
+    RateLimited,
     TooLarge,
     Unauthorized,
     UnknownAction,
@@ -160,18 +161,20 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
             frame = validate_frame(data)
         except KefuError as e:
             invalid = e  # counted against the rate limit like any frame, then answered
-        connection = connections.get(connection_id)
-        if connection is None:
+        principal = connections.principal_for(connection_id)
+        if principal is None:
             raise Forbidden("this connection is not registered: reconnect")
-        principal = connections.principal_of(connection)
-        operations.ensure_socket_current(principal, connection_id)  # a revoked token: closed here
-        ratelimit.count_message(principal.user_id)
+        try:
+            sender = actions.on_frame(principal, connection_id)  # the rate limit, a heartbeat: one write
+        except RateLimited:
+            operations.ensure_socket_current(principal, connection_id)  # revoked outranks over the limit
+            raise
+        operations.ensure_sender_current(principal, connection_id, sender)  # a revoked token: closed here
         if invalid is not None:
             raise invalid
         if data.get("action") == "start_session":
-            ratelimit.new_conversation(principal.user_id, connection.source_ip)
-        actions.on_activity(principal, connection_id)
-        reply = actions.dispatch(principal, connection_id, frame)
+            ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id))
+        reply = actions.dispatch(principal, connection_id, frame, sender)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None

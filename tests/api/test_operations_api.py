@@ -293,6 +293,7 @@ def test_websocket_stats_count_a_write_that_met_a_transaction_conflict_once(tabl
 
     with faults.refuse("UpdateItem", "TransactionConflictException", times=2) as refused:
         wsstats.record(frames_received=1, messages_pushed=2)
+        wsstats.flush()
 
     assert refused.injected == {"UpdateItem": 2}
     totals = wsstats.totals(5)
@@ -306,9 +307,29 @@ def test_a_websocket_count_dynamodb_refused_is_sent_again_and_counted_once():
 
     with faults.refuse("UpdateItem", "ProvisionedThroughputExceededException", times=2) as refused:
         wsstats.record(frames_received=1)
+        wsstats.flush()
     with faults.lose_response("UpdateItem", times=1) as lost:
-        wsstats.record(frames_received=1)  # applied, answer lost: not sent again (ADD would count twice)
+        wsstats.record(frames_received=1)
+        wsstats.flush()  # applied, answer lost: not sent again (ADD would count twice)
 
     after = wsstats.totals(5)
     assert (refused.injected, lost.injected) == ({"UpdateItem": 2}, {"UpdateItem": 1})
     assert after["frames_received"] - before["frames_received"] == 2
+
+
+def test_websocket_counts_reach_the_table_at_most_once_a_second_and_are_never_lost(tables, time_passes):
+    from chalicelib.models import WsStatsModel
+
+    def stored() -> int:
+        return sum(int(item.frames_received or 0) for item in WsStatsModel.scan(consistent_read=True))
+
+    wsstats.flush()  # a container that has just merged its counts
+    for _ in range(5):
+        wsstats.record(frames_received=1)
+    kept_in_the_container = stored()
+    time_passes(wsstats.FLUSH_INTERVAL_SECONDS)
+    wsstats.record(frames_received=1)  # a second later: this event merges everything counted
+
+    assert kept_in_the_container == 0
+    assert stored() == 6
+    assert wsstats.totals(5)["frames_received"] == 6

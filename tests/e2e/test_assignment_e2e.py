@@ -116,6 +116,24 @@ def test_waiting_customers_are_told_their_new_position_when_the_queue_moves(
     assert third.expect("session.queued", session_id=third_queued["session_id"])["position"] == 1
 
 
+def test_beyond_the_first_ten_a_waiter_is_told_again_only_when_the_band_they_see_changes(
+        stack: Stack, connect: Connect) -> None:
+    waiting = [start_visitor(stack, connect, f"W{n}")[1] for n in range(13)]
+    sessions = [w.expect("session.queued", position=n)["session_id"] for n, w in enumerate(waiting, start=1)]
+    last, last_session = waiting[-1], sessions[-1]
+    assert last.session_frames(last_session)[0]["band"] == [11, 20]
+
+    for k in range(3):  # one move at a time: each announcement has read the queue before the next move
+        waiting[k].send("end_session", session_id=sessions[k])
+        waiting[k + 1].expect("session.queued", session_id=sessions[k + 1], position=1)
+    last.expect("session.queued", session_id=last_session, position=10)  # the first ten: exact again
+
+    # 13 -> 12: told (the first announcement tells everyone it has not told yet); 12 -> 11 stayed
+    # within 11-20: not told; 11 -> 10: told.
+    assert [f["position"] for f in last.session_frames(last_session)] == [13, 12, 10]
+    assert waiting[11].expect("session.queued", session_id=sessions[11], position=9)
+
+
 def first_of_two_waiting_leaves(stack: Stack, connect: Connect) -> tuple[Peer, Peer, str]:
     """Two customers wait; the first ends their session and is told so. Returns both sockets and
     the session of the one still waiting, who must then hear position 1."""

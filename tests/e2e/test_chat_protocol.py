@@ -295,14 +295,16 @@ def test_a_position_announcement_read_before_an_assignment_and_posted_after_it_i
 
 
 def test_a_later_position_announcement_wins_over_an_earlier_one_posted_after_it(
-        stack: Stack, fresh: None, connect: Connect) -> None:
+        stack: Stack, fresh: None, connect: Connect, time_passes) -> None:
     from chalicelib.services import assignment
+    from chalicelib.services.assignment import positions
 
     first_socket, second_socket = (connect(sign_up_visitor(stack, name)) for name in ("Ann", "Ben"))
     leaving = first_socket.request("start_session", "session.queued")["session_id"]
     waiting = second_socket.request("start_session", "session.queued")["session_id"]
 
     def first_leaves() -> None:
+        time_passes(positions.LEASE_SECONDS + 1)  # the announcer stalls past its lease: the leave's runs
         first_socket.send("end_session", session_id=leaving)
         second_socket.expect("session.queued", session_id=waiting, position=1)  # the leave's announcement
 
@@ -314,6 +316,26 @@ def test_a_later_position_announcement_wins_over_an_earlier_one_posted_after_it(
     frames = second_socket.session_frames(waiting)
     assert [f["position"] for f in frames] == [2, 1, 2]  # the earlier announcement landed last
     assert SessionView().shown(frames, waiting)["position"] == 1
+
+
+def test_a_queue_move_during_an_announcement_is_told_by_the_announcer_running_once_it_finishes(
+        stack: Stack, fresh: None, connect: Connect) -> None:
+    from chalicelib.services import assignment
+
+    first_socket, second_socket = (connect(sign_up_visitor(stack, name)) for name in ("Ann", "Ben"))
+    leaving = first_socket.request("start_session", "session.queued")["session_id"]
+    waiting = second_socket.request("start_session", "session.queued")["session_id"]
+
+    def first_leaves() -> None:
+        first_socket.request("end_session", "session.ended", session_id=leaving)  # its announcement waits
+
+    with before_push(first_leaves, when=lambda f: f.get("session_id") == waiting) as held:
+        assignment.announce_positions()  # reads the queue while Ann still waits: Ben is number 2
+
+    assert [f["position"] for f in held] == [2]
+    told = second_socket.expect("session.queued", session_id=waiting, position=1)  # its next run
+    assert frame_key(told) > frame_key(held[0])
+    assert SessionView().shown(second_socket.session_frames(waiting), waiting)["position"] == 1
 
 
 def test_an_admins_socket_lists_their_own_active_sessions_like_an_agents(

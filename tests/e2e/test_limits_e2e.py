@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from chalicelib.config import reload_config
-from chalicelib.models import ConnectionModel, LimitModel, VisitorModel
+from chalicelib.models import ConnectionModel, VisitorModel
 from devstack import Stack
 from tests.e2e.protocol_helpers import Connect, Conversation, api, open_conversation, sign_up_visitor
 
@@ -36,7 +36,9 @@ def chat(stack: Stack, fresh: None, connect: Connect) -> Conversation:
     """An assigned conversation whose visitor starts with an unspent message budget (opening it
     took a few frames)."""
     conversation = open_conversation(stack, connect)
-    LimitModel(f"msg#{conversation.visitor.id}").delete()
+    # The budget lives on the visitor's item; a new version makes every container read it again.
+    VisitorModel(conversation.visitor.id).update(actions=[VisitorModel.msg_tat.remove(),
+                                                          VisitorModel.msg_version.add(1)])
     return conversation
 
 

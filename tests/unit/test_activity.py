@@ -10,6 +10,7 @@ from chalicelib.models import ActivityModel
 from chalicelib.models.activity import agents_bucket, session_bucket, session_shard
 from chalicelib.services import agents, assignment, chat, tokens, visitors
 from chalicelib.services.tokens import Principal
+from tests import faults
 
 
 def _online_agent(name: str) -> Principal:
@@ -50,11 +51,22 @@ def test_agent_status_changes_are_logged(tables):
 def test_a_log_that_cannot_be_written_never_fails_the_committed_operation(tables, caplog):
     alice = _online_agent("alice")
     visitor = tokens.verify(visitors.sign_up("Ann", None)["token"])
+    session = chat.start_session(visitor).session  # the assignment writes its record itself
     tables.delete_table(TableName=ActivityModel.Meta.table_name)
 
     with caplog.at_level(logging.ERROR):
-        session = chat.start_session(visitor).session
         ended = chat.end_session(visitor, session.session_id)
 
     assert session.agent_id == alice.user_id and ended.status == "ended"
     assert "activity not recorded" in caplog.text
+
+
+def test_an_assignment_and_its_activity_record_are_written_together(tables):
+    _online_agent("alice")
+    visitor = tokens.verify(visitors.sign_up("Ann", None)["token"])
+
+    with faults.cancel("ProvisionedThroughputExceeded", times=1):  # throttled: the whole transaction retried
+        session = chat.start_session(visitor).session
+
+    events = [e for e in ActivityModel.scan(consistent_read=True) if e.session_id == session.session_id]
+    assert [(e.kind, e.agent_id, e.at) for e in events] == [("assigned", session.agent_id, session.assigned_at)]

@@ -53,18 +53,24 @@ def test_a_heartbeat_that_meets_a_transaction_conflict_still_lands(tables):
     assert float(_agent_item(agent_id).heartbeat_at) >= before
 
 
-def test_a_message_whose_assignment_refresh_meets_a_conflict_is_stored_and_acknowledged(tables):
+def test_a_message_whose_assignment_refresh_meets_a_conflict_is_stored_and_acknowledged(tables, time_passes):
     _agent("alice")
     visitor = _visitor("Ann")
     session = chat.start_session(visitor).session
+    expiry = AssignmentModel.get(visitor.user_id, consistent_read=True).expires_at
+    time_passes(60)
 
-    with faults.refuse("UpdateItem", "TransactionConflictException", times=1,
-                       when=_on_table("assignments")) as f:
+    def touches_the_assignment(body: dict) -> bool:  # the refresh is part of the message's transaction
+        return any(a.get("Update", {}).get("TableName") == get_config().table_name("assignments")
+                   for a in body.get("TransactItems") or [])
+
+    with faults.cancel("TransactionConflict", times=1, when=touches_the_assignment) as f:
         message, is_new = chat.send_message(visitor, session.session_id, "m1", "hello")
 
-    assert f.injected == {"UpdateItem": 1}
+    assert f.injected == {"TransactWriteItems": 1}
     assert is_new and message.text == "hello"
-    assert AssignmentModel.get(visitor.user_id, consistent_read=True).session_id == session.session_id
+    refreshed = AssignmentModel.get(visitor.user_id, consistent_read=True)
+    assert refreshed.session_id == session.session_id and refreshed.expires_at >= expiry + 60
 
 
 def test_a_waiting_customer_is_queued_though_the_queue_counter_was_throttled(tables):

@@ -405,3 +405,31 @@ def test_a_customer_offered_to_an_agent_who_turns_out_full_keeps_waiting(tables,
     assignment.agent_heartbeat(agent_id)
     assert assignment.cleanup().dispatched == 1
     assert _session(waiting.session_id).agent_id == agent_id
+
+
+def test_an_assignment_reads_no_ones_sockets_and_writes_its_record_in_its_own_transaction(tables):
+    from chalicelib.ws import actions
+    from tests import faults
+
+    agent_id = _agent("alice")
+    agent = Principal(agent_id, "agent", "agent", "Alice")
+    connections.register("alice-laptop", agent, None, None)
+    actions.on_registered(agent, "alice-laptop")
+    session = _start("Ann")
+    waiting = _start("Bob")  # a customer of hers who comes back to wait below
+    assert (session.status, waiting.status) == ("active", "active")
+    assignment.end_session(_session(waiting.session_id), ended_by="system", reason="ended_by_agent")
+    queued = SessionModel("s_waiting", visitor_id=waiting.visitor_id, visitor_name="Bob", status="queued",
+                          created_at=waiting.created_at, created_day=waiting.created_day,
+                          queued_at=waiting.created_at, visitor_sockets={f"conn-{waiting.visitor_id}"})
+    queued.save()
+    read_by_the_dispatcher = _session("s_waiting")
+
+    with faults.counted() as calls, faults.sent("TransactWriteItems") as transactions:
+        outcome = assignment.assign_session(read_by_the_dispatcher)
+
+    assert outcome is not None and outcome.agent_id == agent_id
+    # The available index, then the transaction; an UpdateItem at most: this second's statistics.
+    assert {op: n for op, n in calls.items() if op != "UpdateItem"} == {"Query": 1, "TransactWriteItems": 1}
+    written = {next(iter(a.values()))["TableName"] for a in transactions[0]["TransactItems"]}
+    assert get_config().table_name("activity") in written and get_config().table_name("visitors") in written

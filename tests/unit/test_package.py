@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str,
 
 def test_package_writes_the_template_and_the_code(packaged: Path):
     assert (packaged.parent / "deployment.zip").stat().st_size > 0
+
+
+def test_the_code_leaves_out_what_the_lambda_runtime_provides_and_stays_under_10_mb(packaged: Path):
+    code = packaged.parent / "deployment.zip"
+    with zipfile.ZipFile(code) as shipped:
+        tops = {name.split("/", 1)[0] for name in shipped.namelist()}
+
+    assert not {top for top in tops if top.split("-", 1)[0] in ("boto3", "botocore", "s3transfer")}
+    assert {"chalicelib", "pynamodb", "pydantic_core", "app.py"} <= tops  # what the runtime lacks stays
+    assert code.stat().st_size <= 10 * 1024 * 1024
 
 
 def test_every_model_table_is_deployed_under_the_stage_name(template):

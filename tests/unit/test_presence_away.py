@@ -18,7 +18,7 @@ def _connect(principal: Principal, connection_id: str) -> None:
     actions.on_connected(principal, connection_id)
     connections.register(connection_id, principal, None, None)
     actions.on_registered(principal, connection_id)
-    actions.on_activity(principal, connection_id)
+    actions.on_frame(principal, connection_id)
 
 
 def _disconnect(connection_id: str) -> None:

@@ -182,6 +182,7 @@ def test_a_ticket_still_in_use_is_not_given_back(tables, time_passes):
 def test_a_ticket_held_by_a_newcomer_does_not_make_announcements_read_the_queue_again(tables):
     for n in range(3):
         chat.start_session(_visitor(f"w{n}"))
+    assignment.announce_positions()  # tells the three; the next ones tell only what changed
     with faults.counted() as settled:
         assignment.announce_positions()
     _dies_between_ticket_and_session(_visitor("in flight"))  # a ticket held, its session not written
@@ -213,3 +214,14 @@ def test_the_sweep_reports_what_it_gave_back_in_its_answer(tables, time_passes):
 
     assert len(answer["tickets_given_back"]) == 1
     assert json.dumps(answer)  # the REST answer serialises it
+
+
+def test_an_announcer_stopped_at_its_deadline_lets_go_though_moves_came_meanwhile(tables):
+    from chalicelib.services.assignment import positions
+
+    stopped = positions.request()
+    assert stopped is not None and positions.request() is None  # a move while it runs: counted
+
+    assert positions.release(stopped, finished=False)
+    assert positions.pending()  # the sweep announces what is left
+    assert positions.request() is not None  # the next move announces at once, not after the lease

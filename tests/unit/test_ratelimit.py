@@ -205,3 +205,38 @@ def test_a_lost_answer_retried_after_other_events_landed_is_counted_once(fresh):
 
     assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
     assert _passed(_spend, 5) == 1  # 1 + 1 + 2 spent, not 5
+
+
+# -- the message budget, on the sender's own item ------------------------------------------------
+
+
+@pytest.fixture
+def message_budget(fresh, monkeypatch: pytest.MonkeyPatch):
+    from chalicelib.config import reload_config
+
+    monkeypatch.setenv("KEFU_WS_RATE_LIMIT", "12")
+    monkeypatch.setenv("KEFU_WS_RATE_WINDOW", "1200")  # one back every 100 s
+    reload_config()
+    yield
+    monkeypatch.undo()
+    reload_config()
+
+
+def test_simultaneous_frames_of_one_user_pass_exactly_the_budget_none_refused_for_contention(message_budget):
+    from chalicelib.services import senders, visitors
+
+    visitor_id = visitors.sign_up("Ann", None)["visitor_id"]
+    senders.count_frame("visitor", visitor_id)  # this container knows the budget: one taken
+    refusals: list[str] = []
+
+    def frame() -> None:
+        try:
+            senders.count_frame("visitor", visitor_id)
+        except RateLimited as e:
+            refusals.append(e.message)
+            raise
+
+    outcomes = _race(frame, 20)
+
+    assert outcomes.count("passed") == 11
+    assert not [r for r in refusals if "simultaneous" in r]  # refused for the budget, not for racing

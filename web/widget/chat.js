@@ -324,7 +324,9 @@
           if (live && state.status === "active") transcript.addSystem(`requeued-${data.version}`, t("requeued"));
           state.agent = null;
           changeStatus("queued", data);
-          setStatus(typeof data.position === "number" ? t("queued", { position: data.position }) : t("waiting"));
+          // Beyond the first waiters the server tells a band, again only when it changes (docs/protocol.md).
+          if (Array.isArray(data.band)) setStatus(t("queued_band", { low: data.band[0], high: data.band[1] }));
+          else setStatus(typeof data.position === "number" ? t("queued", { position: data.position }) : t("waiting"));
           break;
         case "session.offline":
           if (!isOurs(data.session_id)) break;

@@ -41,13 +41,14 @@ from chalicelib.services.assignment.positions import last_announcement
 from chalicelib.services.assignment.presence import (
     agent_connected,
     agent_disconnected,
+    agent_frame,
     agent_heartbeat,
     is_anyone_online,
     set_capacity,
     set_status,
 )
 from chalicelib.services.assignment.queue import enqueue, position_of, queue_length, queue_view, waiting_sessions
-from chalicelib.services.assignment.release import get_assignment, touch_assignment
+from chalicelib.services.assignment.release import add_touch, get_assignment
 from chalicelib.services.assignment.results import AssignOutcome, Attempt, Release, SweepReport
 from chalicelib.services.assignment.slots import fix_agent_index, refresh_pool
 from chalicelib.services.assignment.sweeps import agents_overview, cleanup
@@ -60,9 +61,11 @@ __all__ = [
     "Release",
     "SweepReport",
     "accept_session",
+    "add_touch",
     "active_sessions_of",
     "agent_connected",
     "agent_disconnected",
+    "agent_frame",
     "agent_heartbeat",
     "agents_overview",
     "announce_positions",
@@ -89,7 +92,6 @@ __all__ = [
     "requeue_agent_sessions",
     "set_capacity",
     "set_status",
-    "touch_assignment",
     "transfer",
     "waiting_sessions",
 ]

@@ -21,7 +21,7 @@ from chalicelib.models.base import Transaction, fetch, get_or_none, rounds
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, matching, positions, queue, release, slots
+from chalicelib.services.assignment import announcer, claims, matching, queue, release, slots
 from chalicelib.services.assignment import offline as offline_waiting
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
 from chalicelib.services.assignment.effects import after_commit
@@ -32,10 +32,13 @@ HEAD_PAGE = 10
 OPEN_ATTEMPTS = 4
 
 
-def open_session(visitor_id: str, visitor_name: str | None, topic: str | None, *, offline: bool = False,
+def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
+                 visitor_sockets: set[str] | None = None, *, offline: bool = False,
                  details: dict[str, Any] | None = None) -> tuple[AssignOutcome, bool]:
     """The visitor's open session, or a new one placed with an agent or in the queue; and
-    whether it is new (its participants were then told).
+    whether it is new (its participants were then told). ``visitor_sockets``: the visitor's open
+    sockets as the caller just saw them on their item (read here otherwise); the session records
+    them, and the assignment holds them by its condition.
 
     Nobody waiting: the session is created already assigned, in the assignment transaction.
     Otherwise, or when nobody has room, it is created waiting with its ticket (one write, so a
@@ -58,6 +61,9 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None, *
             **(details or {}),
         )
         claim = claims.new_claim(visitor_id, session.session_id)
+        if visitor_sockets is None:
+            visitor_sockets = connections.sockets_of(visitor_id, "visitor")
+        session.visitor_sockets = set(visitor_sockets) or None
         if offline:
             if offline_waiting.create(session, claim):
                 return AssignOutcome(session), True
@@ -66,11 +72,11 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None, *
             result, agent = matching.offer(session, claim=claim)
             if result is Attempt.DONE and agent is not None:
                 logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
-                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                             matching.owners(session, agent))
                 return matching.outcome_of(session, agent), True
             if result is not Attempt.AGENT_BUSY:
                 continue  # another start won the claim: the next round returns its session
-        session.visitor_sockets = connections.sockets_of(visitor_id, "visitor") or None
         with queue.held_ticket() as ticket:
             session.queue_pool, session.queue_ticket, session.queued_at = QUEUE_POOL, ticket.number, now
             tx = Transaction()
@@ -99,7 +105,8 @@ def assign_session(session: SessionModel) -> AssignOutcome | None:
     result, agent = matching.offer(session)
     if result is not Attempt.DONE or agent is None:
         return None
-    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                 matching.owners(session, agent))
     return matching.outcome_of(session, agent)
 
 
@@ -133,7 +140,8 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
                 continue
             if result is Attempt.DONE and agent is not None:
                 moved += 1
-                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+                after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                             matching.owners(session, agent))
                 if moved >= max_moves:
                     break
     return _moved(moved, deadline)
@@ -158,26 +166,11 @@ def _end_duplicate(session: SessionModel) -> None:
         after_commit("notify", notify.session_ended, session, "system", "duplicate")
 
 
-def announce_positions(skip: set[str] | None = None, deadline: Deadline = UNBOUNDED) -> None:
-    """Tell every waiting customer their position (after the queue moved). Listed waiters are
-    confirmed by a consistent read, so one who left before the read is never counted. The list
-    stands when the number of waiting sessions (exact on the queue counter), read before and
-    after it, equals its length: otherwise someone joined whom the index does not show yet, or
-    someone left during the read; look again, within ``KEFU_INDEX_LAG``. (A length that merely
-    matches once is not enough: a stale index can list the leaver in place of the newcomer.)
-    At the deadline, the head of the queue read so far is told and the rest hear next time. Its
-    number is drawn before the queue is read, so a client keeps the newest notice whatever order
-    the posts arrive in (``positions``)."""
-    position_seq = positions.next_announcement()
-    for _ in range(matching.LOOK_AGAIN):
-        before = queue.count().waiting
-        waiting = queue.waiting_sessions(deadline=deadline)
-        if before == len(waiting) == queue.count().waiting or deadline.passed():
-            break
-        time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
-    else:
-        waiting = queue.waiting_sessions(deadline=deadline)
-    notify.queue_positions([s for s in waiting if not skip or s.session_id not in skip], position_seq)
+def announce_positions(deadline: Deadline = UNBOUNDED) -> None:
+    """The queue moved: the waiters whose shown position changed are told (``announcer``: one
+    announcer at a time, coalescing the moves that come while it runs). Stops at the deadline;
+    the next move or the sweep tells the rest."""
+    announcer.announce(deadline)
 
 
 def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
@@ -201,7 +194,8 @@ def accept_session(session_id: str, agent_id: str) -> AssignOutcome:
         if slots.get_agent(agent_id).status == "offline":
             raise Conflict("set your status to online or away before accepting customers")
         raise CapacityFull("you are at your capacity")
-    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name)
+    after_commit("notify", notify.session_assigned, session, agent.agent_id, agent.display_name,
+                 matching.owners(session, agent))
     if is_offline:
         return matching.outcome_of(session, agent)  # the queue did not move
     if not after_commit("dispatch", dispatch_queue):  # dispatch announces when it moved someone

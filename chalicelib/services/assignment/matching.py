@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
+from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
 from chalicelib.models.agent import AVAILABLE_POOL
 from chalicelib.models.assignment import sweep_shard_of
 from chalicelib.models.base import CONDITION_FAILED, Transaction, rounds
 from chalicelib.models.session import next_version
 from chalicelib.observability import count, logger
+from chalicelib.services import activity, connections, transcript
 from chalicelib.services.assignment import queue, slots
-from chalicelib.services.assignment.availability import available_condition
+from chalicelib.services.assignment.availability import available_condition, is_available
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
 OFFER_ROUNDS = 30
 LOOK_AGAIN = 4
+VISITOR_LOOKS = 3
 
 
 def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
@@ -44,12 +47,49 @@ def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
 
 def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,
             claim: CounterModel | None = None) -> Attempt:
-    """Assign ``session`` to ``agent`` in one transaction (see ``slots.add_increment``).
+    """Assign ``session`` to ``agent`` in one transaction (see ``slots.add_increment``), which also
+    writes the activity record and the transcript's "joined" line, and holds both parties' open
+    sockets as the notice will use them (the agent's as read, the visitor's as the session
+    recorded them, each on the condition that it is still so), so telling them needs no read:
+    ``owners`` gives them after ``DONE``. When the visitor's sockets changed, they are read and the
+    transaction sent again.
 
     With ``claim``, the session is new: it is created already active, with the visitor's open
     session claim, in the same transaction (it never waits, so it never enters the queue).
     """
     now = clock.iso()
+    visitor_sockets = set(session.visitor_sockets or ())
+    for _ in range(VISITOR_LOOKS):
+        failed, stored = _commit_attempt(session, agent, now, visitor_sockets, manual=manual, additive=additive,
+                                         claim=claim)
+        if set(failed) != {"visitor"}:
+            break
+        visitor_sockets = connections.sockets_of(session.visitor_id, "visitor")  # a socket opened or closed
+    if failed.get("session") == CONDITION_FAILED or failed.get("claim") == CONDITION_FAILED:
+        return Attempt.SESSION_GONE
+    if failed.get("customer") == CONDITION_FAILED:
+        return Attempt.CUSTOMER_TAKEN
+    if failed:
+        if "agent" in stored:
+            agent.deserialize(stored["agent"])  # the agent as it stands, as DynamoDB answered the failure
+        return Attempt.AGENT_BUSY
+    session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
+    session.assigned_at, session.queue_pool, session.queue_ticket = now, None, None
+    session.visitor_sockets = visitor_sockets or None  # as the transaction held them
+    if claim is None:
+        session.advanced()  # a new session was created at the version it carries
+    if additive:
+        fixed = slots.fix_agent_index(agent.agent_id)
+        agent.socket_ids = fixed.socket_ids if fixed is not None else None  # read after the commit
+    count("SessionsAssigned")
+    logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
+                customer_id=session.visitor_id)
+    return Attempt.DONE
+
+
+def _commit_attempt(session: SessionModel, agent: AgentModel, now: str, visitor_sockets: set[str], *,
+                    manual: bool, additive: bool,
+                    claim: CounterModel | None) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     assignment = AssignmentModel(
         session.visitor_id,
         agent_id=agent.agent_id,
@@ -62,11 +102,14 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     tx = Transaction()
     slots.add_increment(tx, agent, assigned_at=now, manual=manual, additive=additive)
     tx.put("customer", assignment, condition=AssignmentModel.customer_id.does_not_exist())
+    tx.check("visitor", VisitorModel, session.visitor_id, condition=slots.sockets_are(VisitorModel, visitor_sockets))
+    tx.put("activity", activity.assigned_event(session, agent.agent_id, now))
+    tx.put("line", transcript.assigned_line(session.session_id, agent.agent_id, agent.display_name, now))
     if claim is not None:
         created = SessionModel(session.session_id, **{
             **session.attribute_values, "status": "active", "agent_id": agent.agent_id,
             "agent_name": agent.display_name, "assigned_at": now, "queue_pool": None, "queue_ticket": None,
-            "queued_at": None})
+            "queued_at": None, "visitor_sockets": visitor_sockets or None})
         tx.put("claim", claim, condition=CounterModel.name.does_not_exist())
         tx.put("session", created, condition=SessionModel.session_id.does_not_exist())
     elif session.status == "offline":
@@ -84,24 +127,16 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
                 else SessionModel.queue_ticket == session.queue_ticket),
         )
         if session.queue_ticket is not None:
-            queue.add_leave(tx)
+            queue.add_leave(tx, session.queue_ticket)
     failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
-    if failed.get("session") == CONDITION_FAILED or failed.get("claim") == CONDITION_FAILED:
-        return Attempt.SESSION_GONE
-    if failed.get("customer") == CONDITION_FAILED:
-        return Attempt.CUSTOMER_TAKEN
-    if failed:
-        return Attempt.AGENT_BUSY
-    session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
-    session.assigned_at, session.queue_pool, session.queue_ticket = now, None, None
-    if claim is None:
-        session.advanced()  # a new session was created at the version it carries
-    if additive:
-        slots.fix_agent_index(agent.agent_id)
-    count("SessionsAssigned")
-    logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
-                customer_id=session.visitor_id)
-    return Attempt.DONE
+    return failed, tx.failed_items
+
+
+def owners(session: SessionModel, agent: AgentModel) -> dict[str, Any]:
+    """Both parties' items with the open sockets a ``DONE`` attempt's transaction held (the
+    agent's) or read after it (additive): what ``push`` needs to tell them, without a read."""
+    return {agent.agent_id: agent,
+            session.visitor_id: VisitorModel(session.visitor_id, socket_ids=session.visitor_sockets)}
 
 
 def _assigned_actions(agent: AgentModel, now: str) -> list:
@@ -117,11 +152,24 @@ def _assigned_actions(agent: AgentModel, now: str) -> list:
 
 def commit(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,
            claim: CounterModel | None = None) -> Attempt:
-    """One agent: exact first, and additive once the exact read lost a race."""
+    """One agent: exact first; when the exact attempt met other values than it was computed from
+    (an index entry behind the agent, a socket opened), exact again from the values DynamoDB
+    answered, if they still leave room; additive once that loses a race too."""
     result = attempt(session, agent, manual=manual, additive=additive, claim=claim)
     if result is Attempt.AGENT_BUSY and not additive:
-        result = attempt(session, agent, manual=manual, additive=True, claim=claim)
+        if not _has_room(agent, manual):
+            return result
+        result = attempt(session, agent, manual=manual, additive=False, claim=claim)
+        if result is Attempt.AGENT_BUSY and _has_room(agent, manual):
+            result = attempt(session, agent, manual=manual, additive=True, claim=claim)
     return result
+
+
+def _has_room(agent: AgentModel, manual: bool) -> bool:
+    """What ``slots.add_increment``'s condition asks of the agent, on the values known of them."""
+    if manual:
+        return agent.status != "offline" and int(agent.active_count) < int(agent.max_concurrent)
+    return is_available(agent)
 
 
 def offer(session: SessionModel, claim: CounterModel | None = None) -> tuple[Attempt, AgentModel | None]:

@@ -14,7 +14,7 @@ from chalicelib import clock
 from chalicelib.errors import ValidationFailed
 from chalicelib.models import AgentModel
 from chalicelib.observability import logger
-from chalicelib.services import activity, connections, notify
+from chalicelib.services import activity, connections, notify, senders
 from chalicelib.services.assignment import dispatch, lifecycle, queue, slots
 from chalicelib.services.assignment.availability import is_available
 from chalicelib.services.assignment.deadline import UNBOUNDED, Deadline
@@ -74,15 +74,30 @@ def set_capacity(agent_id: str, capacity: int) -> AgentModel:
 
 
 def agent_heartbeat(agent_id: str, connection_id: str | None = None) -> None:
-    """A frame from one of the agent's sockets (``connection_id``, which goes back on their set of
-    open sockets): alive; back in the pool if otherwise eligible."""
+    """A heartbeat from one of the agent's sockets (``connection_id``, which goes back on their set
+    of open sockets): alive; back in the pool if otherwise eligible."""
     agent = slots.record_heartbeat(agent_id, connection_id)
-    if agent is None:
-        return
+    if agent is not None:
+        _after_heartbeat(agent)
+
+
+def agent_frame(agent_id: str, connection_id: str) -> senders.Sender | None:
+    """A frame from one of the agent's sockets, in the frame's one write (``senders``: the rate
+    limit, the heartbeat, the socket back on their set); then what the heartbeat changes. The
+    queue is looked at only when this frame made the agent available (back in the pool, or back
+    from a silence during which dispatchers skipped them): a frame of an agent heard all along
+    costs no read. None when the agent no longer exists."""
+    sender = senders.count_frame("agent", agent_id, also=slots.heartbeat_actions(connection_id))
+    if sender is not None:
+        _after_heartbeat(sender.item, only_if_back=True)
+    return sender
+
+
+def _after_heartbeat(agent: AgentModel, only_if_back: bool = False) -> None:
     if agent.status == "offline" and agent.offline_reason == INACTIVE:
-        _tell_set_offline(agent_id)
+        _tell_set_offline(agent.agent_id)
         return
-    _back_if_available(agent)
+    _back_if_available(agent, only_if_back)
 
 
 def _tell_set_offline(agent_id: str) -> None:
@@ -92,12 +107,14 @@ def _tell_set_offline(agent_id: str) -> None:
         after_commit("notify", notify.agent_presence, agent_id, "offline", INACTIVE)
 
 
-def _back_if_available(agent: AgentModel) -> None:
+def _back_if_available(agent: AgentModel, only_if_back: bool = False) -> None:
     if not is_available(agent):
         return
     if agent.pool is None:
         slots.refresh_pool(agent.agent_id)
         after_commit("notify", notify.agent_presence, agent.agent_id, "online", "active")
+    elif only_if_back and not slots.was_silent(agent):
+        return  # in the pool and heard all along: every dispatch meanwhile could choose them
     if queue.queue_length() > 0:
         # Available with customers waiting: newly back in the pool, or back from a silence
         # during which dispatchers skipped this agent. The index the dispatcher reads may still

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pynamodb.expressions.condition import size
+
 from chalicelib import clock
 from chalicelib.errors import Conflict, Unavailable
 from chalicelib.models import CounterModel, SessionModel
@@ -107,9 +109,11 @@ def _is_held(ticket: Ticket):
 
 def add_use(tx: Transaction, ticket: Ticket) -> None:
     """Add "the ticket is used" to the transaction that puts its session in the queue: it stays
-    counted in the length, as a waiting session now. Cancelled (``ticket``) if it was given back."""
+    counted in the length, as a waiting session now (among the ``waiting`` tickets). Cancelled
+    (``ticket``) if it was given back."""
     tx.update("ticket", CounterModel(QUEUE_COUNTER),
-              actions=[CounterModel.held[ticket.key].remove(), CounterModel.told[ticket.key].remove()],
+              actions=[CounterModel.held[ticket.key].remove(), CounterModel.told[ticket.key].remove(),
+                       CounterModel.waiting.add({ticket.number})],
               condition=_is_held(ticket))
 
 
@@ -155,9 +159,11 @@ def give_back_stale(deadline: Deadline = UNBOUNDED) -> list[int]:
     return given
 
 
-def add_leave(tx: Transaction) -> None:
-    """Add "one waiter fewer" to a transaction that takes a session out of the queue."""
-    tx.update("queue", CounterModel(QUEUE_COUNTER), actions=[CounterModel.length.add(-1)])
+def add_leave(tx: Transaction, ticket: int) -> None:
+    """Add "one waiter fewer" (the one with ``ticket``) to a transaction that takes a session out
+    of the queue."""
+    tx.update("queue", CounterModel(QUEUE_COUNTER),
+              actions=[CounterModel.length.add(-1), CounterModel.waiting.delete({int(ticket)})])
 
 
 def queue_actions(ticket: int, queued_at: str) -> list:
@@ -185,25 +191,58 @@ def enqueue(session: SessionModel, front: bool = False) -> int:
 @dataclass(frozen=True)
 class QueueCount:
     """The queue counter as read (consistently): ``length`` counts the waiting sessions and the
-    tickets ``held`` for sessions about to wait."""
+    tickets ``held`` for sessions about to wait; ``tickets`` are the waiting sessions' tickets
+    (None when the counter does not hold them all: written before it kept them)."""
 
     length: int
     held: int
     last_ticket_at: float | None
+    tickets: frozenset[int] | None = None
 
     @property
     def waiting(self) -> int:
         """The sessions in the queue now, exactly."""
         return max(0, self.length - self.held)
 
+    def position(self, ticket: int) -> int | None:
+        """The exact position (1 = next) of the waiting ticket, from the tickets; None unknown."""
+        if self.tickets is None or ticket not in self.tickets:
+            return None
+        return sum(1 for t in self.tickets if t < ticket) + 1
 
-def count() -> QueueCount:
-    counter = get_or_none(CounterModel, QUEUE_COUNTER)
+
+def count_of(counter: CounterModel | None) -> QueueCount:
     if counter is None:
-        return QueueCount(0, 0, None)
+        return QueueCount(0, 0, None, frozenset())
     held = len(counter.held.as_dict()) if counter.held is not None else 0
     last = float(counter.last_enqueued_at) if counter.last_enqueued_at is not None else None
-    return QueueCount(max(0, int(counter.length or 0)), held, last)
+    length = max(0, int(counter.length or 0))
+    tickets = frozenset(int(t) for t in counter.waiting or ())
+    return QueueCount(length, held, last, tickets if len(tickets) == max(0, length - held) else None)
+
+
+def count() -> QueueCount:
+    return count_of(get_or_none(CounterModel, QUEUE_COUNTER))
+
+
+def repair_tickets(deadline: Deadline = UNBOUNDED) -> bool:
+    """A counter that does not hold every waiting ticket (written before it kept them): rebuild
+    them from the queue, read whole and confirmed, on the condition that no ticket was taken,
+    used, given back or left meanwhile (the length and the tickets held are as read). True when
+    it wrote; otherwise the next sweep tries again."""
+    counter = get_or_none(CounterModel, QUEUE_COUNTER)
+    counted = count_of(counter)
+    if counter is None or counted.tickets is not None:
+        return False
+    waiting = waiting_sessions(deadline=deadline)
+    if deadline.passed() or len(waiting) != counted.waiting:
+        return False  # the index has not caught up: next time
+    tickets = {int(s.queue_ticket) for s in waiting}
+    unchanged = CounterModel.length == int(counter.length or 0)
+    unchanged &= (size(CounterModel.held) == counted.held if counter.held is not None
+                  else CounterModel.held.does_not_exist())
+    action = CounterModel.waiting.set(tickets) if tickets else CounterModel.waiting.remove()
+    return conditional(lambda: CounterModel(QUEUE_COUNTER).update(actions=[action], condition=unchanged))
 
 
 def queue_length() -> int:
@@ -220,8 +259,13 @@ def waiting_sessions(limit: int | None = None, deadline: Deadline = UNBOUNDED) -
 
 
 def position_of(session: SessionModel) -> int | None:
+    """The waiting session's exact position: from the counter's tickets (one read), or by counting
+    the index up to its ticket when the counter does not hold them all."""
     if session.queue_ticket is None or session.status != "queued":
         return None
+    known = count().position(int(session.queue_ticket))
+    if known is not None:
+        return known
     ahead = SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket < session.queue_ticket)
     return ahead + 1
 

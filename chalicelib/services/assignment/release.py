@@ -105,7 +105,7 @@ def finish_waiting(session: SessionModel, ended_by: str, reason: str, status: st
     tx.update("session", SessionModel(session.session_id), actions=end_actions(ended_by, reason, status),
               condition=condition)
     if session.queue_ticket is not None:
-        queue.add_leave(tx)
+        queue.add_leave(tx, session.queue_ticket)
     if tx.commit():
         return False
     session.advanced()
@@ -128,10 +128,9 @@ def end_orphan(session: SessionModel, ended_by: str, reason: str) -> bool:
         already_done=ended_by_this_call)
 
 
-def touch_assignment(customer_id: str, session_id: str) -> None:
-    """Activity in a session pushes its assignment's expiry out by ``KEFU_ASSIGNMENT_TTL``."""
+def add_touch(tx: Transaction, customer_id: str, session_id: str) -> None:
+    """Add "activity in the session" to ``tx`` (a message's transaction): its assignment's expiry
+    pushed out by ``KEFU_ASSIGNMENT_TTL``, on the condition that it is still this session's."""
     expires_at = int(clock.epoch() + get_config().assignment_ttl_seconds)
-    conditional(lambda: AssignmentModel(customer_id).update(
-        actions=[AssignmentModel.expires_at.set(expires_at)],
-        condition=AssignmentModel.session_id == session_id,
-    ))
+    tx.update("assignment", AssignmentModel(customer_id), actions=[AssignmentModel.expires_at.set(expires_at)],
+              condition=AssignmentModel.session_id == session_id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.config import get_config
 from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
@@ -146,22 +147,29 @@ def refresh_pool(agent_id: str) -> AgentModel:
     return update_agent(agent_id, lambda agent: [])
 
 
-def fix_agent_index(agent_id: str) -> None:
+def fix_agent_index(agent_id: str) -> AgentModel | None:
     """Rewrite ``load_key``/``pool`` from the agent's current counts (after an additive write).
     Conditioned on those counts, so a stale fix never lands; the writer that changed them
-    afterwards runs its own fix."""
+    afterwards runs its own fix. Returns the agent as last read (consistently)."""
+    agent = None
     for _ in rounds(FIX_ATTEMPTS):
         agent = get_agent(agent_id)
         desired = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
                            agent.agent_id)
         if agent.load_key == desired and (agent.pool is not None) == is_available(agent):
-            return
+            return agent
         actions, in_pool = index_actions(agent, int(agent.active_count))
         condition = _guarded(agent, in_pool)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
             if in_pool and agent.pool is None:
                 note_pool_entry()
-            return
+            return agent
+    return agent
+
+
+def sockets_are(model: Any, sockets: Any):
+    """Condition: the owner's set of open sockets is exactly ``sockets`` (none: no set)."""
+    return model.socket_ids == set(sockets) if sockets else model.socket_ids.does_not_exist()
 
 
 def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manual: bool,
@@ -169,21 +177,23 @@ def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manua
     """Add "one more customer for ``agent``" to ``tx``.
 
     Exact mode writes the count and index attributes computed from the agent as read, under
-    ``pinned``. Additive mode (after losing that race) only needs room: ``ADD 1`` under
-    ``active_count < max_concurrent``; ``fix_agent_index`` follows the commit. Auto-assignment
-    (not ``manual``) also requires the agent to be available on the stored item.
+    ``pinned``, and on the condition that their open sockets are the ones read, so the notice can
+    go to exactly those without reading them again. Additive mode (after losing that race) only
+    needs room: ``ADD 1`` under ``active_count < max_concurrent``; ``fix_agent_index`` follows the
+    commit (and reads the sockets). Auto-assignment (not ``manual``) also requires the agent to be
+    available on the stored item.
     """
     condition = AgentModel.active_count < AgentModel.max_concurrent
     if additive:
         actions = [AgentModel.active_count.add(1), AgentModel.last_assigned_at.set(assigned_at)]
     else:
         actions, _ = index_actions(agent, int(agent.active_count) + 1, assigned_at=assigned_at)
-        condition &= pinned(agent)
+        condition &= pinned(agent) & sockets_are(AgentModel, agent.socket_ids)
     if manual:
         condition &= AgentModel.status != "offline"
     else:
         condition &= available_condition()
-    tx.update("agent", agent, actions=actions, condition=condition)
+    tx.update("agent", agent, actions=actions, condition=condition, answer_failure=not additive)
 
 
 def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> bool:
@@ -219,17 +229,37 @@ def set_count(agent: AgentModel, real: int) -> bool:
     return done
 
 
-def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentModel | None:
-    """A frame from one of the agent's sockets: alive, and that socket back on their set of open
-    sockets (idempotent: whatever judged it closed while it slept, it is open). Returns the agent
-    as written (None when the agent no longer exists)."""
-    agent = AgentModel(agent_id)
-    actions = [AgentModel.heartbeat_at.set(clock.epoch()), AgentModel.disconnected_at.remove()]
+def heartbeat_actions(connection_id: str | None = None) -> list:
+    """A frame from one of the agent's sockets: alive (the heartbeat before it kept beside it, so
+    the write's answer says whether the agent was silent), and that socket back on their set of
+    open sockets (idempotent: whatever judged it closed while it slept, it is open). The frame's
+    own write (``senders.count_frame``) carries these actions with the rate limit's."""
+    actions = [AgentModel.heartbeat_prev.set(AgentModel.heartbeat_at | 0), AgentModel.heartbeat_at.set(clock.epoch()),
+               AgentModel.disconnected_at.remove()]
     if connection_id:
         actions.append(AgentModel.socket_ids.add({connection_id}))
+    return actions
+
+
+def record_heartbeat(agent_id: str, connection_id: str | None = None) -> AgentModel | None:
+    """``heartbeat_actions`` as a write of their own (a socket opening); returns the agent as
+    written (None when the agent no longer exists)."""
+    agent = AgentModel(agent_id)
     applied = conditional(lambda: agent.update(  # returns the whole item (ALL_NEW): no second read
-        actions=actions, condition=AgentModel.agent_id.exists()))
+        actions=heartbeat_actions(connection_id), condition=AgentModel.agent_id.exists()))
     return agent if applied else None
+
+
+def was_silent(agent: AgentModel) -> bool:
+    """Before the heartbeat just written, the agent had been silent past the window (or never
+    heard): dispatchers skipped them meanwhile. Or the agent changed since their previous
+    heartbeat (``updated_at``: a status or capacity set, such as the status restored as their
+    socket opened, which dispatches nothing: ``presence.agent_connected``): the queue may not have
+    been looked at for them since."""
+    previous = float(agent.heartbeat_prev or 0)
+    if previous < float(agent.heartbeat_at or 0) - get_config().heartbeat_window_seconds:
+        return True
+    return agent.updated_at is not None and clock.epoch_of(agent.updated_at) >= previous - 0.001  # ms stamps
 
 
 def mark_disconnected(agent_id: str) -> str | None:

@@ -29,7 +29,7 @@ from chalicelib.models.batch import get_all
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, lifecycle, presence, queue, release, slots
+from chalicelib.services.assignment import claims, dispatch, lifecycle, positions, presence, queue, release, slots
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
 from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.effects import after_commit
@@ -250,7 +250,8 @@ def give_back_stale_tickets(report: SweepReport, deadline: Deadline) -> None:
 
 
 def cleanup(deadline: Deadline | None = None) -> SweepReport:
-    """The whole sweep: expiry, agents, customers, stale queue tickets; then dispatch."""
+    """The whole sweep: expiry, agents, customers, stale queue tickets; then dispatch, and the
+    announcement of moves no announcer finished (one died, or stopped at its deadline)."""
     deadline = deadline or Deadline(budget_seconds=get_config().cleanup_budget_seconds)
     report = SweepReport()
     release_expired(report, deadline)
@@ -259,7 +260,11 @@ def cleanup(deadline: Deadline | None = None) -> SweepReport:
     if not deadline.passed():
         give_back_stale_tickets(report, deadline)
     if not deadline.passed():
+        after_commit("queue tickets", queue.repair_tickets, deadline)
+    if not deadline.passed():
         report.dispatched = after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline) or 0
+    if not report.dispatched and not deadline.passed() and after_commit("announce", positions.pending):
+        after_commit("announce", dispatch.announce_positions, deadline=deadline)  # moves left untold
     if deadline.passed():
         report.complete = False
     logger.info("cleanup", **{k: (len(v) if isinstance(v, list) else v) for k, v in report.to_dict().items()})

@@ -1,0 +1,147 @@
+"""The one write every frame costs its sender: the per-user message budget, the heartbeat, the
+socket back on its owner's set, and what revocation needs, in one conditional ``UpdateItem`` on the
+sender's own item (the agent or visitor).
+
+The budget is the one every limit uses (``budgets``: a token bucket in its GCRA form, ``size`` frames
+at once, then one every ``window / size`` seconds; a refusal is ``RateLimited`` with
+``retry_after``), kept on the user's item (``msg_tat``) instead of a limits item of its own, so a
+frame costs one write, not two or three. The write is conditioned on the budget's version
+(``msg_version``) being the one the new ``msg_tat`` was computed from. A container remembers what it
+last wrote or saw (``container.Recent``), so a frame costs one write, not a read and a write; when
+another container wrote in between, the condition fails and DynamoDB's answer carries the stored
+values (``update_answering``), and the frame is decided again from them by ``budgets``' own two
+writes (busy, idle), which simultaneous frames pass without conflicting. A budget this container
+saw spent refuses the frame without a write (``msg_tat`` only grows: what it saw is at most what is
+stored). Each write records its request id among the last few (``msg_requests``): a retry after a
+lost answer that meets its own write counts once, even when other frames landed meanwhile (unless
+simultaneous writes each kept their own list, and one dropped it: then the frame is counted twice,
+never too little).
+The write answers with the whole item (``ALL_NEW``): its token generation and ``disabled`` say on
+every frame, without a read, whether the sender's token was revoked.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+from chalicelib import clock
+from chalicelib.config import get_config
+from chalicelib.errors import RateLimited
+from chalicelib.models import AgentModel, VisitorModel
+from chalicelib.models.base import backoff, update_answering
+from chalicelib.services.budgets import Budget
+from chalicelib.services.container import Recent
+from chalicelib.services.tokens import Principal
+
+MAX_ATTEMPTS = 12
+MEMORY_SECONDS = 600.0
+REQUESTS_KEPT = 8  # request ids of the last writes, so a lost answer's retry recognises its own
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The budget on a user's item as this container last wrote or saw it."""
+
+    version: int
+    tat: float | None
+    requests: tuple[str, ...]
+
+
+# (user type, user id) -> the budget as last written or seen by this container.
+_known: Recent[tuple[str, str], _Known] = Recent(MEMORY_SECONDS)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Whose frame it is: the user's item as the frame's write left it."""
+
+    item: AgentModel | VisitorModel
+
+    @property
+    def user_id(self) -> str:
+        return self.item.agent_id if isinstance(self.item, AgentModel) else self.item.visitor_id
+
+    @property
+    def sockets(self) -> set[str]:
+        return set(self.item.socket_ids or ())
+
+    def is_current(self, principal: Principal) -> bool:
+        """The token is not revoked: the user is not disabled and its generation is current."""
+        return not getattr(self.item, "disabled", None) and principal.gen >= int(self.item.token_gen or 0)
+
+
+def owner_model(user_type: str) -> type[AgentModel] | type[VisitorModel]:
+    return VisitorModel if user_type == "visitor" else AgentModel
+
+
+def message_budget() -> Budget:
+    """``ws_rate_limit`` frames per ``ws_rate_window_seconds`` per user, REST messages included."""
+    config = get_config()
+    return Budget("messages", config.ws_rate_limit, config.ws_rate_window_seconds)
+
+
+def _refusal(budget: Budget, tat: float, now: float) -> RateLimited:
+    wait = max(1, math.ceil(tat - now - budget.slack))
+    return RateLimited(f"too many {budget.what}; retry in {wait} s", retry_after=wait)
+
+
+def _known_of(item: AgentModel | VisitorModel) -> _Known:
+    return _Known(int(item.msg_version or 0), float(item.msg_tat) if item.msg_tat is not None else None,
+                  tuple(item.msg_requests or ()))
+
+
+def count_frame(user_type: str, user_id: str, also: list | None = None) -> Sender | None:
+    """Take one frame (or REST message) of the user from their message budget
+    (``message_budget``), applying ``also`` (more update actions on the user's item) in the same
+    write. ``RateLimited`` when the budget is spent (nothing written); None when the user no longer
+    exists.
+
+    The first write is exact: computed from the budget as this container knows it, on the
+    condition that its version is unchanged. When another frame wrote in between (the answer
+    carries what it wrote), the next writes are ``budgets``' two: a busy bucket takes one more
+    interval while it stays within the window, an idle one starts from now, so simultaneous frames
+    of one user add up without conflicting, and none passes the budget."""
+    budget = message_budget()
+    model = owner_model(user_type)
+    key = (user_type, user_id)
+    known = _known.get(key)
+    request_id = uuid.uuid4().hex
+    exists = model._hash_key_attribute().exists()
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt > 2:
+            clock.sleep(backoff(attempt, base=0.005, cap=0.2))  # an idle bucket turning busy meanwhile
+        now = clock.epoch()
+        seen = known or _Known(0, None, ())
+        if known is not None and seen.tat is not None and seen.tat > now + budget.slack:
+            raise _refusal(budget, seen.tat, now)
+        requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
+        if attempt == 0:
+            tat = max(seen.tat or now, now) + budget.interval
+            unchanged = model.msg_version == seen.version if seen.version else model.msg_version.does_not_exist()
+            actions = [model.msg_tat.set(tat), model.msg_version.set(seen.version + 1), requests]
+            condition = exists & unchanged
+        elif seen.tat is not None and seen.tat > now:  # busy: one more interval, within the window
+            actions = [model.msg_tat.set(model.msg_tat + budget.interval), model.msg_version.add(1), requests]
+            condition = exists & (model.msg_tat > now) & (model.msg_tat <= now + budget.slack) \
+                & ~model.msg_requests.contains(request_id)
+        else:  # idle (or never used): it starts from now
+            actions = [model.msg_tat.set(now + budget.interval), model.msg_version.add(1), requests]
+            condition = exists & (model.msg_tat.does_not_exist() | (model.msg_tat <= now)) \
+                & ~model.msg_requests.contains(request_id)
+        item = model(user_id)
+        applied = update_answering(item, [*actions, *(also or [])], condition)
+        if applied is None:
+            _known.forget(key)
+            return None
+        known = _known_of(item)
+        _known.put(key, known)
+        if applied or request_id in known.requests:  # or a lost answer's own write
+            return Sender(item)
+    raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
+
+
+def user_type_of(user_id: str) -> str:
+    """Agents' ids start with ``a_``, visitors' with ``v_``."""
+    return "agent" if user_id.startswith("a_") else "visitor"
