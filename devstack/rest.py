@@ -23,6 +23,7 @@ from chalice.local import (
     LocalChalice,
     LocalDevServer,
     LocalGatewayException,
+    ThreadedHTTPServer,
 )
 
 from devstack import gateway_responses, static
@@ -82,6 +83,12 @@ class KefuRequestHandler(ChaliceRequestHandler):
         log.info("rest %s", format % args)
 
 
+class _Server(ThreadedHTTPServer):
+    # socketserver's default backlog is 5: a burst of new customers (each a new connection) had
+    # its connections reset instead of waiting their turn.
+    request_queue_size = 128
+
+
 class RestServer:
     """The app on ``http://host:port``, one thread per request."""
 
@@ -89,7 +96,7 @@ class RestServer:
         make_thread_safe(app)
         # socketserver makes a handler per request from a class: one class per server carries its URLs.
         handler = type("StackRequestHandler", (KefuRequestHandler,), {"urls": {}})
-        self._server = LocalDevServer(app, config, host, port, handler_cls=handler)
+        self._server = LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=_Server)
         handler.urls.update(KEFU_API_URL=f"http://{host}:{self.port}", KEFU_WS_URL=ws_url)
         self._serving = BackgroundServer(self._server.server, "devstack-rest")
 
