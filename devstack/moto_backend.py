@@ -9,15 +9,18 @@ behind one lock. Clients still race for real: their requests interleave in any o
 from __future__ import annotations
 
 import threading
+from http import HTTPStatus
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from devstack import moto_speedups
 from devstack.journal import Journal, JournaledApp
 from devstack.sim import SimConfig, SimulatedDynamoDB
+from devstack.wsgi_server import KeepAliveWSGIServer
+
+DYNAMODB_TARGET = "DynamoDB_20120810."
 
 
 def install_item_level_rollback() -> None:
@@ -83,6 +86,41 @@ def install_item_level_rollback() -> None:
     dynamodb_models._kefu_item_rollback = True
 
 
+class DirectDynamoDB:
+    """WSGI app: DynamoDB requests straight to moto's handler, everything else to ``fallback``
+    (moto's own app). On moto's app a GetItem spent half its time in Flask (routing, request and
+    app contexts, CORS headers) around a handler that needs none of it."""
+
+    def __init__(self, fallback: Any) -> None:
+        from moto.core.request import Request
+        from moto.dynamodb.responses import DynamoHandler
+
+        class _Request(Request):
+            from_wsgi_server = True  # the server writes the Date header
+
+        self._fallback = fallback
+        self._request_class = _Request
+        self._handler = DynamoHandler
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGET):
+            return self._fallback(environ, start_response)
+        from botocore.exceptions import ClientError
+
+        request = self._request_class(environ)
+        try:
+            status, headers, body = self._handler.dispatch(request, request.raw_url, dict(request.headers))
+        except ClientError as e:  # as moto's Flask view answers one
+            status, headers, body = 400, {}, e.response["Error"]["Message"]
+        payload = body.encode() if isinstance(body, str) else bytes(body or b"")
+        reply = [(str(name), str(value)) for name, value in headers.items()
+                 if name.lower() not in ("content-length", "status")]
+        if not any(name.lower() == "content-type" for name, _ in reply):
+            reply.append(("Content-Type", "text/html; charset=utf-8"))  # what Flask's Response adds
+        start_response(f"{int(status)} {HTTPStatus(int(status)).phrase}", reply)
+        return [payload]
+
+
 class _Serialized:
     def __init__(self, app: Any, lock: threading.Lock, journal: Journal | None = None) -> None:
         self._app = app
@@ -99,14 +137,6 @@ class _Serialized:
         return body
 
 
-class _Handler(MotoRequestHandler):
-    # Responses are written in pieces; without TCP_NODELAY each exchange waits for delayed ACKs.
-    disable_nagle_algorithm = True
-
-    def log_request(self, *args: Any) -> None:
-        """No access log line per request: formatting and writing it cost more than a GetItem."""
-
-
 class AtomicMotoServer(ThreadedMotoServer):
     """``ThreadedMotoServer`` whose requests each run alone against the backend, with the faults
     of ``sim`` (devstack/sim.py; plain moto by default), changeable at runtime on ``/_kefu/sim``;
@@ -117,7 +147,7 @@ class AtomicMotoServer(ThreadedMotoServer):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()  # every request holds it; so does a snapshot
         self.journal = journal
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = DirectDynamoDB(DomainDispatcherApplication(create_backend_app))
         self.moto_app = JournaledApp(moto_app, journal) if journal is not None else moto_app
         self.sim = SimulatedDynamoDB(self.moto_app, sim)
 
@@ -125,10 +155,15 @@ class AtomicMotoServer(ThreadedMotoServer):
         install_item_level_rollback()
         moto_speedups.install()
         app = _Serialized(self.sim, self.lock, self.journal)
-        self._server = make_server(self._ip_address, self._port, app, True,
-                                   request_handler=_Handler)
+        self._server = KeepAliveWSGIServer(self._ip_address, self._port, app)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+    def stop(self) -> None:
+        super().stop()
+        if self._server is not None:
+            self._server.server_close()
 
 
 def main() -> None:
