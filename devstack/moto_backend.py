@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from devstack import moto_speedups
 from devstack.journal import Journal, JournaledApp
 from devstack.sim import SimConfig, SimulatedDynamoDB
+from devstack.table_reset import TableReset
 from devstack.wsgi_server import KeepAliveWSGIServer
 
 DYNAMODB_TARGET = "DynamoDB_20120810."
@@ -190,7 +191,7 @@ class AtomicMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         install_item_level_rollback()
         moto_speedups.install()
-        app: Any = _Serialized(self.sim, self.lock, self.journal)
+        app: Any = _Serialized(TableReset(self.sim), self.lock, self.journal)
         if self._control is not None:
             app = _WithControl(app, self._control)
         self._server = KeepAliveWSGIServer(self._ip_address, self._port, app)
