@@ -79,6 +79,45 @@ class KefuModel(Model):
     def scan(cls, *args: Any, **kwargs: Any) -> Any:
         return RetriedResults(super().scan(*args, **kwargs))
 
+    # Writes retry what is always safe to send again: a refusal (nothing was applied), and, for a
+    # write that applies the same however often it is sent (no condition, no counter), an
+    # ambiguous failure too. A conditional or counting write retried after an ambiguous failure
+    # may meet its own success: that is for ``conditional`` (with ``already_done``) or the
+    # caller to decide, so the error goes up to it.
+    def save(self, condition: Any = None, **kwargs: Any) -> Any:
+        write = super().save
+        return retrying(lambda: write(condition=condition, **kwargs), retry_if=_safe_retry(condition is None))
+
+    def delete(self, condition: Any = None, **kwargs: Any) -> Any:
+        write = super().delete
+        return retrying(lambda: write(condition=condition, **kwargs), retry_if=_safe_retry(condition is None))
+
+    def update(self, actions: list, condition: Any = None, **kwargs: Any) -> Any:
+        write = super().update
+        repeatable = condition is None and all(_is_repeatable(action) for action in actions)
+        return retrying(lambda: write(actions=actions, condition=condition, **kwargs),
+                        retry_if=_safe_retry(repeatable))
+
+
+def _safe_retry(repeatable: bool) -> Callable[[Exception], bool]:
+    return is_retryable if repeatable else is_refused
+
+
+def _is_repeatable(action: Any) -> bool:
+    """An update action that stores the same whether applied once or twice: SET to a value,
+    REMOVE, and ADD / DELETE of set members (not ``ADD`` of a number, ``x = x + 1`` or a list
+    append)."""
+    from pynamodb.expressions.operand import Value
+    from pynamodb.expressions.update import AddAction, RemoveAction, SetAction
+
+    if isinstance(action, RemoveAction):
+        return True
+    operand = action.values[-1]
+    if isinstance(action, SetAction):
+        return isinstance(operand, Value)
+    value = getattr(operand, "value", None) or {}
+    return not isinstance(action, AddAction) or "N" not in value
+
 
 class RetriedResults(Iterator[Any]):
     """A query's or scan's results, read page by page: a page whose read failed is read again

@@ -32,6 +32,8 @@ class PushSink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Every frame ever posted, in arrival order: (sequence, connection id, frame).
+        self.log: list[tuple[int, str, dict[str, Any]]] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,7 +41,9 @@ class PushSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 connection_id = unquote(self.path.rstrip("/").rsplit("/", 1)[-1])
                 with sink._lock:
-                    sink.frames[connection_id].append(json.loads(body))
+                    frame = json.loads(body)
+                    sink.frames[connection_id].append(frame)
+                    sink.log.append((len(sink.log), connection_id, frame))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -56,6 +60,15 @@ class PushSink:
     def stop(self) -> None:
         self._server.stop()
 
+    def mark(self) -> int:
+        """The sequence the next posted frame will have (a socket opened now gets frames from it on)."""
+        with self._lock:
+            return len(self.log)
+
+    def since(self, mark: int) -> list[tuple[int, str, dict[str, Any]]]:
+        with self._lock:
+            return self.log[mark:]
+
     def take_errors(self, code: str = "internal_error") -> list[tuple[str, dict[str, Any]]]:
         """Error frames of ``code`` posted since the last call (and forget every frame so far)."""
         with self._lock:
@@ -63,6 +76,10 @@ class PushSink:
                      if f.get("type") == "error" and f.get("code") == code]
             self.frames.clear()
         return found
+
+    def forget_log(self) -> None:
+        with self._lock:
+            self.log.clear()
 
 
 @contextmanager
@@ -82,6 +99,11 @@ def pushes_to_sink() -> Iterator[PushSink]:
             os.environ["KEFU_WS_MANAGEMENT_ENDPOINT"] = before
         reload_config()
         sink.stop()
+
+
+def frame_key(frame: dict[str, Any]) -> str:
+    """A frame's identity for comparing what two sockets received."""
+    return json.dumps(frame, sort_keys=True)
 
 
 def _event(connection_id: str, route_key: str, event_type: str, **extra: Any) -> WebsocketEvent:

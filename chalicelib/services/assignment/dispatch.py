@@ -102,8 +102,8 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
     while moved < max_moves and not deadline.passed():
         condition = SessionModel.queue_ticket > after if after is not None else None
         page = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=HEAD_PAGE))
-        if not page and after is None and looked_again < matching.LOOK_AGAIN and _waiter_arrived_recently():
-            looked_again += 1  # a ticket was issued a moment ago: the index may not show it yet
+        if not page and after is None and looked_again < matching.LOOK_AGAIN and _index_may_hide_waiters():
+            looked_again += 1  # customers wait whom the index does not show yet
             time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
             continue
         if not page:
@@ -129,10 +129,10 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
     return _moved(moved, deadline)
 
 
-def _waiter_arrived_recently() -> bool:
-    counted = queue.count()
-    return counted.length > 0 and counted.last_ticket_at is not None and \
-        clock.epoch() - counted.last_ticket_at < get_config().index_lag_seconds
+def _index_may_hide_waiters() -> bool:
+    """The exact count says customers wait although the queue index showed none: it lags
+    (a ticket issued a moment ago, or a read seconds behind)."""
+    return queue.count().waiting > 0
 
 
 def _moved(moved: int, deadline: Deadline) -> int:

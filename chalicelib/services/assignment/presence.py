@@ -98,7 +98,10 @@ def _back_if_available(agent: AgentModel) -> None:
         after_commit("notify", notify.agent_presence, agent.agent_id, "online", "active")
     if queue.queue_length() > 0:
         # Available with customers waiting: newly back in the pool, or back from a silence
-        # during which dispatchers skipped this agent.
+        # during which dispatchers skipped this agent. The index the dispatcher reads may still
+        # show the old heartbeat (and filter the agent out as silent): noted as a pool entry, so
+        # a dispatcher that finds nobody looks again within the index lag.
+        slots.note_pool_entry()
         after_commit("dispatch", dispatch.dispatch_queue)
 
 
