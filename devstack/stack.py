@@ -31,6 +31,7 @@ from devstack.lambda_runtime import Handler, LambdaContext, function_name, resol
 from devstack.management import ManagementApi
 from devstack.moto_process import MotoProcess
 from devstack.schedules import Scheduler, discover_jobs
+from devstack.unsigned import send_unsigned_to
 from devstack.websocket import IDLE_TIMEOUT_SECONDS, MAX_DURATION_SECONDS, WebSocketGateway
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ class Stack:
             self.dynamodb_endpoint = self._moto.start()
             self.sim = self._moto.sim.describe()
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+        send_unsigned_to(self.dynamodb_endpoint)
         self.app_module = self._import_app()
         self._prepare_tables()
         self._start_gateway()
