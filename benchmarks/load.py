@@ -622,7 +622,7 @@ def process_tree_cpu(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def own_stack(log_path: Path | None = None) -> Any:
+def own_stack(log_path: Path | None = None, extra_env: dict[str, str] | None = None) -> Any:
     """``python -m devstack --fresh`` on free ports in a temporary data dir, as ``make run`` runs
     it; yields (rest_url, admin user, admin password) once it answers, stops it with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="kefu-load-") as data:
@@ -630,7 +630,7 @@ def own_stack(log_path: Path | None = None) -> Any:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KEFU_", "AWS_", "POWERTOOLS_"))}
         env.update({"KEFU_DATA_DIR": data, "KEFU_HTTP_PORT": "0", "KEFU_WS_PORT": "0", "KEFU_WS_MGMT_PORT": "0",
                     "KEFU_ADMIN_PASSWORD": password,
-                    **{k: v for k, v in os.environ.items() if k.startswith("KEFU_SIM")}})
+                    **{k: v for k, v in os.environ.items() if k.startswith("KEFU_SIM")}, **(extra_env or {})})
         log = open(log_path or Path(data) / "stack.log", "wb")  # noqa: SIM115 - closed below
         process = subprocess.Popen([sys.executable, "-m", "devstack", "--fresh"], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
@@ -659,6 +659,8 @@ def main() -> None:
     parser.add_argument("--admin-password", default=os.environ.get("KEFU_ADMIN_PASSWORD"))
     parser.add_argument("--phases", default="chat,burst,assign", help="any of chat,burst,assign")
     parser.add_argument("--stack-log", type=Path, help="where a stack of our own logs")
+    parser.add_argument("--stack-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable for a stack of our own (e.g. KEFU_SIGN_LOCAL_REQUESTS=1)")
     for name, value in vars(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args()
@@ -673,7 +675,8 @@ def main() -> None:
             parser.error("--url needs --admin-password (or KEFU_ADMIN_PASSWORD)")
         report = asyncio.run(run_load(args.url, config, args.admin_user, args.admin_password, phases, progress))
     else:
-        with own_stack(args.stack_log) as (url, user, password, pid):
+        stack_env = dict(item.split("=", 1) for item in args.stack_env)
+        with own_stack(args.stack_log, stack_env) as (url, user, password, pid):
             progress(f"stack started (pid {pid}) at {url}")
             cpu = (lambda: process_tree_cpu(pid)) if Path(f"/proc/{pid}/stat").exists() else None
             report = asyncio.run(run_load(url, config, user, password, phases, progress, cpu))
