@@ -194,6 +194,7 @@ LONG_TESTS = (
     "test_the_desk_keeps_every_promise_through_a_soak_of_agents_and_customers",
     "TestAssignment",
     "tests/analytics/test_analytics.py",  # whole: its module-scoped world is built once, not per split
+    "test_the_load_script_loses_and_duplicates_nothing_through_real_sockets",  # a stack of its own, ~1 min
 )
 
 
