@@ -337,12 +337,17 @@ class Load:
         await self.open_socket(customer)
         return customer
 
-    async def start_conversation(self, customer: Person) -> float:
-        """``start_session`` until ``session.assigned``: returns the milliseconds it took."""
+    async def start_conversation(self, customer: Person, timings: list[float] | None = None) -> None:
+        """``start_session`` until ``session.assigned``; the milliseconds it took go to ``timings``
+        (the burst's by default). No assignment in time is an error, and the run goes on."""
         socket = customer.sockets[0]
         started = time.monotonic()
-        await socket.request("start_session", lambda f: f.get("type") == "session.assigned", topic="load")
-        return (time.monotonic() - started) * 1000
+        try:
+            await socket.request("start_session", lambda f: f.get("type") == "session.assigned", topic="load")
+        except TimeoutError:
+            self.report.errors["no assignment in time"] += 1
+            return
+        (self.report.assignment_ms if timings is None else timings).append((time.monotonic() - started) * 1000)
 
     def spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -414,7 +419,7 @@ class Load:
         agents = await gather_limited([self.new_agent(config.capacity) for _ in range(config.agents)], 20)
         await asyncio.sleep(1.5)  # online for longer than the index lag before the first customer
         customers = await gather_limited([self.new_customer() for _ in range(config.customers)], 20)
-        await gather_limited([self.start_conversation(c) for c in customers], 20)
+        await gather_limited([self.start_conversation(c, []) for c in customers], 20)
         deadline = time.monotonic() + config.chat_seconds
         started = time.monotonic()
         await asyncio.gather(*(self._chatter(c, deadline) for c in customers))
@@ -463,7 +468,7 @@ class Load:
         async def arrive(i: int) -> Person:
             await asyncio.sleep(max(0.0, started + i * config.burst_seconds / config.burst - time.monotonic()))
             customer = await self.new_customer()
-            self.report.assignment_ms.append(await self.start_conversation(customer))
+            await self.start_conversation(customer)
             return customer
 
         return list(await asyncio.gather(*(arrive(i) for i in range(config.burst))))
@@ -530,11 +535,7 @@ class Load:
 
         async def worker() -> None:
             while waiting:
-                customer = waiting.pop()
-                try:
-                    self.report.assign_burst_ms.append(await self.start_conversation(customer))
-                except TimeoutError:
-                    self.report.errors["no assignment in time"] += 1
+                await self.start_conversation(waiting.pop(), self.report.assign_burst_ms)
 
         await asyncio.gather(*(worker() for _ in range(config.assign_concurrency)))
         self.report.assign_burst_seconds = time.monotonic() - started
