@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # benchmarks/queue.py would shadow the standard library's ``queue`` (see _harness.py).
@@ -125,6 +126,28 @@ def cpu_ms_per_request(process: subprocess.Popen, ddb, table: str) -> dict[str, 
     return costs
 
 
+def client_cpu_ratio_unsigned_over_signed(endpoint: str, table: str) -> tuple[float, float]:
+    """Client CPU per GetItem signed (SigV4) and unsigned (as the stack sends to its own backend,
+    devstack/unsigned.py), in alternating rounds so that the machine's load weighs on both alike."""
+    import boto3
+    import botocore
+    from botocore.config import Config
+
+    def made(**config: Any) -> Any:
+        return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                            aws_secret_access_key="bench", config=Config(parameter_validation=False, **config))
+
+    clients = {"signed": made(), "unsigned": made(signature_version=botocore.UNSIGNED)}
+    spent = dict.fromkeys(clients, 0.0)
+    for _ in range(5):
+        for name, ddb in clients.items():
+            started = time.process_time()
+            for _ in range(REQUESTS // 5):
+                ddb.get_item(TableName=table, Key={"pk": {"S": "hot"}, "sk": {"S": "00001"}})
+            spent[name] += time.process_time() - started
+    return spent["signed"] * 1000 / REQUESTS, spent["unsigned"] * 1000 / REQUESTS
+
+
 def main() -> None:
     for mode in (os.environ.get("KEFU_SIM") or "aws", "off"):
         process, endpoint = start_backend(mode)
@@ -148,6 +171,11 @@ def main() -> None:
                     print(f"sim_{mode}_{kind}_query_cpu_ratio_{SIZES[-1]}_over_{SIZES[0]}: {large[1] / small[1]:.2f}")
             for name, cost in cpu_ms_per_request(process, ddb, table).items():
                 print(f"sim_{mode}_server_cpu_ms_per_{name}: {cost:.2f}")
+            if mode == "off":
+                signed, unsigned = client_cpu_ratio_unsigned_over_signed(endpoint, table)
+                print(f"client_cpu_ms_per_get_signed: {signed:.2f}")
+                print(f"client_cpu_ms_per_get_unsigned: {unsigned:.2f}")
+                print(f"client_cpu_ratio_unsigned_over_signed: {unsigned / signed:.2f}")
         finally:
             process.terminate()
             process.wait()

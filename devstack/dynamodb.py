@@ -31,6 +31,7 @@ from devstack.journal import JOURNAL_DIR, Journal, replay
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "snapshot.json"
+LOCK_FILE = ".lock"  # held by the process that journals into the data dir
 SNAPSHOT_FORMAT = "kefu-devstack-snapshot"
 SNAPSHOT_VERSION = 2  # 2 added journal_seq; a version 1 snapshot covers no journal write
 _READABLE_VERSIONS = (1, 2)
@@ -55,9 +56,11 @@ class EmbeddedMoto:
                  data_dir: Path | None = None, region: str = "us-east-1", outbox: Path | None = None) -> None:
         from devstack.moto_backend import AtomicMotoServer
 
+        self.data_dir = data_dir
         self.journal = Journal(data_dir / JOURNAL_DIR) if data_dir is not None else None
         self._server = AtomicMotoServer(ip_address=host, port=port, verbose=False, sim=sim,
-                                        journal=self.journal, outbox=outbox)
+                                        journal=self.journal, outbox=outbox,
+                                        control=self._control if data_dir is not None else None)
         self.sim = self._server.sim.config
         self._region = region
         self._checkpoint_lock = threading.Lock()
@@ -101,10 +104,42 @@ class EmbeddedMoto:
             journal.discard_through(seq)
         return count
 
+    def _control(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The journal's operations for a stack in another process (``devstack.moto_process``):
+        ``restore`` and ``checkpoint`` of the tables named in ``body``, on this data dir's snapshot."""
+        assert self.data_dir is not None
+        tables, path = dict(body["tables"]), self.data_dir / SNAPSHOT_FILE
+        if action == "restore":
+            restored = self.restore(tables, path)
+            return {"items": restored.items, "replayed": restored.replayed}
+        if action == "checkpoint":
+            return {"saved": self.checkpoint(tables, path)}
+        raise LookupError(f"no journal action {action!r}")
+
     def _require_journal(self) -> Journal:
         if self.journal is None:
             raise RuntimeError("this embedded DynamoDB has no data dir")
         return self.journal
+
+
+def lock_data_dir(data_dir: Path, timeout: float = 30.0) -> int:
+    """Hold ``data_dir`` for this process (until it exits): one process at a time journals into
+    it. A stack killed with ``kill -9`` leaves its DynamoDB process a moment to notice and exit; a
+    new start waits for it instead of reading a journal that may still grow."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeError(f"{data_dir} is in use by another local stack") from None
+            time.sleep(0.05)
 
 
 # The low-level client returns binary attributes as bytes; JSON needs text, and loading needs them

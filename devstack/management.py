@@ -108,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # pushes of a fan-out arrive together (socketserver's default: 5)
 
     def __init__(self, address: tuple[str, int], gateway: WebSocketGateway) -> None:
         self.gateway = gateway

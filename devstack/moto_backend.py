@@ -8,19 +8,32 @@ behind one lock. Clients still race for real: their requests interleave in any o
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
+from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from devstack import moto_speedups
 from devstack.journal import Journal, JournaledApp
 from devstack.outbox import MailOutbox
 from devstack.s3_post_policy import S3PostPolicy
 from devstack.sim import SimConfig, SimulatedDynamoDB
+from devstack.table_reset import TableReset
+from devstack.wsgi_server import KeepAliveWSGIServer
+
+DYNAMODB_TARGET = "DynamoDB_20120810."
+JOURNAL_CONTROL_PATH = "/_kefu/journal/"
+# (action, JSON body) -> JSON answer; LookupError: no such action.
+Control = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+log = logging.getLogger(__name__)
 
 
 def install_item_level_rollback() -> None:
@@ -86,6 +99,41 @@ def install_item_level_rollback() -> None:
     dynamodb_models._kefu_item_rollback = True
 
 
+class DirectDynamoDB:
+    """WSGI app: DynamoDB requests straight to moto's handler, everything else to ``fallback``
+    (moto's own app). On moto's app a GetItem spent half its time in Flask (routing, request and
+    app contexts, CORS headers) around a handler that needs none of it."""
+
+    def __init__(self, fallback: Any) -> None:
+        from moto.core.request import Request
+        from moto.dynamodb.responses import DynamoHandler
+
+        class _Request(Request):
+            from_wsgi_server = True  # the server writes the Date header
+
+        self._fallback = fallback
+        self._request_class = _Request
+        self._handler = DynamoHandler
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGET):
+            return self._fallback(environ, start_response)
+        from botocore.exceptions import ClientError
+
+        request = self._request_class(environ)
+        try:
+            status, headers, body = self._handler.dispatch(request, request.raw_url, dict(request.headers))
+        except ClientError as e:  # as moto's Flask view answers one
+            status, headers, body = 400, {}, e.response["Error"]["Message"]
+        payload = body.encode() if isinstance(body, str) else bytes(body or b"")
+        reply = [(str(name), str(value)) for name, value in headers.items()
+                 if name.lower() not in ("content-length", "status")]
+        if not any(name.lower() == "content-type" for name, _ in reply):
+            reply.append(("Content-Type", "text/html; charset=utf-8"))  # what Flask's Response adds
+        start_response(f"{int(status)} {HTTPStatus(int(status)).phrase}", reply)
+        return [payload]
+
+
 class _Serialized:
     def __init__(self, app: Any, lock: threading.Lock, journal: Journal | None = None) -> None:
         self._app = app
@@ -102,12 +150,29 @@ class _Serialized:
         return body
 
 
-class _Handler(MotoRequestHandler):
-    # Responses are written in pieces; without TCP_NODELAY each exchange waits for delayed ACKs.
-    disable_nagle_algorithm = True
+class _WithControl:
+    """``POST /_kefu/journal/<action>`` (JSON in, JSON out) to ``control``, outside the request
+    lock (restore and checkpoint take it themselves); everything else to ``app``."""
 
-    def log_request(self, *args: Any) -> None:
-        """No access log line per request: formatting and writing it cost more than a GetItem."""
+    def __init__(self, app: Any, control: Control) -> None:
+        self._app = app
+        self._control = control
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(JOURNAL_CONTROL_PATH) or environ.get("REQUEST_METHOD") != "POST":
+            return self._app(environ, start_response)
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            status, answer = "200 OK", self._control(path[len(JOURNAL_CONTROL_PATH):], json.loads(raw or b"{}"))
+        except LookupError as e:
+            status, answer = "404 Not Found", {"error": str(e)}
+        except Exception as e:  # noqa: BLE001 - the caller (the stack) reports it
+            log.exception("journal control %s failed", path)
+            status, answer = "500 Internal Server Error", {"error": f"{type(e).__name__}: {e}"}
+        payload = json.dumps(answer).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
 
 
 class AtomicMotoServer(ThreadedMotoServer):
@@ -117,44 +182,85 @@ class AtomicMotoServer(ThreadedMotoServer):
     mail sent through its SES goes to ``outbox`` (devstack/outbox.py)."""
 
     def __init__(self, *args: Any, sim: SimConfig | None = None, journal: Journal | None = None,
-                 outbox: Path | None = None, **kwargs: Any) -> None:
+                 outbox: Path | None = None, control: Control | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()  # every request holds it; so does a snapshot
         self.journal = journal
+        self._control = control
         # S3 and SES answer on the same port: uploads checked against their POST policy as S3
-        # does, every mail sent written to the outbox.
-        moto_app = S3PostPolicy(MailOutbox(DomainDispatcherApplication(create_backend_app), outbox))
+        # does, every mail sent written to the outbox. DynamoDB requests skip Flask.
+        moto_app = DirectDynamoDB(S3PostPolicy(MailOutbox(DomainDispatcherApplication(create_backend_app), outbox)))
         self.moto_app = JournaledApp(moto_app, journal) if journal is not None else moto_app
         self.sim = SimulatedDynamoDB(self.moto_app, sim)
 
     def _server_entry(self) -> None:
         install_item_level_rollback()
         moto_speedups.install()
-        app = _Serialized(self.sim, self.lock, self.journal)
-        self._server = make_server(self._ip_address, self._port, app, True,
-                                   request_handler=_Handler)
+        app: Any = _Serialized(TableReset(self.sim), self.lock, self.journal)
+        if self._control is not None:
+            app = _WithControl(app, self._control)
+        self._server = KeepAliveWSGIServer(self._ip_address, self._port, app)
         self._server_ready_event.set()
         self._server.serve_forever()
 
+    def stop(self) -> None:
+        super().stop()
+        if self._server is not None:
+            self._server.server_close()
 
-def main() -> None:
-    """``python -m devstack.moto_backend PORT``: serve until killed (tests run it in its own process
-    so the backend does not share a GIL with the code racing against it). The sim starts as the
-    ``KEFU_SIM*`` variables say (default off); tests switch it on ``/_kefu/sim``. Mail goes to
-    ``KEFU_OUTBOX_FILE`` when it is set."""
-    import os
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m devstack.moto_backend [PORT]``: serve until SIGTERM (or SIGINT, or with
+    ``--exit-with-parent`` until stdin closes). Tests run it in its own process so the backend
+    does not share a GIL with the code racing against it; so does ``make run`` (``--data-dir``:
+    journaled, see ``devstack.moto_process``). The sim starts as the ``KEFU_SIM*`` variables say
+    (default ``--sim-default``, off); tests switch it on ``/_kefu/sim``."""
+    import argparse
     import signal
     import sys
 
-    outbox = os.environ.get("KEFU_OUTBOX_FILE")
-    server = AtomicMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]) if len(sys.argv) > 1 else 0,
-                              verbose=False, sim=SimConfig.from_environment("off"),
-                              outbox=Path(outbox) if outbox else None)
-    server.start()
-    host, port = server.get_host_and_port()
-    sys.stdout.write(f"{host}:{port}\n")
+    parser = argparse.ArgumentParser(prog="python -m devstack.moto_backend")
+    parser.add_argument("port", nargs="?", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--sim-default", choices=("aws", "off"), default="off")
+    parser.add_argument("--data-dir", type=Path, help="journal every write here (restore and checkpoint "
+                                                      "on POST /_kefu/journal/...)")
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--outbox", type=Path, default=os.environ.get("KEFU_OUTBOX_FILE") or None,
+                        help="write every mail sent through SES here (default: $KEFU_OUTBOX_FILE)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when stdin closes (the parent died or let go), ignoring SIGINT")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("KEFU_DEVSTACK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("werkzeug", "botocore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    sim = SimConfig.from_environment(args.sim_default)
+    if args.data_dir is not None:
+        from devstack.dynamodb import EmbeddedMoto, lock_data_dir
+
+        lock_data_dir(args.data_dir)
+        server: Any = EmbeddedMoto(args.host, args.port, sim=sim, data_dir=args.data_dir, region=args.region,
+                                   outbox=args.outbox)
+        address = server.start().removeprefix("http://")
+    else:
+        server = AtomicMotoServer(ip_address=args.host, port=args.port, verbose=False, sim=sim,
+                                  outbox=args.outbox)
+        server.start()
+        address = "{}:{}".format(*server.get_host_and_port())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if args.exit_with_parent:
+        # Ctrl-C reaches the whole foreground process group; the parent still needs DynamoDB to
+        # close its sockets and take the last checkpoint, then lets go of stdin.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop.set()), daemon=True).start()
+    else:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sys.stdout.write(f"{address}\n")
     sys.stdout.flush()
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    while not stop.wait(1.0):
+        pass
     server.stop()
 
 

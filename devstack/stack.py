@@ -26,11 +26,12 @@ from typing import Any
 from devstack import environment
 from devstack.admin import AdminCredentials, seed_admin
 from devstack.datadir import set_aside
-from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, EmbeddedMoto, Snapshotter, load_snapshot, save_snapshot
+from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, Snapshotter, load_snapshot, save_snapshot
 from devstack.lambda_runtime import Handler, LambdaContext, function_name, resolve_handler
 from devstack.management import ManagementApi
+from devstack.moto_process import MotoProcess
 from devstack.schedules import Scheduler, discover_jobs
-from devstack.sim import SimConfig
+from devstack.unsigned import send_unsigned_to
 from devstack.websocket import IDLE_TIMEOUT_SECONDS, MAX_DURATION_SECONDS, WebSocketGateway
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Stack:
         self.replayed_writes = 0  # journaled writes applied after the snapshot at start
         self.previous_data: Path | None = None  # where a fresh start moved the old data
         self.app_module: ModuleType | None = None
-        self._moto: EmbeddedMoto | None = None
+        self._moto: MotoProcess | None = None
         self.sim = ""  # how the DynamoDB backend misbehaves (devstack/sim.py), for the banner
         self._gateway: WebSocketGateway | None = None
         self._management: ManagementApi | None = None
@@ -131,7 +132,7 @@ class Stack:
     @property
     def is_journaled(self) -> bool:
         """Every acknowledged write survives a crash (the embedded DynamoDB with a data dir)."""
-        return self._moto is not None and self._moto.journal is not None
+        return self._moto is not None and self._moto.is_journaled
 
     def save_snapshot(self) -> int:
         """Snapshot now (the periodic thread does it every minute anyway)."""
@@ -208,16 +209,17 @@ class Stack:
         self.dynamodb_endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or ""
         self.sim = "as configured on the external endpoint"
         if not self.dynamodb_endpoint:
-            self._moto = EmbeddedMoto(self.host, sim=SimConfig.from_environment("aws"),
-                                      data_dir=self.data_dir, region=self._region, outbox=self.outbox_path)
-            self.sim = self._moto.sim.describe()
+            self._moto = MotoProcess(self.host, data_dir=self.data_dir, region=self._region, sim_default="aws",
+                                     outbox=self.outbox_path)
             self.dynamodb_endpoint = self._moto.start()
+            self.sim = self._moto.sim.describe()
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
         for name in environment.LOCAL_AWS_ENDPOINTS:  # put back on stop, like the WebSocket URLs
             self._previous_urls.setdefault(name, os.environ.get(name))
         environment.point_at_local_aws(self.dynamodb_endpoint)
         self.s3_endpoint = os.environ["AWS_ENDPOINT_URL_S3"]
         self.ses_endpoint = os.environ["AWS_ENDPOINT_URL_SESV2"]
+        send_unsigned_to(self.dynamodb_endpoint)
         self.app_module = self._import_app()
         self._prepare_tables()
         self._start_gateway()

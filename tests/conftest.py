@@ -82,7 +82,7 @@ from chalicelib.config import reload_config  # noqa: E402
 
 reload_config()
 
-from chalicelib.models.tables import all_table_specs, create_all_tables  # noqa: E402
+from chalicelib.models.tables import all_table_specs  # noqa: E402
 from devstack.aws_local import prepare as prepare_s3_and_ses  # noqa: E402
 
 prepare_s3_and_ses(MOTO_ENDPOINT, "us-east-1", os.environ["KEFU_ATTACHMENTS_BUCKET"],
@@ -101,13 +101,14 @@ def dynamodb_client():
 
 
 def reset_tables() -> None:
-    """Drop and recreate every kefu table: each test starts from an empty database."""
-    client = dynamodb_client()
-    names = {spec["TableName"] for spec in all_table_specs().values()}
-    for name in client.list_tables()["TableNames"]:
-        if name in names:
-            client.delete_table(TableName=name)
-    create_all_tables(client)
+    """Drop and recreate every kefu table: each test starts from an empty database. The backend
+    does it in one request (devstack/table_reset.py), as the same DeleteTable / CreateTable /
+    UpdateTimeToLive operations the API would take fifty requests for."""
+    request = urllib.request.Request(f"{MOTO_ENDPOINT}/_kefu/tables/reset", method="POST",
+                                     data=json.dumps({"tables": list(all_table_specs().values())}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
 
 
 @pytest.fixture
@@ -228,6 +229,7 @@ LONG_TESTS = (
     "test_the_desk_keeps_every_promise_through_a_soak_of_agents_and_customers",
     "TestAssignment",
     "tests/analytics/test_analytics.py",  # whole: its module-scoped world is built once, not per split
+    "test_the_load_script_loses_and_duplicates_nothing_through_real_sockets",  # a stack of its own, ~1 min
 )
 
 

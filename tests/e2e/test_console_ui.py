@@ -73,10 +73,10 @@ def _customer_starts(open_tab: Any, stack: Stack, name: str, first: str | None =
     page.get_by_test_id("kefu-launcher").click()
     page.get_by_test_id("kefu-name").fill(name)
     page.get_by_test_id("kefu-start").click()
+    # The first message opens the conversation (#19): before it nothing exists on the server.
+    page.get_by_test_id("kefu-input").fill(first or "Hello")
+    page.get_by_test_id("kefu-send").click()
     expect(page.get_by_test_id("kefu-status")).to_contain_text("You are")
-    if first:
-        page.get_by_test_id("kefu-input").fill(first)
-        page.get_by_test_id("kefu-send").click()
     return tab
 
 
@@ -560,3 +560,40 @@ def test_the_online_view_has_one_compact_row_per_person(stack: Stack, fresh: Non
     expect(ned.locator("td").nth(3)).to_have_text("0/5")
     assert "a_" not in ned.inner_text() and "Mozilla" not in page.locator("#view-online").inner_text()
     assert tab.errors == []
+
+
+def test_a_customers_image_shows_in_the_console_as_an_image_and_the_agents_reaches_the_widget(
+        stack: Stack, fresh: None, open_tab: Any):
+    from playwright.sync_api import expect
+
+    from tests.e2e.test_widget_attachments import PDF, png
+
+    agent = _console(open_tab, stack, agent_with_login("Ida")).page
+    customer_tab = _customer_starts(open_tab, stack, "Gus", "Here is the damage")
+    customer = customer_tab.page
+    agent.get_by_test_id("session-item").click()
+    expect(agent.locator("[data-testid=message][data-sender=visitor]")).to_have_count(1)
+
+    photo = png(3, 2)
+    customer.get_by_test_id("kefu-attach").set_input_files(
+        {"name": "dent.png", "mimeType": "image/png", "buffer": photo})
+    shown = agent.locator("[data-testid=message][data-sender=visitor] [data-testid=attachment] img")
+    expect(shown).to_have_count(1)
+    expect(shown).to_have_attribute("alt", "dent.png")
+    wait_for(lambda: agent.evaluate("document.querySelector('[data-testid=attachment] img').naturalWidth") == 3,
+             "the console loads the picture through its presigned URL")
+
+    agent.get_by_test_id("attach").set_input_files({"name": "label.pdf", "mimeType": "application/pdf", "buffer": PDF})
+    agent.get_by_test_id("attach").set_input_files({"name": "box.png", "mimeType": "image/png", "buffer": png(4, 4)})
+    from_agent = customer.locator("[data-testid=kefu-message][data-sender=agent] [data-testid=kefu-attachment]")
+    expect(from_agent).to_have_count(2)
+    expect(from_agent.first.locator("a[download]")).to_contain_text("label.pdf")
+    expect(from_agent.last.locator("img")).to_have_attribute("alt", "box.png")
+    mine = agent.locator("[data-testid=message][data-sender=agent][data-id] [data-testid=attachment]")
+    expect(mine).to_have_count(2)
+
+    agent.get_by_test_id("attach").set_input_files(
+        {"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ" + b"\x00" * 64})
+    expect(agent.locator("[data-testid=message][data-sender=agent]:not([data-id]) .receipt")).to_contain_text(
+        "Not sent")
+    assert len(customer.locator("[data-testid=kefu-message][data-sender=agent]").all()) == 2

@@ -100,7 +100,7 @@ def _commit_attempt(session: SessionModel, agent: AgentModel, now: str, visitor_
         sweep_shard=sweep_shard_of(session.visitor_id),
     )
     tx = Transaction()
-    slots.add_increment(tx, agent, assigned_at=now, manual=manual, additive=additive)
+    slots.add_increment(tx, agent, session.visitor_id, assigned_at=now, manual=manual, additive=additive)
     tx.put("customer", assignment, condition=AssignmentModel.customer_id.does_not_exist())
     tx.check("visitor", VisitorModel, session.visitor_id, condition=slots.sockets_are(VisitorModel, visitor_sockets))
     tx.put("activity", activity.assigned_event(session, agent.agent_id, now))

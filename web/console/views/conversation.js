@@ -8,6 +8,10 @@ import { systemText } from "../transcript.js";
 import { sessionOf } from "./inbox.js";
 import { attachPicker } from "../picker.js";
 
+// Images (PNG, JPEG, GIF, WebP) and PDFs up to 10 MB, as the widget sends them (docs/protocol.md).
+const FILE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"];
+const MAX_FILE_BYTES = 10 * 1024 * 1024;
+
 const PAGE = 30;
 const WHOLE_TRANSCRIPT_PAGES = 50; // a closed conversation is read whole (100 a page)
 
@@ -45,7 +49,13 @@ export function mount(root) {
       el("label", { class: "note-toggle" }, el("input", { type: "checkbox", id: "note-toggle", testid: "note-toggle" }), t("conv.noteToggle")),
       el("textarea", { testid: "message-input", id: "message-input", placeholder: t("conv.reply"), maxlength: "4000",
         "aria-label": t("conv.reply") }),
+      el("label", { class: "attach", title: t("conv.attach") }, "📎",
+        el("input", { type: "file", id: "attach", testid: "attach", accept: FILE_TYPES.join(","), "aria-label": t("conv.attach") })),
       el("button", { testid: "message-send", type: "submit" }, t("conv.send"))));
+  $("attach").addEventListener("change", () => {
+    const file = $("attach").files?.[0];
+    if (file) sendFile(file).finally(() => { $("attach").value = ""; });
+  });
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); send(); });
   $("note-toggle").addEventListener("change", (event) => setNote(event.target.checked));
   const input = $("message-input");
@@ -120,7 +130,7 @@ function closeConversation() {
 }
 
 function setComposer(open) {
-  for (const id of ["message-input", "end", "transfer", "transfer-agent", "transfer-note", "note-toggle"]) $(id).disabled = !open;
+  for (const id of ["message-input", "end", "transfer", "transfer-agent", "transfer-note", "note-toggle", "attach"]) $(id).disabled = !open;
   $("composer").querySelector("button[type=submit]").disabled = !open;
   $("composer").hidden = conv.readOnly;
 }
@@ -195,7 +205,58 @@ function messageNode(message, pendingNote) {
       message.internal || pendingNote ? el("span", { class: "badge" }, t("conv.internal")) : null,
       message.created_at ? el("time", { datetime: message.created_at }, time(message.created_at)) : null,
       el("span", { class: "receipt" }, pendingNote === undefined ? "" : t("conv.sending"))),
-    el("span", { class: "text" }, message.text));
+    el("span", { class: "text" }, message.text),
+    message.attachment && !message.deleted ? attachmentNode(message.attachment) : null);
+}
+
+// An image previewed, any other file a link; a URL expired (they last minutes) is asked again.
+function attachmentNode(file) {
+  const box = el("div", { class: "file", testid: "attachment", "data-attachment-id": file.id || "" });
+  const label = file.name || t("conv.file");
+  if ((file.content_type || "").startsWith("image/") && file.url) {
+    const image = el("img", { src: file.url, alt: label, loading: "lazy" });
+    image.addEventListener("error", () => renew(box), { once: true });
+    box.append(el("a", { href: file.url, target: "_blank", rel: "noopener noreferrer" }, image));
+  } else {
+    box.append(el("a", { href: file.url || "#", target: "_blank", rel: "noopener noreferrer", download: label }, `📄 ${label}`));
+  }
+  return box;
+}
+
+async function renew(box) {
+  if (!box.dataset.attachmentId) return;
+  const file = await request("GET", `/api/attachments/${encodeURIComponent(box.dataset.attachmentId)}`);
+  for (const link of box.querySelectorAll("a")) link.href = file.url;
+  for (const image of box.querySelectorAll("img")) image.src = file.url;
+}
+
+// A file from the agent: a presigned POST straight to S3, then a message that references it (the
+// server checks the object before it stores the message).
+async function sendFile(file) {
+  const sessionId = state.current;
+  if (!sessionId || conv.readOnly) return;
+  const pending = messageNode({ sender: { type: "agent", id: state.me.agent_id, name: state.me.display_name },
+    text: file.name }, false);
+  $("conversation").append(pending);
+  const fail = (reason) => { pending.querySelector(".receipt").textContent = t("conv.notSent", { error: reason }); };
+  if (!FILE_TYPES.includes(file.type)) return fail(t("conv.fileType"));
+  if (file.size > MAX_FILE_BYTES) return fail(t("conv.fileSize"));
+  try {
+    const created = await request("POST", "/api/attachments",
+      { filename: file.name.slice(0, 200), content_type: file.type, size: file.size, session_id: sessionId });
+    const form = new FormData();
+    for (const [key, value] of Object.entries(created.upload.fields || {})) form.append(key, value);
+    form.append("file", file);
+    const uploaded = await fetch(created.upload.url, { method: "POST", body: form });
+    if (!uploaded.ok) return fail(t("conv.fileRefused"));
+    const { message } = await request("POST", `/api/sessions/${encodeURIComponent(sessionId)}/messages`,
+      { text: "", client_msg_id: crypto.randomUUID(), attachment_id: created.attachment_id });
+    pending.remove();
+    addMessage(message);
+  } catch (e) {
+    fail(e.message || String(e));
+  }
+  return undefined;
 }
 
 // Read receipts concern the customer reading agents' replies; every message keeps its own author.
