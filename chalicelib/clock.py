@@ -57,6 +57,13 @@ _last_ns = 0
 _id_lock = threading.Lock()
 
 
+def sortable_id_before(moment: str) -> str:
+    """A ``sortable_id`` that sorts just before everything made from the ISO time ``moment`` on
+    (a conversation's greeting goes before the lines written as it opened)."""
+    stamp = int(parse_iso(moment).timestamp() * 1000 - 1) * 1_000_000
+    return f"{stamp:019d}{os.urandom(4).hex()}"
+
+
 def sortable_id() -> str:
     """An id that sorts by creation time: 19 digits of epoch nanoseconds, strictly increasing
     within this process (so ids made in one millisecond keep their order), then 8 random hex

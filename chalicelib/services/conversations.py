@@ -133,9 +133,10 @@ def page_context(context: dict[str, Any] | None, user_agent: str | None) -> dict
 def greet(session: SessionModel, text: str) -> None:
     """Store the settings' greeting as the conversation's first message (once: its key is the
     session's) and show it to whoever is in the conversation already."""
-    now = clock.iso()
-    message = MessageModel(session.session_id, clock.sortable_id(), sender_type="system", sender_id=GREETING,
-                           text=text, kind=GREETING, created_at=now,
+    # Stamped as the conversation opened: it reads first, before the lines written as it opened
+    # (the agent who joined) and the customer's first message.
+    message = MessageModel(session.session_id, clock.sortable_id_before(session.created_at), sender_type="system",
+                           sender_id=GREETING, text=text, kind=GREETING, created_at=session.created_at,
                            expires_at=int(clock.epoch() + get_config().message_retention_days * 86400))
     key = MessageKeyModel(f"{GREETING}#{session.session_id}", session_id=session.session_id,
                           message_id=message.message_id, expires_at=message.expires_at)

@@ -137,11 +137,13 @@ def test_a_greeting_from_the_settings_opens_the_conversation(
     write(page, "Do you have gift cards?")
     expect(page.locator("[data-testid=kefu-message][data-kind=greeting][data-id]")).to_have_count(1)  # the stored one
     expect(texts).to_have_text([greeting, "Do you have gift cards?"])
-    # Alice took it after the customer wrote: her line comes after the message, whatever came first.
+    # The stored order: the greeting opens it; Alice joins as the first message opens the
+    # conversation (her line is written with the assignment), then the message is stored.
     expect(page.locator("[data-testid=kefu-message] .kefu-text, [data-testid=kefu-system] .kefu-text")).to_have_text(
-        [greeting, "Do you have gift cards?", "Alice joined the chat"])
-    stored = stored_messages(stack, alice.token, session_of(page))
-    assert [(m.get("kind"), m["text"]) for m in stored] == [("greeting", greeting), (None, "Do you have gift cards?")]
+        [greeting, "Alice joined the chat", "Do you have gift cards?"])
+    stored = api(stack, "GET", f"/api/sessions/{session_of(page)}/messages", alice.token).json()["messages"]
+    assert [(m.get("kind"), m["text"]) for m in reversed(stored) if "system" not in m] == [
+        ("greeting", greeting), (None, "Do you have gift cards?")]
     assert tab.errors == []
 
 
