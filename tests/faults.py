@@ -10,8 +10,8 @@ throttling...). ``cancel``: a transaction is cancelled with one reason for every
 answer to a throttled transaction: ``ThrottlingError``). ``lose_response``: the request is
 applied, then the answer is lost (a reset connection, or a 500), so a retry meets its own success.
 ``before``: another writer acts just before the request goes out. ``unprocessed``: a batch read
-hands every key back unprocessed. ``sent``: the bodies of the attempts that went out (to read
-their ``ClientRequestToken``).
+hands every key back unprocessed. ``index_behind``: an index read does not show writes yet.
+``sent``: the bodies of the attempts that went out (to read their ``ClientRequestToken``).
 """
 
 from __future__ import annotations
@@ -139,6 +139,26 @@ def unprocessed(times: int = 1) -> Iterator[Faults]:
         return AWSResponse("https://dynamodb.injected", 200, {}, _Raw(json.dumps(answer).encode()))
 
     with _registered("before-send.dynamodb.BatchGetItem", handler, faults):
+        yield faults
+
+
+@contextlib.contextmanager
+def index_behind(index: str, times: int = 1) -> Iterator[Faults]:
+    """The next ``times`` ``Query`` calls on the index named ``index`` find nothing: a global
+    secondary index is eventually consistent, with no bound on its lag, so a read right after a
+    write may not show it (a page of no items is DynamoDB's own answer then)."""
+    faults = Faults()
+    budget = {"Query": times}
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        if json.loads(request.body or b"{}").get("IndexName") != index:
+            return None
+        if not faults._take("Query", budget):
+            return None
+        answer = {"Items": [], "Count": 0, "ScannedCount": 0}
+        return AWSResponse("https://dynamodb.injected", 200, {}, _Raw(json.dumps(answer).encode()))
+
+    with _registered("before-send.dynamodb.Query", handler, faults):
         yield faults
 
 

@@ -67,6 +67,9 @@ class AgentModel(KefuModel):
     status = UnicodeAttribute(default="offline")  # "online" | "away" | "offline"
     max_concurrent = NumberAttribute(default=5)
     active_count = NumberAttribute(default=0)
+    # The customers counted in active_count, written in the same transactions: unlike the lagging
+    # by_agent index of assignments, a consistent read of the agent lists every one of them.
+    customer_ids = UnicodeSetAttribute(null=True)
     last_assigned_at = UnicodeAttribute(null=True)
     heartbeat_at = NumberAttribute(default=0)  # epoch seconds of the last frame on any socket
     disconnected_at = NumberAttribute(null=True)  # set when the last socket closed

@@ -1,7 +1,8 @@
 """Assignments: which agent serves which customer. PK customer_id (the visitor id), so
 ``attribute_not_exists`` makes "two agents for one customer" impossible.
 
-- ``by_agent``: an agent's customers (reconciling counts, releasing an agent who left).
+- ``by_agent``: an agent's customers (reconciling counts; releasing an agent who left, with the
+  agent item's ``customer_ids``, since the index lags).
 - ``by_expiry``: time-keyed and sharded (``sweep_shard``) so the expiry sweep reads only what has
   expired, and the per-message refresh of ``expires_at`` does not heat one partition.
 """

@@ -191,3 +191,20 @@ def test_a_release_whose_answer_was_lost_is_answered_as_released_once(tables):
     assert released.session_id == session.session_id
     assert _session(session.session_id).status == "ended"
     assert int(_agent_item(agent_id).active_count) == 0
+
+
+def test_an_agent_going_offline_hands_back_customers_the_agents_index_does_not_show_yet(tables):
+    # A global secondary index has no bound on its lag (a spike can pass every window the code
+    # assumes): the agent's customers are found on the agent item, read consistently.
+    agent_id = _agent("alice", capacity=2)
+    customers = [_visitor(name) for name in ("Ann", "Bob")]
+    sessions = [chat.start_session(v).session for v in customers]
+    assert {s.agent_id for s in sessions} == {agent_id}
+
+    with faults.index_behind("by_agent", times=50) as behind:
+        assignment.set_status(agent_id, "offline")
+
+    assert behind.injected.get("Query", 0) >= 1
+    assert int(_agent_item(agent_id).active_count) == 0
+    assert [a for a in AssignmentModel.scan(consistent_read=True) if a.agent_id == agent_id] == []
+    assert [_session(s.session_id).status for s in sessions] == ["queued", "queued"]

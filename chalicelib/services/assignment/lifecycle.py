@@ -87,32 +87,45 @@ def requeue_agent_sessions(agent_id: str, deadline: Deadline = UNBOUNDED) -> int
     queue, or ends (``visitor_left``) when the visitor has no live socket (closed, or silent past
     the heartbeat window); one who never opened a socket (a REST client) waits like the others.
     One customer's failure does not stop the others. At the deadline it stops between customers:
-    the sweep hands back the rest of an offline agent's customers on its next run."""
+    the sweep hands back the rest of an offline agent's customers on its next run.
+
+    The customers come from the agent item (``customer_ids``, read consistently): the ``by_agent``
+    index of assignments lags without bound, so a customer assigned a moment before may be missing
+    from it for seconds. The index is read too, for assignments older than ``customer_ids``."""
     lag = get_config().index_lag_seconds
     moved = 0
     requeued: set[str] = set()
     tried: set[str] = set()
+
+    def hand_back_each(customer_ids) -> None:
+        nonlocal moved
+        for customer_id in customer_ids:
+            if customer_id in tried:
+                continue
+            if deadline.passed():
+                break
+            tried.add(customer_id)
+            try:
+                if _hand_back(customer_id, agent_id, requeued):
+                    moved += 1
+            except Exception:  # the next customer must still be handed back; the sweep retries this one
+                logger.exception("hand back failed", agent_id=agent_id, customer_id=customer_id)
+
+    agent = get_or_none(AgentModel, agent_id)
+    if agent is not None and agent.customer_ids:
+        hand_back_each(sorted(agent.customer_ids))
     for round_ in range(matching.LOOK_AGAIN + 1):
         if deadline.passed():
             break
         if round_:
-            # The by_agent index may not show an assignment made a moment ago: while the agent
-            # (read consistently) still counts customers and was assigned one recently, look again.
+            # An assignment older than ``customer_ids`` and made a moment ago may be missing from
+            # the index: while the agent (read consistently) still counts customers and was
+            # assigned one recently, look again.
             agent = get_or_none(AgentModel, agent_id)
             if agent is None or int(agent.active_count) <= 0 or not slots.assigned_recently(agent, lag):
                 break
             time.sleep(lag / matching.LOOK_AGAIN)
-        for listed in AssignmentModel.by_agent.query(agent_id):
-            if listed.customer_id in tried:
-                continue
-            if deadline.passed():
-                break
-            tried.add(listed.customer_id)
-            try:
-                if _hand_back(listed.customer_id, agent_id, requeued):
-                    moved += 1
-            except Exception:  # the next customer must still be handed back; the sweep retries this one
-                logger.exception("hand back failed", agent_id=agent_id, customer_id=listed.customer_id)
+        hand_back_each(listed.customer_id for listed in AssignmentModel.by_agent.query(agent_id))
     if requeued and not after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline):
         after_commit("announce", dispatch.announce_positions, deadline=deadline)  # dispatch announces when it moved
     return moved

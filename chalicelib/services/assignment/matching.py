@@ -60,7 +60,7 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
         sweep_shard=sweep_shard_of(session.visitor_id),
     )
     tx = Transaction()
-    slots.add_increment(tx, agent, assigned_at=now, manual=manual, additive=additive)
+    slots.add_increment(tx, agent, session.visitor_id, assigned_at=now, manual=manual, additive=additive)
     tx.put("customer", assignment, condition=AssignmentModel.customer_id.does_not_exist())
     if claim is not None:
         created = SessionModel(session.session_id, **{

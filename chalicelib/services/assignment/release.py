@@ -60,7 +60,7 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             condition &= AssignmentModel.expires_at < expired_before
         tx.delete("assignment", assignment, condition=condition)
         if agent is not None:
-            slots.add_decrement(tx, agent, additive=additive)
+            slots.add_decrement(tx, agent, assignment.customer_id, additive=additive)
         if session_actions:
             tx.update("session", SessionModel(assignment.session_id), actions=session_actions,
                       condition=(SessionModel.agent_id == assignment.agent_id) & (SessionModel.status == "active"))

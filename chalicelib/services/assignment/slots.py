@@ -157,14 +157,15 @@ def fix_agent_index(agent_id: str) -> None:
             return
 
 
-def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manual: bool,
+def add_increment(tx: Transaction, agent: AgentModel, customer_id: str, *, assigned_at: str, manual: bool,
                   additive: bool) -> None:
     """Add "one more customer for ``agent``" to ``tx``.
 
     Exact mode writes the count and index attributes computed from the agent as read, under
     ``pinned``. Additive mode (after losing that race) only needs room: ``ADD 1`` under
     ``active_count < max_concurrent``; ``fix_agent_index`` follows the commit. Auto-assignment
-    (not ``manual``) also requires the agent to be available on the stored item.
+    (not ``manual``) also requires the agent to be available on the stored item. ``customer_id``
+    joins the agent's ``customer_ids`` in the same write.
     """
     condition = AgentModel.active_count < AgentModel.max_concurrent
     if additive:
@@ -176,27 +177,30 @@ def add_increment(tx: Transaction, agent: AgentModel, *, assigned_at: str, manua
         condition &= AgentModel.status != "offline"
     else:
         condition &= available_condition()
-    tx.update("agent", agent, actions=actions, condition=condition)
+    tx.update("agent", agent, actions=[*actions, AgentModel.customer_ids.add({customer_id})], condition=condition)
 
 
-def add_decrement(tx: Transaction, agent: AgentModel, *, additive: bool, name: str = "agent") -> bool:
-    """Add "one customer fewer for ``agent``" to ``tx``; never below zero. Returns whether the
-    write puts the agent back in the pool: once ``tx`` commits, the caller then calls
+def add_decrement(tx: Transaction, agent: AgentModel, customer_id: str, *, additive: bool,
+                  name: str = "agent") -> bool:
+    """Add "``customer_id`` no longer counts for ``agent``" to ``tx``; never below zero. Returns
+    whether the write puts the agent back in the pool: once ``tx`` commits, the caller then calls
     ``note_pool_entry`` (an assigner reading the lagging index right after must look again)."""
+    leaves = AgentModel.customer_ids.delete({customer_id})
     if additive:
-        tx.update(name, agent, actions=[AgentModel.active_count.add(-1)],
+        tx.update(name, agent, actions=[AgentModel.active_count.add(-1), leaves],
                   condition=AgentModel.active_count > 0)
         return False  # fix_agent_index follows the commit and notes the entry
     actions, in_pool = index_actions(agent, max(0, int(agent.active_count) - 1))
-    tx.update(name, agent, actions=actions, condition=_guarded(agent, in_pool))
+    tx.update(name, agent, actions=[*actions, leaves], condition=_guarded(agent, in_pool))
     return in_pool and agent.pool is None
 
 
-def add_transfer_target(tx: Transaction, target: AgentModel, assigned_at: str) -> None:
-    """Add "one more customer for the transfer target" to ``tx``: exact, and the target must be
-    available (online, live, room) on the stored item."""
+def add_transfer_target(tx: Transaction, target: AgentModel, customer_id: str, assigned_at: str) -> None:
+    """Add "one more customer (``customer_id``) for the transfer target" to ``tx``: exact, and the
+    target must be available (online, live, room) on the stored item."""
     actions, _ = index_actions(target, int(target.active_count) + 1, assigned_at=assigned_at)
-    tx.update("target", target, actions=actions, condition=pinned(target) & available_condition())
+    tx.update("target", target, actions=[*actions, AgentModel.customer_ids.add({customer_id})],
+              condition=pinned(target) & available_condition())
 
 
 def set_count(agent: AgentModel, real: int) -> bool:

@@ -66,8 +66,8 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
     source = slots.get_agent(assignment.agent_id)
     now = clock.iso()
     tx = Transaction()
-    source_enters_pool = slots.add_decrement(tx, source, additive=False, name="source")
-    slots.add_transfer_target(tx, target, now)
+    source_enters_pool = slots.add_decrement(tx, source, assignment.customer_id, additive=False, name="source")
+    slots.add_transfer_target(tx, target, assignment.customer_id, now)
     tx.update(
         "assignment",
         assignment,
