@@ -57,6 +57,12 @@ def check(key: str, limit: int, window: float, what: str = "requests") -> None:
         raise _refuse(what, limit, window, _retry_after(recent, limit, window, now))
 
 
+def _is_our_write(key: str, version: int, stamp: float) -> bool:
+    """Whether the stored log is the one this event wrote (its version, its time stamp)."""
+    stored = _load(key)
+    return stored.version == version and stamp in (stored.stamps or [])
+
+
 def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
     """Record one event for ``key`` or refuse it (``RateLimited`` with ``retry_after``) when
     ``limit`` events already happened in the last ``window`` seconds."""
@@ -79,6 +85,8 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
         except PutError as e:
             if not is_condition_failure(e):
                 raise
+            if _is_our_write(key, log.version, now):
+                return  # a retry after a lost answer met this event's own write: counted once
     # Contended beyond reason (dozens of simultaneous events for one subject): refuse this one.
     raise RateLimited(f"too many simultaneous {what}; retry in 1 s", retry_after=1)
 

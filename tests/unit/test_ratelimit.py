@@ -89,3 +89,13 @@ def test_many_concurrent_events_never_pass_more_than_the_limit(fresh):
         thread.join(timeout=30)
 
     assert sum(passed) == 5
+
+
+def test_an_event_whose_answer_was_lost_is_counted_once(fresh):
+    from tests import faults
+
+    with faults.lose_response("PutItem", times=1) as lost:
+        ratelimit.hit("lost#1", 5, 10.0)
+
+    assert lost.injected == {"PutItem": 1}
+    assert _allowed("lost#1", 10) == 4  # the lost-answer event took one slot, not two
