@@ -13,13 +13,13 @@ import functools
 import math
 import time
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import backoff, is_condition_failure, retrying
+from chalicelib.models.base import backoff, conditional, retrying, stored_as
 from chalicelib.services.tokens import Principal
 
 MAX_ATTEMPTS = 12
@@ -57,12 +57,6 @@ def check(key: str, limit: int, window: float, what: str = "requests") -> None:
         raise _refuse(what, limit, window, _retry_after(recent, limit, window, now))
 
 
-def _is_our_write(key: str, version: int, stamp: float) -> bool:
-    """Whether the stored log is the one this event wrote (its version, its time stamp)."""
-    stored = _load(key)
-    return stored.version == version and stamp in (stored.stamps or [])
-
-
 def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
     """Record one event for ``key`` or refuse it (``RateLimited`` with ``retry_after``) when
     ``limit`` events already happened in the last ``window`` seconds."""
@@ -79,14 +73,12 @@ def hit(key: str, limit: int, window: float, what: str = "requests") -> None:
         log.version = read_version + 1
         log.expires_at = int(now + window) + 1
         condition = (LimitModel.version == read_version) if read_version else LimitModel.key.does_not_exist()
-        try:
-            retrying(functools.partial(log.save, condition=condition))
+        # After a lost answer the retry may meet this event's own write: recognised by what it
+        # wrote, so the event is counted once.
+        written = {"version": log.version, "stamps": log.stamps}
+        if conditional(functools.partial(log.save, condition=condition),
+                       already_done=lambda written=written: stored_as(LimitModel, key, written) is not None):
             return
-        except PutError as e:
-            if not is_condition_failure(e):
-                raise
-            if _is_our_write(key, log.version, now):
-                return  # a retry after a lost answer met this event's own write: counted once
     # Contended beyond reason (dozens of simultaneous events for one subject): refuse this one.
     raise RateLimited(f"too many simultaneous {what}; retry in 1 s", retry_after=1)
 
