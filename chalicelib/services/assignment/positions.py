@@ -4,7 +4,9 @@ with a higher ``position_seq`` is the newer one.
 Each announcement draws its number (an ``ADD`` on its own counter) before it reads the queue, so
 of any two, the one with the higher number read the queue after the other was drawn, and after
 every queue move committed before it was drawn: the last one a client keeps is never older than
-the last move announced. A repeat of a lost ``ADD`` only leaves a gap.
+the last move announced. A position told on request (``get_session``) draws its own number the
+same way: one number is one reading of the queue, so two customers never hear the same position
+under one number. A repeat of a lost ``ADD`` only leaves a gap.
 """
 
 from __future__ import annotations

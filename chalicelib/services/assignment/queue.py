@@ -220,10 +220,12 @@ def waiting_sessions(limit: int | None = None, deadline: Deadline = UNBOUNDED) -
 
 
 def position_of(session: SessionModel) -> int | None:
+    """1 + the sessions still waiting ahead of this one. The index may still list one who left a
+    moment ago, so each listed is confirmed by a consistent read, as an announcement's are."""
     if session.queue_ticket is None or session.status != "queued":
         return None
-    ahead = SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket < session.queue_ticket)
-    return ahead + 1
+    ahead = list(SessionModel.queue.query(QUEUE_POOL, SessionModel.queue_ticket < session.queue_ticket))
+    return len(_still_waiting(ahead)) + 1
 
 
 def _still_waiting(listed: list[SessionModel]) -> list[SessionModel]:
