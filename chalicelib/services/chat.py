@@ -127,7 +127,7 @@ def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | No
 def _state_of(session: SessionModel) -> SessionState:
     if session.status != "queued":
         return SessionState(session)
-    position_seq = assignment.last_announcement()  # read before the position: see ``positions``
+    position_seq = assignment.next_announcement()  # drawn before the position is read: see ``positions``
     return SessionState(session, assignment.position_of(session), position_seq=position_seq)
 
 

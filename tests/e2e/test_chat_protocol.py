@@ -8,10 +8,8 @@ handshake and the REST authorizer turn away bad tokens.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +24,7 @@ from chalicelib.models import ConnectionModel
 from chalicelib.services import tokens
 from chalicelib.services.tokens import Principal
 from devstack import Stack
+from tests.concurrency.invariants import settle
 from tests.e2e.conftest import abort, wait_for
 from tests.e2e.protocol_helpers import (
     Connect,
@@ -350,9 +349,7 @@ def test_an_admins_socket_lists_their_own_active_sessions_like_an_agents(
     set_status(stack, Person(admin_id, "Administrator", admin), "online")
     # The index an assigner reads may lag seconds behind (KEFU_SIM=aws); until it shows the admin,
     # Alice (with room) is rightly the only choice. Settled, the least loaded is the admin.
-    settle = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL_DYNAMODB']}/_kefu/sim/settle", data=b"",
-                                    method="POST")
-    urllib.request.urlopen(settle, timeout=10).close()
+    settle()
     customer = connect(sign_up_visitor(stack, "Carl"))
     customer.send("start_session")
     own = customer.expect("session.assigned")

@@ -37,7 +37,7 @@ from chalicelib.services.assignment.lifecycle import (
     requeue_agent_sessions,
 )
 from chalicelib.services.assignment.matching import candidates
-from chalicelib.services.assignment.positions import last_announcement
+from chalicelib.services.assignment.positions import last_announcement, next_announcement
 from chalicelib.services.assignment.presence import (
     agent_connected,
     agent_disconnected,
@@ -81,6 +81,7 @@ __all__ = [
     "is_anyone_online",
     "is_available",
     "last_announcement",
+    "next_announcement",
     "open_session",
     "open_session_of",
     "position_of",

@@ -4,7 +4,9 @@ Order: within one session version (docs/protocol.md), a notice with a higher ``p
 the newer one. Each announcement draws its number (an ``ADD`` on the announcements' item) before it
 reads the queue, so of any two, the one with the higher number read the queue after the other was
 drawn, and after every queue move committed before it was drawn: the last one a client keeps is
-never older than the last move announced. A repeat of a lost ``ADD`` only leaves a gap.
+never older than the last move announced. A position told on request (``get_session``) draws its
+own number the same way: one number is one reading of the queue, so two customers never hear the
+same position under one number. A repeat of a lost ``ADD`` only leaves a gap.
 
 What a waiter is shown: the first ``EXACT_POSITIONS`` their exact position; the others a band
 (11-20, 21-50, 51-100, 101-200, 201-500, ...), which changes only when they cross one of its ends,
@@ -133,6 +135,14 @@ def pending() -> bool:
     if counter is None or (counter.lease_until is not None and float(counter.lease_until) >= clock.epoch()):
         return False
     return int(counter.requested or 0) > int(counter.done or 0)
+
+
+def next_announcement() -> int:
+    """A number for a position read on request, drawn before the read: above every one drawn
+    before (no lease: it tells one waiter, not the queue)."""
+    counter = CounterModel(ANNOUNCEMENTS)
+    retrying(lambda: counter.update(actions=[CounterModel.issued.add(1)]))
+    return int(counter.issued)
 
 
 def last_announcement() -> int:

@@ -259,15 +259,16 @@ def waiting_sessions(limit: int | None = None, deadline: Deadline = UNBOUNDED) -
 
 
 def position_of(session: SessionModel) -> int | None:
-    """The waiting session's exact position: from the counter's tickets (one read), or by counting
-    the index up to its ticket when the counter does not hold them all."""
+    """The waiting session's exact position: from the counter's tickets (one read), or else 1 +
+    the sessions the index lists ahead of it that a consistent read confirms still wait (the index
+    may still list one who left a moment ago)."""
     if session.queue_ticket is None or session.status != "queued":
         return None
     known = count().position(int(session.queue_ticket))
     if known is not None:
         return known
-    ahead = SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket < session.queue_ticket)
-    return ahead + 1
+    ahead = list(SessionModel.queue.query(QUEUE_POOL, SessionModel.queue_ticket < session.queue_ticket))
+    return len(_still_waiting(ahead)) + 1
 
 
 def _still_waiting(listed: list[SessionModel]) -> list[SessionModel]:
