@@ -8,7 +8,7 @@ from pynamodb.expressions.condition import size
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
-from chalicelib.models.base import conditional, get_or_none, retrying
+from chalicelib.models.base import ModelT, conditional, get_or_none, retrying
 from chalicelib.models.batch import get_all
 from chalicelib.services.container import Recent
 from chalicelib.services.tokens import Principal
@@ -179,7 +179,15 @@ def add_visitor_socket(visitor_id: str, connection_id: str, cap: int | None = No
     """The socket joins the visitor's set of open sockets (idempotent); False when the visitor is
     gone or already holds ``cap`` sockets."""
     return conditional(lambda: VisitorModel(visitor_id).update(
-        actions=[VisitorModel.socket_ids.add({connection_id})], condition=room_for(VisitorModel, cap)))
+        actions=[VisitorModel.socket_ids.add({connection_id})], condition=room_for(VisitorModel, cap)),
+        already_done=lambda: holding(VisitorModel, visitor_id, connection_id) is not None)
+
+
+def holding(model: type[ModelT], user_id: str, connection_id: str) -> ModelT | None:
+    """The user as stored now, if their set of open sockets holds ``connection_id``: a capped join
+    whose answer was lost and whose retry found the set full was this socket's own join."""
+    owner = get_or_none(model, user_id)
+    return owner if owner is not None and connection_id in (owner.socket_ids or set()) else None
 
 
 def forget_sockets(user_id: str, user_type: str, connection_ids: set[str]) -> set[str] | None:

@@ -447,3 +447,31 @@ def test_an_open_that_lost_the_claim_to_another_start_waits_and_returns_that_ses
     assert f.injected == {"TransactWriteItems": 1}
     assert [state.session.session_id] == other
     assert len(waits) == 1
+
+
+# --- a capped socket join whose answer was lost -----------------------------------------------------
+
+
+def test_a_visitors_last_allowed_socket_whose_join_answer_was_lost_is_joined_not_refused(tables):
+    visitor = _visitor("crowd")  # holds one socket
+    cap = 2
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("visitors", "socket_ids")) as f:
+        joined = connections.add_visitor_socket(visitor.user_id, "conn-second", cap)
+
+    assert f.injected == {"UpdateItem": 1}
+    assert joined  # the retry found the set full with this very socket in it
+    assert connections.sockets_of(visitor.user_id, "visitor") == {f"conn-{visitor.user_id}", "conn-second"}
+
+
+def test_an_agents_last_allowed_socket_whose_join_answer_was_lost_is_joined_not_refused(tables):
+    agent_id = _agent("alice")
+    _agent_socket(agent_id)  # holds one socket
+    connections.register("conn-second", _agent_principal(agent_id), None, None)
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("agents", "socket_ids")) as f:
+        joined = assignment.agent_connected(agent_id, "conn-second", cap=2)
+
+    assert f.injected == {"UpdateItem": 1}
+    assert joined
+    assert connections.sockets_of(agent_id, "agent") == {f"conn-{agent_id}", "conn-second"}

@@ -27,7 +27,7 @@ from chalicelib.services.assignment.availability import (
     live_condition,
     unheard_condition,
 )
-from chalicelib.services.connections import room_for
+from chalicelib.services.connections import holding, room_for
 
 UPDATE_ATTEMPTS = 10
 FIX_ATTEMPTS = 3
@@ -294,12 +294,18 @@ def mark_connected(agent_id: str, connection_id: str, cap: int | None = None) ->
     """A new socket of the agent: remember it (before anything else looks at presence). None when
     the agent no longer exists or already holds ``cap`` sockets (one conditional write)."""
     agent = AgentModel(agent_id)
+    stored: list[AgentModel] = []
+
+    def already_joined() -> bool:  # the answer was lost and the retry found the set full
+        stored.extend(filter(None, [holding(AgentModel, agent_id, connection_id)]))
+        return bool(stored)
+
     applied = conditional(lambda: agent.update(
         actions=[AgentModel.socket_ids.add({connection_id}), AgentModel.heartbeat_at.set(clock.epoch()),
                  AgentModel.disconnected_at.remove()],
         condition=room_for(AgentModel, cap),
-    ))
-    return agent if applied else None
+    ), already_done=already_joined)
+    return (stored[0] if stored else agent) if applied else None
 
 
 def note_offline_told(agent_id: str, reason: str, told: str) -> bool:
