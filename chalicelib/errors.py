@@ -32,6 +32,13 @@ class InvalidJson(KefuError):
     status = 400
 
 
+class OutOfRange(KefuError):
+    """A well-formed value outside what can be served (a day beyond the calendar kefu computes)."""
+
+    code = "out_of_range"
+    status = 400
+
+
 class ValidationFailed(KefuError):
     code = "validation_error"
     status = 422

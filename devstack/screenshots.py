@@ -3,9 +3,10 @@ from a fresh local stack (free ports, nothing kept) in headless Chromium, so the
 
 Writes ``docs/screenshot-widget.png`` (a chat: greeting, times, the agent's name and avatar, an
 image), ``docs/screenshot-widget-away.png`` (nobody online: the away note and the email field),
-``docs/screenshot-widget-phone.png`` (the open widget filling a 375 px phone) and
-``docs/screenshot-console.png``. Needs ``chromium`` (``apt-get install chromium``) and Playwright
-from requirements-dev.txt.
+``docs/screenshot-widget-phone.png`` (the open widget filling a 375 px phone),
+``docs/screenshot-widget-zh.png`` (a Chinese browser's widget: its glyphs need a CJK font,
+``apt-get install fonts-noto-cjk``) and ``docs/screenshot-console.png``. Needs ``chromium``
+(``apt-get install chromium``) and Playwright from requirements-dev.txt.
 """
 
 from __future__ import annotations
@@ -103,8 +104,20 @@ def main() -> int:
             phone.get_by_test_id("kefu-start").click()
             phone.get_by_test_id("kefu-input").fill("Can I change the delivery address?")
             phone.screenshot(path=str(DOCS / "screenshot-widget-phone.png"))
+
+            chinese = visitor(viewport={"width": 900, "height": 620}, locale="zh-CN")
+            chinese.get_by_test_id("kefu-name").fill("王芳")
+            chinese.get_by_test_id("kefu-start").click()
+            chinese.get_by_test_id("kefu-input").fill("你好！我想把收货地址改到上海。")
+            chinese.get_by_test_id("kefu-send").click()
+            expect(chinese.get_by_test_id("kefu-status")).to_contain_text("Alice")
+            agent.get_by_test_id("session-item").filter(has_text="王芳").click()
+            agent.get_by_test_id("message-input").fill("好的，请告诉我新的地址。")
+            agent.get_by_test_id("message-send").click()
+            expect(chinese.locator("[data-testid=kefu-message][data-sender=agent]")).to_have_count(1)
+            chinese.screenshot(path=str(DOCS / "screenshot-widget-zh.png"))
             browser.close()
-    for name in ("widget", "widget-away", "widget-phone", "console"):
+    for name in ("widget", "widget-away", "widget-phone", "widget-zh", "console"):
         sys.stdout.write(f"wrote docs/screenshot-{name}.png\n")
     return 0
 

@@ -1,5 +1,5 @@
 """Dates at the ends of the calendar are a client's mistake: out-of-range days (years 0001 and
-9999, where a day's start or end in a time zone does not exist) are answered 422, never 500."""
+9999, where a day's start or end in a time zone does not exist) are answered 400 ``out_of_range``, never 500."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ EDGES = ["0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31"]
 def test_statistics_for_days_out_of_range_are_refused_as_invalid(api, people, query):
     response = api.get(f"/api/sessions/statistics?{query}", people.admin())
 
-    assert (response.status_code, response.json_body["error"]) == (422, "validation_error")
+    assert (response.status_code, response.json_body["error"]) == (400, "out_of_range")
 
 
 @pytest.mark.parametrize("day", EDGES)
@@ -29,7 +29,7 @@ def test_a_report_for_a_day_out_of_range_is_refused_as_invalid(api, people, day)
     ranged = api.post("/api/analytics/report", admin, body={"from": day, "to": day})
 
     assert [(r.status_code, r.json_body["error"]) for r in (read, generated, ranged)] == \
-        [(422, "validation_error")] * 3
+        [(400, "out_of_range")] * 3
 
 
 def test_the_first_and_last_days_of_the_supported_range_are_answered(api, people):

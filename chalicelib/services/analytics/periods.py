@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import OutOfRange, ValidationFailed
 
 MAX_RANGE_DAYS = 31
 # Days whose start and end exist as datetimes in every time zone, a day before and after included
@@ -16,9 +16,9 @@ LATEST_DAY = date(9998, 12, 31)
 
 
 def in_range(day: date, name: str) -> date:
-    """``day``, or ``ValidationFailed`` when it is outside the days figures can be computed for."""
+    """``day``, or ``OutOfRange`` (400) when it is outside the days figures can be computed for."""
     if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValidationFailed(f"{name} must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}")
+        raise OutOfRange(f"{name} must be between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}")
     return day
 
 
