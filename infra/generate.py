@@ -423,7 +423,7 @@ def attachments_bucket(settings: StageSettings) -> dict[str, Json]:
     objects_arn = _template_bucket_arn(settings, "/*")
     return {
         ATTACHMENTS_BUCKET: {"Type": "AWS::S3::Bucket", "DeletionPolicy": policy, "UpdateReplacePolicy": policy,
-                             "Properties": properties},
+                             **hardening.attachments_bucket_metadata(), "Properties": properties},
         ATTACHMENTS_BUCKET_POLICY: {"Type": "AWS::S3::BucketPolicy", "Properties": {
             "Bucket": {"Ref": ATTACHMENTS_BUCKET},
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
