@@ -36,14 +36,16 @@ def origin(url: str) -> str:
 
 def content_security_policy(connect: Iterable[str] = ()) -> str:
     """The CSP of kefu's pages; ``connect`` are the URLs (or origins) scripts may talk to besides
-    the page's own origin: the REST API, the WebSocket, the attachments bucket."""
+    the page's own origin: the REST API, the WebSocket, the attachments bucket. Images may come
+    from any HTTPS origin: the avatars agents and admins set are on hosts of their choosing (an
+    image cannot run code; scripts stay ``'self'``)."""
     others = sorted({origin(url) for url in connect} - {""})
     sources = " ".join(["'self'", *others])
     return "; ".join([
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        f"img-src 'self' data: blob: {' '.join(others)}".rstrip(),
+        f"img-src 'self' data: blob: https: {' '.join(others)}".rstrip(),  # avatars live anywhere
         "font-src 'self'",
         f"connect-src {sources}",
         "form-action 'self'",

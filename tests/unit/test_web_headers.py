@@ -37,6 +37,7 @@ def test_no_page_may_be_framed_and_nothing_inline_runs():
     assert policy["script-src"] == "'self'"
     assert policy["style-src"] == "'self'"
     assert policy["connect-src"] == "'self' wss://ws.example"
+    assert "https:" in policy["img-src"].split()  # agents' avatars are on hosts of their choosing
     assert "unsafe" not in web_headers.content_security_policy(["wss://ws.example"])
     assert "frame-ancestors *" not in HOSTING.read_text()
 

@@ -13,6 +13,22 @@ const FILE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "appli
 const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 const PAGE = 30;
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A paperclip drawn in SVG, as the widget draws it: an emoji depends on the agent's fonts. */
+function paperclip() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [key, value] of Object.entries({ viewBox: "0 0 24 24", width: "20", height: "20", "aria-hidden": "true" })) {
+    svg.setAttribute(key, value);
+  }
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", "M21 11.5l-8.6 8.6a5.5 5.5 0 01-7.8-7.8l8.6-8.6a3.7 3.7 0 015.2 5.2l-8.6 8.6a1.8 1.8 0 01-2.6-2.6l7.9-7.9");
+  for (const [key, value] of Object.entries({ fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round" })) {
+    path.setAttribute(key, value);
+  }
+  svg.append(path);
+  return svg;
+}
 const WHOLE_TRANSCRIPT_PAGES = 50; // a closed conversation is read whole (100 a page)
 
 const conv = {
@@ -49,7 +65,7 @@ export function mount(root) {
       el("label", { class: "note-toggle" }, el("input", { type: "checkbox", id: "note-toggle", testid: "note-toggle" }), t("conv.noteToggle")),
       el("textarea", { testid: "message-input", id: "message-input", placeholder: t("conv.reply"), maxlength: "4000",
         "aria-label": t("conv.reply") }),
-      el("label", { class: "attach", title: t("conv.attach") }, "📎",
+      el("label", { class: "attach", title: t("conv.attach") }, paperclip(),
         el("input", { type: "file", id: "attach", testid: "attach", accept: FILE_TYPES.join(","), "aria-label": t("conv.attach") })),
       el("button", { testid: "message-send", type: "submit" }, t("conv.send"))));
   $("attach").addEventListener("change", () => {
