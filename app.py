@@ -13,6 +13,7 @@ from chalicelib.api.responses import house_shape
 from chalicelib.jobs import reports, schedules
 from chalicelib.observability import logger, metrics
 from chalicelib.ws import handlers as ws
+from chalicelib.ws.handlers import TABLES_USED_BY  # noqa: F401  (each WebSocket function's tables: infra.generate)
 
 app = Chalice(app_name="kefu")
 app.experimental_feature_flags.update(["WEBSOCKETS"])

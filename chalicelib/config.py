@@ -31,6 +31,9 @@ TABLE_KEYS = (
     "customer_terms",
     "ws_tickets",
 )
+# What the chat core (the WebSocket functions, the sweeps) may touch: every table but the reports
+# and the saved replies (REST only) and the connect tickets (only ``$connect`` spends them).
+CHAT_CORE_TABLES = tuple(key for key in TABLE_KEYS if key not in ("reports", "canned_responses", "ws_tickets"))
 
 
 def _int(name: str, default: int) -> int:

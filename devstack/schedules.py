@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devstack import iam
 from devstack.lambda_runtime import LambdaContext, function_name, resolve_handler
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,10 @@ def discover_jobs(app_module: Any, app_name: str, stage: str, region: str) -> li
         handler = resolve_handler(app_module, source.name, source.handler_string)
         name = function_name(app_name, stage, source.name)
 
-        def run(event: dict[str, Any], handler: Any = handler, name: str = name) -> Any:
-            return handler(event, LambdaContext(name, region))
+        def run(event: dict[str, Any], handler: Any = handler, name: str = name,
+                handler_string: str = source.handler_string) -> Any:
+            with iam.acting_as(handler_string):
+                return handler(event, LambdaContext(name, region))
 
         jobs.append(Job(source.name, text, schedule, run, rule_name=f"{name}-event"))
     return jobs

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from devstack import environment
+from devstack import environment, iam
 from devstack.admin import AdminCredentials, seed_admin
 from devstack.datadir import set_aside
 from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, Snapshotter, load_snapshot, save_snapshot
@@ -84,7 +84,7 @@ class Stack:
         self._rest: Any = None
         self._snapshotter: Snapshotter | None = None
         self._scheduler: Scheduler | None = None
-        self._ws_handlers: dict[str, tuple[str, Handler]] = {}
+        self._ws_handlers: dict[str, tuple[str, str, Handler]] = {}
         self._previous_urls: dict[str, str | None] = {}
         self._region = environment.REGION
 
@@ -220,6 +220,7 @@ class Stack:
         self.s3_endpoint = os.environ["AWS_ENDPOINT_URL_S3"]
         self.ses_endpoint = os.environ["AWS_ENDPOINT_URL_SESV2"]
         send_unsigned_to(self.dynamodb_endpoint)
+        iam.enforce()
         self.app_module = self._import_app()
         self._prepare_tables()
         self._start_gateway()
@@ -259,7 +260,7 @@ class Stack:
         assert self.app_module is not None
         for route_key, config in self.app_module.app.websocket_handlers.items():
             handler = resolve_handler(self.app_module, config.name, config.handler_string)
-            self._ws_handlers[route_key] = (config.name, handler)
+            self._ws_handlers[route_key] = (config.name, config.handler_string, handler)
         self._gateway = WebSocketGateway(
             self._invoke_websocket_handler,
             self.host,
@@ -347,9 +348,10 @@ class Stack:
         entry = self._ws_handlers.get(route_key)
         if entry is None:
             return None  # no such route: API Gateway lets $connect/$disconnect through
-        name, handler = entry
+        name, handler_string, handler = entry
         context = LambdaContext(function_name(self._app_name(), self._stage(), name), self._region)
-        result = handler(event, context)
+        with iam.acting_as(handler_string):
+            result = handler(event, context)
         return result if isinstance(result, dict) else None
 
     # ---- helpers ----------------------------------------------------------------------------

@@ -265,13 +265,18 @@ class Needs:
 
 def function_needs(handler: str) -> Needs:
     """What the function whose Lambda handler is ``handler`` (``module.function``) needs, as its
-    module declares it (``TABLES_USED``, ``PUSHES_TO_SOCKETS``). A module that declares nothing
-    (``app``: every REST route and WebSocket action; the sweeps) gets every table.
+    module declares it (``TABLES_USED``, or ``TABLES_USED_BY`` for one function of a module that
+    holds several: the WebSocket routes, the sweeps; ``PUSHES_TO_SOCKETS``). A function declared
+    nowhere (``app.app``: every REST route) gets every table. The local stack denies a function
+    any other table, as IAM does (``devstack.iam``).
     ``tests/unit/test_least_privilege.py`` runs the narrowed functions and checks the declaration."""
     import importlib
 
-    module = importlib.import_module(handler.rpartition(".")[0])
-    tables = tuple(getattr(module, "TABLES_USED", TABLE_KEYS))
+    module_name, _, function = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    by_function = getattr(module, "TABLES_USED_BY", {})
+    declared = by_function.get(function, getattr(module, "TABLES_USED", None))
+    tables = tuple(TABLE_KEYS if declared is None else declared)
     unknown = set(tables) - set(TABLE_KEYS)
     if unknown:
         raise ValueError(f"{module.__name__}.TABLES_USED names no table: {sorted(unknown)}")

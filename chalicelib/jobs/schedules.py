@@ -2,10 +2,14 @@
 
 from chalice import Blueprint, Rate
 
+from chalicelib.config import CHAT_CORE_TABLES
 from chalicelib.observability import logger
 from chalicelib.services import assignment, housekeeping
 
 bp = Blueprint(__name__)
+
+# Each sweep's role (``infra.generate.function_needs``; denied locally by ``devstack.iam``).
+TABLES_USED_BY = {"assignment_sweep": CHAT_CORE_TABLES, "connection_sweep": CHAT_CORE_TABLES}
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="assignment_sweep")

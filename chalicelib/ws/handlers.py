@@ -12,6 +12,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import push
+from chalicelib.config import CHAT_CORE_TABLES
 from chalicelib.errors import (
     Forbidden,
     InvalidJson,
@@ -25,6 +26,14 @@ from chalicelib.errors import (
 from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
 from chalicelib.services import connections, operations, performance, ratelimit, revocation, tokens, wsstats
+
+# The tables each WebSocket function's role allows (read by ``infra.generate.function_needs``
+# through ``app``; the local stack denies the others, as IAM would).
+TABLES_USED_BY = {
+    "ws_connect": (*CHAT_CORE_TABLES, "ws_tickets"),
+    "ws_message": CHAT_CORE_TABLES,
+    "ws_disconnect": CHAT_CORE_TABLES,
+}
 
 # API Gateway accepts messages up to 128 KB (in 32 KB frames); no kefu action needs more than one
 # frame (4,000 characters of text is at most 16 KB of UTF-8), so larger messages are refused.

@@ -100,10 +100,36 @@ def test_the_daily_report_needs_only_what_it_declares(tables):
 
 
 def test_functions_that_declare_nothing_get_every_table_and_sockets():
-    needs = generate.function_needs("app.ws_message")
+    needs = generate.function_needs("app.app")  # the REST API: every route
 
     assert needs.tables == TABLE_KEYS
     assert needs.pushes
+
+
+def test_the_websocket_functions_and_the_sweeps_get_the_chat_core_and_only_connect_spends_tickets():
+    core = set(TABLE_KEYS) - {"reports", "canned_responses", "ws_tickets"}
+    for handler in ("app.ws_message", "app.ws_disconnect", "chalicelib.jobs.schedules.assignment_sweep",
+                    "chalicelib.jobs.schedules.connection_sweep"):
+        needs = generate.function_needs(handler)
+        assert set(needs.tables) == core, handler
+        assert needs.pushes, handler
+    assert set(generate.function_needs("app.ws_connect").tables) == core | {"ws_tickets"}
+
+
+def test_the_local_stack_refuses_a_table_outside_the_acting_functions_role_as_iam_does(tables):
+    from chalicelib.models import AgentModel, SessionModel
+    from devstack import iam
+
+    agent = agents.create_agent("iamcheck", "a long password", "I", "agent")
+    iam.enforce()
+    with iam.acting_as("chalicelib.api.auth_guard.agent_auth"):
+        assert AgentModel.get(agent.agent_id, consistent_read=True).agent_id == agent.agent_id  # in its role
+        with pytest.raises(Exception) as refused:
+            SessionModel.get("s_any", consistent_read=True)  # not in its role
+    assert "AccessDeniedException" in repr(refused.value.__cause__ or refused.value)
+    assert "sessions" in str(refused.value.__cause__ or refused.value)
+    with pytest.raises(SessionModel.DoesNotExist):
+        SessionModel.get("s_any", consistent_read=True)  # no function acting: nothing is checked
 
 
 def test_a_declaration_naming_no_table_is_refused(monkeypatch: pytest.MonkeyPatch):
