@@ -629,20 +629,30 @@ def test_a_message_over_32_kb_is_refused_as_too_large_and_nothing_is_stored(
 
 
 @pytest.fixture
-def tight_rate_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, float]]:
-    """5 frames per 2-second window for the stack (it runs in this process, on this config)."""
+def tight_rate_limit(monkeypatch: pytest.MonkeyPatch, chat: Conversation,
+                     time_passes: Callable[[float], None]) -> Iterator[tuple[int, float]]:
+    """5 frames at once, then one back every 60 s, for the stack (it runs in this process, on this
+    config), once the frames that opened ``chat`` are behind.
+
+    The budget is a token bucket (``budgets``, GCRA), not a fixed window: it gives one frame back
+    every ``window / limit`` seconds. With a 2 s window that was every 0.4 s, less than a burst of
+    eight frames takes to be served on a busy machine (0.7 to 1.1 s measured), so a sixth frame was
+    rightly let through. One back every 60 s leaves the burst nothing to gain, however slow the
+    machine; the clock seam (``time_passes``) moves time on instead of the test sleeping."""
+    opened_on = reload_config().ws_rate_window_seconds  # the budget the chat's frames were counted on
     monkeypatch.setenv("KEFU_WS_RATE_LIMIT", "5")
-    monkeypatch.setenv("KEFU_WS_RATE_WINDOW", "2")
+    monkeypatch.setenv("KEFU_WS_RATE_WINDOW", "300")
     config = reload_config()
+    time_passes(opened_on)  # a bucket is full again at most one window after its last frame
     yield config.ws_rate_limit, config.ws_rate_window_seconds
     monkeypatch.undo()
     reload_config()
 
 
 def test_sends_beyond_the_rate_limit_are_refused_not_stored_and_the_socket_recovers(
-        stack: Stack, chat: Conversation, tight_rate_limit: tuple[int, float]) -> None:
+        stack: Stack, chat: Conversation, tight_rate_limit: tuple[int, float],
+        time_passes: Callable[[float], None]) -> None:
     limit, window = tight_rate_limit
-    time.sleep(window + 0.05)  # the user's earlier frames (opening the chat) leave the sliding window
     for n in range(limit + 3):
         chat.visitor_socket.send("send_message", session_id=chat.session_id, client_msg_id=f"burst-{n}",
                                  text=f"burst {n}")
@@ -654,9 +664,10 @@ def test_sends_beyond_the_rate_limit_are_refused_not_stored_and_the_socket_recov
     assert acked == [f"burst-{n}" for n in range(limit)]
     assert [(r["code"], r["client_msg_id"]) for r in refused] == [
         ("rate_limited", f"burst-{n}") for n in range(limit, limit + 3)]
+    assert all(0 < r["retry_after"] <= window / limit for r in refused)  # one frame back per interval
     assert [m["client_msg_id"] for m in stored_messages(stack, chat.agent.token, chat.session_id)] == acked
     assert chat.agent_socket.ping()["type"] == "pong"  # another connection is not limited
-    time.sleep(window)
+    time_passes(max(r["retry_after"] for r in refused))
     assert chat.visitor_socket.ping()["type"] == "pong"
 
 

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from chalicelib import clock
-from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.models import MessageModel, SessionModel
 from chalicelib.services import agents, assignment, chat, tokens, visitors
 from chalicelib.services.tokens import Principal
@@ -374,3 +374,40 @@ def test_a_send_whose_retry_stored_it_first_is_acknowledged_even_if_the_session_
     assert (message.text, is_new) == ("hello", False)
     said = [m.message_id for m in MessageModel.query(session_id, consistent_read=True) if m.sender_type != "system"]
     assert said == [message.message_id]
+
+
+def _stored_with(session_id: str, client_msg_id: str) -> list[str]:
+    return [m.message_id for m in MessageModel.query(session_id, consistent_read=True)
+            if m.client_msg_id == client_msg_id]
+
+
+@pytest.mark.parametrize("answer", ["reset", "500"])
+def test_a_send_whose_answer_was_lost_stores_one_message_and_counts_it_once(conversation, answer):
+    """The transaction applied and its answer was lost: the retry (same token) meets its own
+    success instead of storing a second message or failing on its own idempotency key."""
+    visitor, _, session_id = conversation
+
+    with faults.lose_response("TransactWriteItems", times=1, answer=answer) as f:
+        message, _ = chat.send_message(visitor, session_id, "c-lost", "hello")
+    again, is_new = chat.send_message(visitor, session_id, "c-lost", "hello")  # the client's own retry
+
+    assert f.injected == {"TransactWriteItems": 1}
+    assert (again.message_id, is_new) == (message.message_id, False)
+    assert _stored_with(session_id, "c-lost") == [message.message_id]
+    assert int(SessionModel.get(session_id, consistent_read=True).message_count) == 1
+
+
+def test_a_send_applied_but_unanswered_until_its_retries_ran_out_is_found_by_the_clients_retry(conversation):
+    """Applied, answer lost, then every retry throttled: the sender is told to try again, and its
+    retry is acknowledged with the message already stored, not a second one."""
+    visitor, _, session_id = conversation
+
+    with faults.lose_response("TransactWriteItems", times=1), faults.cancel("ThrottlingError", times=7) as f, \
+            pytest.raises(Unavailable):
+        chat.send_message(visitor, session_id, "c-busy", "hello")
+    message, is_new = chat.send_message(visitor, session_id, "c-busy", "hello")
+
+    assert f.injected == {"TransactWriteItems": 7}
+    assert not is_new
+    assert _stored_with(session_id, "c-busy") == [message.message_id]
+    assert int(SessionModel.get(session_id, consistent_read=True).message_count) == 1
