@@ -429,11 +429,12 @@ def test_the_widget_keeps_the_agent_shown_when_a_queue_position_read_before_the_
     from playwright.sync_api import expect
 
     from chalicelib.services import assignment
-    from tests.e2e.protocol_helpers import agent_account, api, before_push, online_agent
+    from tests.e2e.protocol_helpers import agent_account, api, before_push
 
-    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
+    busy = a_full_agent_online(stack, connect)
     customer_tab = open_tab(stack.widget_url)
     customer = customer_tab.page
+    customers_queue_now(stack, busy)
     status = customer.get_by_test_id("kefu-status")
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-start").click()

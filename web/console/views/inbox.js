@@ -139,7 +139,8 @@ async function countUnread(session) {
   if (session.session_id === state.current) return;
   const page = await request("GET", `/api/sessions/${encodeURIComponent(session.session_id)}/messages?limit=100`);
   const entry = inbox.mine.get(session.session_id);
-  if (!entry) return;
+  // Opened while the page was on its way: what it lists as unread is being read now.
+  if (!entry || session.session_id === state.current) return;
   for (const m of page.messages) if (m.sender.type === "visitor" && !m.read_at) entry.unread.add(m.id);
   render();
 }
