@@ -270,9 +270,11 @@ def test_a_new_chat_while_another_conversation_is_open_notifies_and_counts_in_th
 
 
 def test_an_away_agent_is_alerted_to_a_newcomer_waiting_and_sees_offline_conversations_as_unassigned(
-        stack: Stack, fresh: None, open_tab: Any):
+        stack: Stack, fresh: None, open_tab: Any, connect: Any):
     """Unassigned holds the queue and the conversations waiting offline for an agent (#19's
-    ``GET /api/sessions?status=offline``, answered here as #19 documents it)."""
+    ``GET /api/sessions?status=offline``, answered here as #19 documents it). A newcomer waits in
+    the queue only while some agent is online and full: with nobody online (an away agent does not
+    count) they would leave an offline message (#19)."""
     import json
 
     from playwright.sync_api import expect
@@ -306,7 +308,9 @@ def test_an_away_agent_is_alerted_to_a_newcomer_waiting_and_sees_offline_convers
     expect(offline).to_contain_text("offline message")
     expect(page.locator("#tab-count-unassigned")).to_have_text("1")
 
-    _customer_starts(open_tab, stack, "Pat")  # queued: nobody is online
+    busy = web.a_full_agent_online(stack, connect)
+    web.customers_queue_now(stack, busy)
+    _customer_starts(open_tab, stack, "Pat")  # queued: the one agent online has no free slot
     expect(page.get_by_test_id("queue-item")).to_have_count(1)
     expect(page.locator("#tab-count-unassigned")).to_have_text("2")
     notes = wait_for(lambda: page.evaluate("window.__notifications"))

@@ -250,18 +250,40 @@ def set_status(page: Any, status: str) -> None:
     assert answered.value.status == 200
 
 
+def a_full_agent_online(stack: Stack, connect: Any) -> Any:
+    """Someone online with no free slot, so the next customer waits in the queue: with nobody
+    online (an agent who is away does not count) their first message would leave an offline
+    message instead (#19, docs/protocol.md "Starting on the first message"). Returns their socket
+    for ``customers_queue_now``."""
+    from tests.e2e.protocol_helpers import online_agent
+
+    return online_agent(stack, connect, "Busy", max_concurrent=0)[1]
+
+
+def customers_queue_now(stack: Stack, full_agents_socket: Any) -> None:
+    """Just before a customer writes: the full agent still counts as online, as the first message
+    will see it. Their socket speaks (a console sends a heartbeat every 30 s; this test socket sends
+    none, and a slow run outlasts KEFU_HEARTBEAT_WINDOW), then the indexes that answer (the agent
+    directory, the available pool), which may lag behind a write, catch up."""
+    from tests.concurrency.invariants import settle
+    from tests.e2e.protocol_helpers import api
+
+    full_agents_socket.ping()
+    settle()
+    assert api(stack, "GET", "/api/widget/availability").json()["reason"] == "busy"
+
+
 def test_an_agent_away_accepts_a_waiting_customer_from_the_queue_and_the_customer_ends(
         stack: Stack, fresh: None, open_tab: Any, connect: Any):
     from playwright.sync_api import expect
 
-    from tests.e2e.protocol_helpers import online_agent
-
-    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
+    busy = a_full_agent_online(stack, connect)
     agent_tab = open_tab(stack.console_url)
     agent = agent_tab.page
     username = agent_with_login("Bea")
     log_in(agent, username, PASSWORD)
     set_status(agent, "away")  # takes no customer unasked
+    customers_queue_now(stack, busy)
 
     customer_tab = open_tab(stack.widget_url)
     customer = customer_tab.page
@@ -407,11 +429,12 @@ def test_the_widget_keeps_the_agent_shown_when_a_queue_position_read_before_the_
     from playwright.sync_api import expect
 
     from chalicelib.services import assignment
-    from tests.e2e.protocol_helpers import agent_account, api, before_push, online_agent
+    from tests.e2e.protocol_helpers import agent_account, api, before_push
 
-    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
+    busy = a_full_agent_online(stack, connect)
     customer_tab = open_tab(stack.widget_url)
     customer = customer_tab.page
+    customers_queue_now(stack, busy)
     status = customer.get_by_test_id("kefu-status")
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-start").click()

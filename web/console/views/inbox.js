@@ -14,7 +14,7 @@ const CLOSED_PAGE = 25;
 const inbox = {
   root: null,
   tab: "mine",
-  mine: new Map(), // session_id -> {session, unread: Set of unread visitor message ids, seen}
+  mine: new Map(), // session_id -> {session, unread: Set of unread visitor message ids, seen, announced}
   queue: [],
   offline: [], // conversations waiting for an agent while nobody could answer
   offlineAt: 0, // when they were last listed; null when the server has no such listing
@@ -55,15 +55,19 @@ export function mount(root) {
   selectTab("mine");
   on("conversation.opened", (sessionId) => {
     const entry = inbox.mine.get(sessionId);
-    if (entry) { entry.unread.clear(); entry.seen = true; }
+    if (entry) { entry.unread.clear(); entry.seen = true; entry.announced = false; }
     render();
   });
   on("conversation.message", ({ message, onScreen }) => {
     const entry = inbox.mine.get(message.session_id);
     if (!entry || onScreen || message.sender.type !== "visitor" || entry.unread.has(message.id)) return;
-    entry.unread.add(message.id); // once, whether the REST count saw it or not (#19: a first message comes with its session)
+    // Since #19 a conversation starts with the customer's first message: when it is the first one
+    // counted in a conversation just announced, the "new conversation" alert told of it already.
+    const opening = entry.announced && entry.unread.size === 0;
+    entry.announced = false;
+    entry.unread.add(message.id); // once, whether the REST count saw it or not
     render();
-    alerts.newMessage(message, entry.session.visitor?.name, () => emit("open", { sessionId: message.session_id }));
+    if (!opening) alerts.newMessage(message, entry.session.visitor?.name, () => emit("open", { sessionId: message.session_id }));
   });
 }
 
@@ -87,6 +91,7 @@ export function listen(live, hooks) {
       const isNew = !inbox.mine.has(f.session_id);
       upsert({ session_id: f.session_id, visitor: f.customer, agent: f.agent, status: "active", topic: f.topic });
       if (isNew && state.current !== f.session_id) {
+        inbox.mine.get(f.session_id).announced = true;
         alerts.newConversation({ session_id: f.session_id, visitor: f.customer }, () => emit("open", { sessionId: f.session_id }));
       }
     }
@@ -134,7 +139,8 @@ async function countUnread(session) {
   if (session.session_id === state.current) return;
   const page = await request("GET", `/api/sessions/${encodeURIComponent(session.session_id)}/messages?limit=100`);
   const entry = inbox.mine.get(session.session_id);
-  if (!entry) return;
+  // Opened while the page was on its way: what it lists as unread is being read now.
+  if (!entry || session.session_id === state.current) return;
   for (const m of page.messages) if (m.sender.type === "visitor" && !m.read_at) entry.unread.add(m.id);
   render();
 }
