@@ -100,6 +100,7 @@ class Config:
     identity_secret: str | None = None
     identity_secret_parameter: str | None = None
     cors_origins: tuple[str, ...] = ()
+    password_scrypt_n: int = 2**14
     table_names: dict[str, str] = field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
@@ -166,6 +167,9 @@ def _load() -> Config:
         identity_secret_parameter=_opt("KEFU_IDENTITY_SECRET_PARAMETER"),
         cors_origins=tuple(o.strip().rstrip("/") for o in os.environ.get("KEFU_CORS_ORIGINS", "").split(",")
                            if o.strip()),
+        # scrypt's cost for new password hashes (verifying reads it from the hash). Only the test
+        # suite lowers it: it creates thousands of agents, and the cost is what makes hashing slow.
+        password_scrypt_n=_int("KEFU_PASSWORD_SCRYPT_N", 2**14),
         table_names=names,
     )
 

@@ -30,6 +30,7 @@ from pynamodb.models import Model
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import NotFound, Unavailable
+from chalicelib.models.clients import with_client
 
 # botocore's own retries are off: every attempt is made (and seen) by ``retrying``.
 BOTOCORE_RETRIES = 0
@@ -55,6 +56,12 @@ def table_meta(key: str, ttl_attribute: str | None = None) -> type:
 class KefuModel(Model):
     """Base model; subclasses set ``Meta = table_meta(...)``. Reads are retried like writes (an
     index's ``query`` and ``count`` go through the model's)."""
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        table = super()._get_connection()
+        with_client(table.connection)
+        return table
 
     class Meta:
         abstract = True
@@ -359,7 +366,7 @@ def _transaction_connection(region: str, host: str | None):
 def transaction_connection():
     """The one PynamoDB connection transactions use (its botocore client is made once)."""
     config = get_config()
-    return _transaction_connection(config.region, config.dynamodb_endpoint)
+    return with_client(_transaction_connection(config.region, config.dynamodb_endpoint))
 
 
 class Transaction:

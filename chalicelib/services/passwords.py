@@ -8,7 +8,9 @@ import hashlib
 import hmac
 import os
 
-_N, _R, _P = 2**14, 8, 1
+from chalicelib.config import get_config
+
+_R, _P = 8, 1
 _LEN = 32
 
 
@@ -18,8 +20,9 @@ def _b64(raw: bytes) -> str:
 
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_LEN)
-    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+    n = get_config().password_scrypt_n
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=_R, p=_P, dklen=_LEN)
+    return f"scrypt${n}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, encoded: str) -> bool:
