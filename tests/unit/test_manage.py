@@ -83,4 +83,4 @@ def test_the_running_local_stack_is_used_when_no_stage_is_named(tables, no_stage
 def test_backfilling_days_out_of_range_is_refused(tables, capsys):
     assert manage.main(["reports", "--from", "0001-01-01", "--to", "0001-01-01"]) == 1
 
-    assert "validation_error" in capsys.readouterr().err
+    assert "out_of_range" in capsys.readouterr().err
