@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.config import reload_config
 from chalicelib.models import SessionModel
+from tests.conftest import simulated_aws
 
 SHOP = "https://shop.example"
 STRANGER = "https://elsewhere.example"
@@ -173,6 +174,21 @@ def test_an_agent_with_room_can_answer_and_a_full_one_makes_customers_wait(api, 
     assert (available["can_answer"], available["reason"]) == (True, "available")
     assert (busy["can_answer"], busy["reason"], busy["agents_online"]) == (True, "busy", True)
     assert agent
+
+
+def test_availability_follows_each_status_change_at_once_however_far_the_indexes_lag(api, people):
+    """Indexes lag a status change with no bound (here a minute): a customer must not be told that
+    nobody is here while an agent is online, nor be sent to the queue of an agent who left."""
+    with simulated_aws("off", gsi_lag_ms=60_000):
+        agent = people.agent(online=True)
+        answers = [api.get("/api/widget/availability").json_body]
+        for status in ("away", "online", "offline"):
+            assert api.put("/api/agents/me/status", agent, body={"status": status}).status_code == 200
+            answers.append(api.get("/api/widget/availability").json_body)
+
+    assert [(a["can_answer"], a["reason"], a["agents_online"]) for a in answers] == [
+        (True, "available", True), (False, "no_agents", False), (True, "available", True),
+        (False, "no_agents", False)]
 
 
 def test_outside_business_hours_nobody_can_answer_and_the_next_opening_is_given(api, people):
