@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.config import reload_config
-from chalicelib.models import SessionModel
+from chalicelib.models import AgentModel, CounterModel, SessionModel
+from chalicelib.services.assignment.roster import ROSTER
 from tests.conftest import simulated_aws
 
 SHOP = "https://shop.example"
@@ -189,6 +190,25 @@ def test_availability_follows_each_status_change_at_once_however_far_the_indexes
     assert [(a["can_answer"], a["reason"], a["agents_online"]) for a in answers] == [
         (True, "available", True), (False, "no_agents", False), (True, "available", True),
         (False, "no_agents", False)]
+
+
+def test_the_sweep_puts_the_roster_of_online_agents_right(api, people):
+    """Agents online before the roster existed (or a status written around it) are put on it, and
+    an agent listed but no longer online is taken off, by the minute sweep."""
+    online = people.agent(online=True)
+    away = people.agent(online=True)
+    CounterModel(ROSTER).delete()  # as before the roster existed
+    AgentModel(away.user_id).update(actions=[AgentModel.status.set("away")])  # around the roster
+    CounterModel(ROSTER).update(actions=[CounterModel.members.add({away.user_id})])
+    before = api.get("/api/widget/availability").json_body
+
+    report = api.post("/api/kefu/cleanup", people.admin()).json_body
+
+    assert (before["can_answer"], before["reason"]) == (False, "no_agents")
+    assert sorted(report["roster_fixed"]) == sorted([online.user_id, away.user_id])
+    after = api.get("/api/widget/availability").json_body
+    assert (after["can_answer"], after["reason"]) == (True, "available")
+    assert api.post("/api/kefu/cleanup", people.admin()).json_body["roster_fixed"] == []
 
 
 def test_outside_business_hours_nobody_can_answer_and_the_next_opening_is_given(api, people):

@@ -1,6 +1,7 @@
 """Who is online, exactly: the roster item holds the ids of the agents whose stored status is
 ``online``, and every write that moves an agent into or out of ``online`` changes it in the same
-transaction (``slots``), as does deleting an agent.
+transaction (``slots``), as does deleting an agent. The minute sweep puts right what a direct
+write left wrong (and adds the agents who were online before the roster existed): ``repair``.
 
 The widget asks "can anyone answer?" before every conversation. The directory and pool indexes
 lag behind a status change (GSIs are eventually consistent, with no bound under load), so an
@@ -36,8 +37,27 @@ def add_membership(tx: Transaction, agent_id: str, status: str) -> None:
 
 def online_agents() -> list[AgentModel]:
     """The agents whose status is online, as stored now (consistent reads, never an index)."""
-    roster = get_or_none(CounterModel, ROSTER)
-    ids = sorted(roster.members or ()) if roster is not None else []
+    ids = sorted(members())
     if not ids:
         return []
     return [agent for agent in get_all(AgentModel, ids) if agent.status == ONLINE]
+
+
+def members() -> set[str]:
+    """The ids on the roster now (a consistent read)."""
+    roster = get_or_none(CounterModel, ROSTER)
+    return set(roster.members or ()) if roster is not None else set()
+
+
+def repair(agent: AgentModel, listed: set[str]) -> bool:
+    """Put the roster right about ``agent`` (read consistently) when ``listed`` (the roster as
+    read) disagrees with its status; conditioned on the status still being what was read, so a
+    status change meanwhile (which writes the roster itself) wins. True when it wrote."""
+    online = agent.status == ONLINE
+    if online == (agent.agent_id in listed):
+        return False
+    tx = Transaction()
+    still = AgentModel.status == ONLINE if online else AgentModel.status != ONLINE
+    tx.check("agent", AgentModel, agent.agent_id, still)
+    add_membership(tx, agent.agent_id, agent.status)
+    return not tx.commit()
