@@ -126,9 +126,11 @@ def _save_cursor(username: str) -> None:
 def sweep_agents(report: SweepReport, deadline: Deadline) -> None:
     """Presence, hand-back and count repair for each agent, on consistent reads. The cursor moves
     past an agent once its visit finished (or failed: retried next round), never before."""
-    listed = roster.members()
+    listed: set[str] | None = None  # the roster, read with the first agent (a run out of time reads nothing)
     for item in _until(_agent_walk(), deadline, report):
         try:
+            if listed is None:
+                listed = roster.members()
             finished = _presence(item.agent_id, listed, report, deadline) and \
                 _repair_count(item.agent_id, report, deadline)
         except Exception as e:  # one bad agent must not stop the sweep; it is retried next round
