@@ -49,9 +49,12 @@ def who_can_answer() -> Answering:
     hours = settings.get("business_hours")
     now = clock.now()
     within = business_hours.is_open(hours, now)
-    live = [agent for agent in assignment.online_agents() if assignment.is_live(agent)]
-    free = any(assignment.is_available(agent) for agent in live)
-    online = bool(live)
+    free = online = False
+    for agent in assignment.online_agents():  # stops at the first free agent
+        online = online or assignment.is_live(agent)
+        if assignment.is_available(agent):
+            free = True
+            break
     if not within:
         opens = business_hours.next_open(hours, now)
         reason = Reason.CLOSED

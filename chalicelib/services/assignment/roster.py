@@ -6,11 +6,13 @@ write left wrong (and adds the agents who were online before the roster existed)
 The widget asks "can anyone answer?" before every conversation. The directory and pool indexes
 lag behind a status change (GSIs are eventually consistent, with no bound under load), so an
 answer read from them told customers "nobody is here" while an agent was online. The roster is
-read consistently, then its agents in one consistent batch: two calls, exact, and one when
+read consistently, then its agents in consistent batches: two calls, exact, and one when
 nobody is online.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.base import Transaction, get_or_none
@@ -18,6 +20,7 @@ from chalicelib.models.batch import get_all
 
 ROSTER = "agents-online"
 ONLINE = "online"
+BATCH = 100  # agents per BatchGetItem (DynamoDB's limit)
 
 
 def writes_roster(old_status: str, new_status: str) -> bool:
@@ -35,12 +38,12 @@ def add_membership(tx: Transaction, agent_id: str, status: str) -> None:
     tx.update("roster", CounterModel(ROSTER), actions=[action])
 
 
-def online_agents() -> list[AgentModel]:
-    """The agents whose status is online, as stored now (consistent reads, never an index)."""
+def online_agents() -> Iterator[AgentModel]:
+    """The agents whose status is online, as stored now (consistent reads, never an index), read
+    a batch at a time as the caller goes on (one that stops at the first free agent reads one)."""
     ids = sorted(members())
-    if not ids:
-        return []
-    return [agent for agent in get_all(AgentModel, ids) if agent.status == ONLINE]
+    for start in range(0, len(ids), BATCH):
+        yield from (agent for agent in get_all(AgentModel, ids[start:start + BATCH]) if agent.status == ONLINE)
 
 
 def members() -> set[str]:
