@@ -48,6 +48,11 @@ def seed_agents(count: int, start: int) -> None:
             connections.save(ConnectionModel(socket, user_id=agent_id, user_type="agent", role="agent",
                                              connected_at=now, last_seen_at=clock.epoch(),
                                              expires_at=int(clock.epoch()) + 7200))
+    from chalicelib.models import CounterModel
+    from chalicelib.services.assignment.roster import ROSTER
+
+    ids = {f"a_bench_{i:05d}" for i in range(start, start + count)}
+    CounterModel(ROSTER).update(actions=[CounterModel.members.add(ids)])  # online, as a status change records
 
 
 def seed_waiting(offset: int) -> list:

@@ -12,9 +12,18 @@ The announcements' item (``queue-announcements``) holds their numbers (``issued`
 the one announcer running (``lease_until``, ``lease_owner``) and the moves asked about and told
 (``requested``, ``done``); ``queue-told`` the waiting tickets the last announcement told
 (``waiting``) and those it could not reach yet (``untold``).
+
+The roster (``agents-online``) holds the ids of the agents whose stored status is ``online``
+(``members``), written in the same transaction as every status change into or out of ``online``.
 """
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    NumberSetAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 
 from chalicelib.models.base import KefuModel, table_meta
 
@@ -40,3 +49,4 @@ class CounterModel(KefuModel):
     done = NumberAttribute(null=True)  # ``requested`` as of the last announcement that finished
     lease_until = NumberAttribute(null=True)  # the announcer's lease, epoch seconds
     lease_owner = UnicodeAttribute(null=True)
+    members = UnicodeSetAttribute(null=True)  # the roster: ids of the agents whose status is online

@@ -16,6 +16,7 @@ from chalicelib.models.agent import DIRECTORY, load_key
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none, rounds, stored_as
 from chalicelib.models.batch import get_all
 from chalicelib.services import passwords, revocation, tokens
+from chalicelib.services.assignment import roster
 from chalicelib.services.tokens import Principal
 
 ROLES = ("agent", "admin")
@@ -193,6 +194,7 @@ def delete_account(agent: AgentModel) -> bool:
     tx.delete("agent", AgentModel(agent.agent_id),
               condition=AgentModel.agent_id.exists() & (AgentModel.active_count == 0))
     tx.delete("claim", CounterModel(_username_claim(agent.username)))
+    roster.add_membership(tx, agent.agent_id, "deleted")  # off the roster of who is online
     failed = tx.commit()
     if failed.get("agent") == CONDITION_FAILED:
         return False

@@ -1,10 +1,11 @@
 """Whether anyone can answer a customer now: inside business hours, and an agent online.
 
-The widget asks before the customer writes (``GET /api/widget/availability``); the first message
-asks again and opens the conversation waiting for an agent (``offline``) when nobody can. Both
-read indexes (the ``available`` pool, the agent directory), which may lag a moment behind a
-status change: the answer is advisory, and a conversation placed on a stale answer is still
-answered (a queued one is served when a slot opens, an offline one is taken by hand).
+The widget asks before the customer writes (``GET /api/widget/availability``, on every widget
+open); the first message asks again and opens the conversation waiting for an agent (``offline``)
+when nobody can. The answer comes from the roster of online agents and their items, read
+consistently (``assignment.online_agents``: one call when nobody is online, two otherwise), never
+from an index: an index read lags a status change, and told customers nobody was there while an
+agent had just come online.
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def who_can_answer() -> Answering:
     hours = settings.get("business_hours")
     now = clock.now()
     within = business_hours.is_open(hours, now)
-    free = bool(assignment.candidates())
-    online = free or assignment.is_anyone_online()
+    free = online = False
+    for agent in assignment.online_agents():  # stops at the first free agent
+        online = online or assignment.is_live(agent)
+        if assignment.is_available(agent):
+            free = True
+            break
     if not within:
         opens = business_hours.next_open(hours, now)
         reason = Reason.CLOSED

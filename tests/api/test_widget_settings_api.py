@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.config import reload_config
-from chalicelib.models import SessionModel
+from chalicelib.models import AgentModel, CounterModel, SessionModel
+from chalicelib.services.assignment.roster import ROSTER
+from tests.conftest import simulated_aws
 
 SHOP = "https://shop.example"
 STRANGER = "https://elsewhere.example"
@@ -173,6 +175,40 @@ def test_an_agent_with_room_can_answer_and_a_full_one_makes_customers_wait(api, 
     assert (available["can_answer"], available["reason"]) == (True, "available")
     assert (busy["can_answer"], busy["reason"], busy["agents_online"]) == (True, "busy", True)
     assert agent
+
+
+def test_availability_follows_each_status_change_at_once_however_far_the_indexes_lag(api, people):
+    """Indexes lag a status change with no bound (here a minute): a customer must not be told that
+    nobody is here while an agent is online, nor be sent to the queue of an agent who left."""
+    with simulated_aws("off", gsi_lag_ms=60_000):
+        agent = people.agent(online=True)
+        answers = [api.get("/api/widget/availability").json_body]
+        for status in ("away", "online", "offline"):
+            assert api.put("/api/agents/me/status", agent, body={"status": status}).status_code == 200
+            answers.append(api.get("/api/widget/availability").json_body)
+
+    assert [(a["can_answer"], a["reason"], a["agents_online"]) for a in answers] == [
+        (True, "available", True), (False, "no_agents", False), (True, "available", True),
+        (False, "no_agents", False)]
+
+
+def test_the_sweep_puts_the_roster_of_online_agents_right(api, people):
+    """Agents online before the roster existed (or a status written around it) are put on it, and
+    an agent listed but no longer online is taken off, by the minute sweep."""
+    online = people.agent(online=True)
+    away = people.agent(online=True)
+    CounterModel(ROSTER).delete()  # as before the roster existed
+    AgentModel(away.user_id).update(actions=[AgentModel.status.set("away")])  # around the roster
+    CounterModel(ROSTER).update(actions=[CounterModel.members.add({away.user_id})])
+    before = api.get("/api/widget/availability").json_body
+
+    report = api.post("/api/kefu/cleanup", people.admin()).json_body
+
+    assert (before["can_answer"], before["reason"]) == (False, "no_agents")
+    assert sorted(report["roster_fixed"]) == sorted([online.user_id, away.user_id])
+    after = api.get("/api/widget/availability").json_body
+    assert (after["can_answer"], after["reason"]) == (True, "available")
+    assert api.post("/api/kefu/cleanup", people.admin()).json_body["roster_fixed"] == []
 
 
 def test_outside_business_hours_nobody_can_answer_and_the_next_opening_is_given(api, people):

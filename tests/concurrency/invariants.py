@@ -16,13 +16,14 @@ import os
 import time
 import urllib.request
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel
 from chalicelib.models.counter import QUEUE_COUNTER
+from chalicelib.services.assignment import roster
 
 ENDED_STATUSES = ("ended", "abandoned")
 # An agent whose heartbeat is this close to the window's edge may be judged live by the code and
@@ -68,6 +69,7 @@ class Snapshot:
     sessions: dict[str, SessionModel]
     assignments: dict[str, AssignmentModel]  # by customer
     queue_length: int  # the counter item itself: the product clamps its reading at zero
+    roster: set[str] = field(default_factory=set)  # the ids on the roster of online agents
 
     @property
     def queued(self) -> list[SessionModel]:
@@ -86,6 +88,7 @@ def read_snapshot() -> Snapshot:
         sessions={s.session_id: s for s in SessionModel.scan(consistent_read=True)},
         assignments={a.customer_id: a for a in AssignmentModel.scan(consistent_read=True)},
         queue_length=length,
+        roster=roster.members(),
     )
 
 
@@ -199,6 +202,14 @@ def pool_violations(snapshot: Snapshot) -> list[str]:
     return found
 
 
+def roster_violations(snapshot: Snapshot) -> list[str]:
+    """The roster of online agents (what the widget's availability reads) lists exactly the agents
+    whose status is online: every status write into or out of online changes it in its transaction."""
+    online = {agent_id for agent_id, agent in snapshot.agents.items() if agent.status == "online"}
+    return [f"roster lists {sorted(snapshot.roster - online)} not online and misses {sorted(online - snapshot.roster)}"
+            ] if online != snapshot.roster else []
+
+
 def idle_agent_violations(snapshot: Snapshot) -> list[str]:
     """Nobody waits while an agent could take them (after quiescence)."""
     if not snapshot.queued:
@@ -230,7 +241,7 @@ def every_violation(snapshot: Snapshot, allowance: dict[str, int] | None = None)
 
 def quiescent_violations(snapshot: Snapshot, view: list[dict[str, Any]],
                          allowance: dict[str, int] | None = None) -> list[str]:
-    return (every_violation(snapshot, allowance) + pool_violations(snapshot)
+    return (every_violation(snapshot, allowance) + pool_violations(snapshot) + roster_violations(snapshot)
             + idle_agent_violations(snapshot) + queue_view_violations(snapshot, view))
 
 

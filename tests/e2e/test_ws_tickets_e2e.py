@@ -16,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 from chalicelib.services import agents, devices, revocation
 from devstack import Stack
 from tests.e2e.conftest import ping
-from tests.e2e.protocol_helpers import agent_account, api, sign_up_visitor
+from tests.e2e.protocol_helpers import agent_account, api, online_agent, sign_up_visitor
 from tests.e2e.test_web_ui import PASSWORD, agent_with_login, browser, open_tab  # noqa: F401  (fixtures)
 
 Connect = Callable[..., Any]
@@ -124,15 +124,18 @@ def test_a_token_in_the_query_string_still_connects(stack: Stack, fresh: None, w
 
 
 def test_the_widget_and_the_console_connect_with_tickets_and_no_token_in_any_url(
-        stack: Stack, fresh: None, open_tab: Any) -> None:  # noqa: F811
+        stack: Stack, fresh: None, open_tab: Any, connect: Any) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
+    online_agent(stack, connect, "Busy", max_concurrent=0)  # someone online but full: customers queue
     urls: list[str] = []
     customer = open_tab(stack.widget_url).page
     customer.on("websocket", lambda socket: urls.append(socket.url))
     customer.get_by_test_id("kefu-launcher").click()
     customer.get_by_test_id("kefu-name").fill("Ann")
     customer.get_by_test_id("kefu-start").click()
+    customer.get_by_test_id("kefu-input").fill("Hello")  # the first message opens the conversation (#19)
+    customer.get_by_test_id("kefu-send").click()
     expect(customer.get_by_test_id("kefu-status")).to_contain_text("queue")
     username = agent_with_login("Una")
     agent = open_tab(stack.console_url).page

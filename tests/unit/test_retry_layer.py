@@ -177,12 +177,13 @@ def test_an_agent_back_online_whose_answer_was_lost_is_noted_as_entering_the_poo
     agent = agents.create_agent("alice", "password123", "Alice", "agent", 3)
     assignment.agent_heartbeat(agent.agent_id)
 
-    with faults.lose_response("UpdateItem", times=1, when=_on_table("agents", "status")) as f:
+    with faults.lose_response("TransactWriteItems", times=1) as f:  # the status with the roster of who is online
         written = assignment.set_status(agent.agent_id, "online")
 
-    assert f.injected == {"UpdateItem": 1}
+    assert f.injected == {"TransactWriteItems": 1}
     assert written.status == "online" and written.pool is not None
     assert CounterModel.count("pool-entries") == 1  # an assigner that read the lagging index looks again
+    assert [a.agent_id for a in assignment.online_agents()] == [agent.agent_id]
 
 
 def test_a_count_repair_whose_answer_was_lost_is_reported(tables):
@@ -358,10 +359,10 @@ def test_an_agent_update_that_lost_a_race_waits_before_its_next_round(tables, wa
     def capacity_changed() -> None:
         AgentModel(agent_id).update(actions=[AgentModel.max_concurrent.set(next(capacities))])
 
-    with faults.before("UpdateItem", capacity_changed, times=2, when=_on_table("agents", "status")) as f:
+    with faults.before("TransactWriteItems", capacity_changed, times=2) as f:  # leaving online: with the roster
         assignment.set_status(agent_id, "away")
 
-    assert f.injected == {"UpdateItem": 2}
+    assert f.injected == {"TransactWriteItems": 2}
     assert _agent_item(agent_id).status == "away"
     assert len(waits) == 2 and all(w >= 0 for w in waits)
 

@@ -9,6 +9,7 @@ import json
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
+from chalicelib.services.assignment.roster import ROSTER
 from chalicelib.services.tokens import Principal
 from tests import faults
 
@@ -140,8 +141,9 @@ def test_an_agent_going_offline_with_many_customers_hands_back_one_step_past_the
         connections.record_frame(f"conn-{visitor.user_id}")
     lambda_time = FakeLambdaTime()
 
-    # The time runs out just as the first customer is handed back.
-    with faults.before("TransactWriteItems", lambda_time.expire, times=1):
+    # The time runs out just as the first customer is handed back (after the status write, which
+    # is a transaction too: with the roster of who is online).
+    with faults.before("TransactWriteItems", lambda_time.expire, times=1, when=_not_the_status_write):
         first = assignment.cleanup(assignment.Deadline(remaining_ms=lambda_time))
 
     assert first.agents_offline == [leaving] and first.complete is False
@@ -180,9 +182,15 @@ def _on_sessions(body: dict) -> bool:
 # --- a frame landing between the sweep's read and its write --------------------------------------
 
 
+def _not_the_status_write(body: dict) -> bool:
+    return ROSTER not in json.dumps(body)
+
+
 def _is_offline_write(body: dict) -> bool:
-    return body.get("TableName") == get_config().table_name("agents") and '"offline"' in json.dumps(
-        body.get("ExpressionAttributeValues", {}))
+    """The status write that takes an online agent offline: a transaction with the roster."""
+    updates = [item["Update"] for item in body.get("TransactItems", []) if "Update" in item]
+    return any(u["TableName"] == get_config().table_name("agents") and '"offline"' in json.dumps(
+        u.get("ExpressionAttributeValues", {})) for u in updates)
 
 
 def test_a_frame_landing_between_the_sweeps_read_and_its_offline_write_keeps_the_agent_online(
@@ -193,11 +201,11 @@ def test_a_frame_landing_between_the_sweeps_read_and_its_offline_write_keeps_the
     time_passes(get_config().heartbeat_window_seconds + get_config().presence_grace_seconds + 5)
     connections.record_frame(f"conn-{customer.user_id}")
 
-    with faults.before("UpdateItem", lambda: assignment.agent_heartbeat(agent_id), times=1,
+    with faults.before("TransactWriteItems", lambda: assignment.agent_heartbeat(agent_id), times=1,
                        when=_is_offline_write) as landed:
         report = assignment.cleanup()
 
-    assert landed.injected == {"UpdateItem": 1}
+    assert landed.injected == {"TransactWriteItems": 1}
     assert report.agents_offline == []
     stored = _agent_item(agent_id)
     assert (stored.status, stored.offline_reason) == ("online", None)

@@ -45,6 +45,7 @@ class Cleanup(Answer):
     counts_fixed: list[dict]
     agents_unpooled: list[str]
     agents_offline: list[str]
+    roster_fixed: list[str]
     sessions_abandoned: list[str]
     sessions_repaired: list[str]
     tickets_given_back: list[int]

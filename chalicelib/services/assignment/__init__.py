@@ -15,11 +15,12 @@ Modules, each owning one thing and one kind of write:
 and load key), ``queue`` (the only writer of the queue counters), ``matching`` (choosing an agent,
 the assignment transaction), ``dispatch`` (placing and serving the queue, accepting by hand),
 ``release`` and ``lifecycle`` (freeing slots, ending, handing back), ``transfer``, ``presence``
-(status, capacity, heartbeats, sockets), ``sweeps`` (the bounded cleanup), ``claims`` (a
-visitor's one open session), ``positions`` (the order of position notices).
+(status, capacity, heartbeats, sockets), ``roster`` (who is online, exactly), ``sweeps`` (the
+bounded cleanup), ``claims`` (a visitor's one open session), ``positions`` (the order of position
+notices).
 """
 
-from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
+from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available, is_live
 from chalicelib.services.assignment.claims import open_session_of
 from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.dispatch import (
@@ -43,13 +44,13 @@ from chalicelib.services.assignment.presence import (
     agent_disconnected,
     agent_frame,
     agent_heartbeat,
-    is_anyone_online,
     set_capacity,
     set_status,
 )
 from chalicelib.services.assignment.queue import enqueue, position_of, queue_length, queue_view, waiting_sessions
 from chalicelib.services.assignment.release import add_touch, get_assignment
 from chalicelib.services.assignment.results import AssignOutcome, Attempt, Release, SweepReport
+from chalicelib.services.assignment.roster import online_agents
 from chalicelib.services.assignment.slots import fix_agent_index, refresh_pool
 from chalicelib.services.assignment.sweeps import agents_overview, cleanup
 from chalicelib.services.assignment.transfer import transfer
@@ -78,10 +79,11 @@ __all__ = [
     "fix_agent_index",
     "get_assignment",
     "heartbeat_cutoff",
-    "is_anyone_online",
     "is_available",
+    "is_live",
     "last_announcement",
     "next_announcement",
+    "online_agents",
     "open_session",
     "open_session_of",
     "position_of",

@@ -167,14 +167,3 @@ def agent_disconnected(agent_id: str, connection_id: str | None = None) -> None:
         return
     if not left and slots.mark_disconnected(agent_id) == "away":
         after_commit("activity", activity.agent_status_changed, agent_id, "away")
-
-
-def is_anyone_online() -> bool:
-    """Some agent is online with a live socket, whether or not they have room (an advisory
-    answer for the widget: the directory index may lag a moment behind a status change)."""
-    from chalicelib.models.agent import DIRECTORY
-    from chalicelib.services.assignment.availability import live_condition
-
-    listed = AgentModel.in_directory.query(DIRECTORY, filter_condition=(AgentModel.status == "online")
-                                           & live_condition(), page_size=100)
-    return next(iter(listed), None) is not None

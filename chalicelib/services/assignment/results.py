@@ -49,6 +49,7 @@ class SweepReport:
     counts_fixed: list[dict[str, Any]] = field(default_factory=list)
     agents_unpooled: list[str] = field(default_factory=list)
     agents_offline: list[str] = field(default_factory=list)
+    roster_fixed: list[str] = field(default_factory=list)  # agents put on or taken off the roster
     sessions_abandoned: list[str] = field(default_factory=list)
     sessions_repaired: list[str] = field(default_factory=list)
     tickets_given_back: list[int] = field(default_factory=list)
@@ -62,6 +63,7 @@ class SweepReport:
             "counts_fixed": self.counts_fixed,
             "agents_unpooled": self.agents_unpooled,
             "agents_offline": self.agents_offline,
+            "roster_fixed": self.roster_fixed,
             "sessions_abandoned": self.sessions_abandoned,
             "sessions_repaired": self.sessions_repaired,
             "tickets_given_back": self.tickets_given_back,

@@ -6,7 +6,8 @@ fields. Every write that sets them from a read is conditioned on those fields be
 read (``pinned``), so a writer that computed ``pool`` from an older read can never put a
 disconnected or offline agent back in the pool; putting an agent *in* the pool also requires a
 live heartbeat on the stored item. Additive writes (``ADD`` under a condition, used after losing
-a race) are followed by ``fix_agent_index``.
+a race) are followed by ``fix_agent_index``. A status write into, out of or again to ``online``
+also writes the roster of online agents, in the same transaction (``roster``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chalicelib.errors import Conflict
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying, rounds, stored_as
+from chalicelib.services.assignment import roster
 from chalicelib.services.assignment.availability import (
     available_condition,
     heard_since,
@@ -116,11 +118,27 @@ def update_agent(agent_id: str, build: Callable[[AgentModel], list],
                 found.append(stored)
             return stored is not None
 
+        if status is not None and roster.writes_roster(agent.status, status):
+            if not _write_with_roster(agent, actions, condition, status):
+                continue
+            if in_pool and not was_pooled:
+                note_pool_entry()
+            return get_agent(agent_id)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c), already_done=ours):
             if in_pool and not was_pooled:
                 note_pool_entry()
             return found[0] if found else agent  # else PynamoDB refreshed it from the ALL_NEW response
     raise Conflict("agent is changing too fast; try again")
+
+
+def _write_with_roster(agent: AgentModel, actions: list, condition: Any, status: str) -> bool:
+    """A status write into or out of ``online``, with the roster in the same transaction (its
+    token makes a retry after a lost answer meet its own success). False when the agent changed
+    since it was read."""
+    tx = Transaction()
+    tx.update("agent", agent, actions=actions, condition=condition)
+    roster.add_membership(tx, agent.agent_id, status)
+    return not tx.commit()
 
 
 def note_pool_entry() -> None:
@@ -280,9 +298,10 @@ def mark_disconnected(agent_id: str) -> str | None:
     away = [*left, AgentModel.status.set("away"), AgentModel.offline_reason.set(DISCONNECTED),
             AgentModel.resume_status.set("online"), AgentModel.updated_at.set(clock.iso())]
     was_online = no_socket & (AgentModel.status == "online")
-    if conditional(lambda: AgentModel(agent_id).update(actions=away, condition=was_online),
-                   already_done=lambda: stored_as(AgentModel, agent_id, {
-                       "status": "away", "offline_reason": DISCONNECTED, "disconnected_at": now}) is not None):
+    tx = Transaction()  # off the roster with the status (its token recognises a lost answer's commit)
+    tx.update("agent", AgentModel(agent_id), actions=away, condition=was_online)
+    roster.add_membership(tx, agent_id, "away")
+    if not tx.commit():
         return "away"
     stored = AgentModel(agent_id)
     if not conditional(lambda: stored.update(actions=left, condition=no_socket)):

@@ -29,7 +29,17 @@ from chalicelib.models.batch import get_all
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
-from chalicelib.services.assignment import claims, dispatch, lifecycle, positions, presence, queue, release, slots
+from chalicelib.services.assignment import (
+    claims,
+    dispatch,
+    lifecycle,
+    positions,
+    presence,
+    queue,
+    release,
+    roster,
+    slots,
+)
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available
 from chalicelib.services.assignment.deadline import Deadline
 from chalicelib.services.assignment.effects import after_commit
@@ -116,9 +126,13 @@ def _save_cursor(username: str) -> None:
 def sweep_agents(report: SweepReport, deadline: Deadline) -> None:
     """Presence, hand-back and count repair for each agent, on consistent reads. The cursor moves
     past an agent once its visit finished (or failed: retried next round), never before."""
+    listed: set[str] | None = None  # the roster, read with the first agent (a run out of time reads nothing)
     for item in _until(_agent_walk(), deadline, report):
         try:
-            finished = _presence(item.agent_id, report, deadline) and _repair_count(item.agent_id, report, deadline)
+            if listed is None:
+                listed = roster.members()
+            finished = _presence(item.agent_id, listed, report, deadline) and \
+                _repair_count(item.agent_id, report, deadline)
         except Exception as e:  # one bad agent must not stop the sweep; it is retried next round
             _failed(report, "agents", e)
             finished = True
@@ -128,10 +142,13 @@ def sweep_agents(report: SweepReport, deadline: Deadline) -> None:
         after_commit("cursor", _save_cursor, item.username)
 
 
-def _presence(agent_id: str, report: SweepReport, deadline: Deadline) -> bool:
-    """Presence for one agent; False when the deadline cut it short."""
+def _presence(agent_id: str, listed: set[str], report: SweepReport, deadline: Deadline) -> bool:
+    """Presence for one agent (and their place on the roster of who is online, ``listed`` as read
+    at the start of the run); False when the deadline cut it short."""
     config = get_config()
     agent = slots.get_agent(agent_id)
+    if roster.repair(agent, listed):
+        report.roster_fixed.append(agent_id)
     now = clock.epoch()
     if agent.status == "offline":
         if int(agent.active_count) > 0 or _has_assignments(agent_id):
