@@ -4,8 +4,14 @@ import { el, request } from "../api.js";
 import { time, t } from "../i18n.js";
 import { table } from "./kit.js";
 
+const REFRESH_MS = 5000;
+let refresh = null;
+
+/** The view, read again every few seconds while it is on screen (who is online changes by itself). */
 export async function show(root) {
+  clearTimeout(refresh);
   const { users } = await request("GET", "/api/system/online-users?role=agent");
+  refresh = setTimeout(() => { if (root.isConnected && root.offsetParent !== null) show(root); }, REFRESH_MS);
   const rows = (users || []).map((u) => ({ ...u, id: u.user_id }));
   root.replaceChildren(el("h2", {}, t("online.title")), rows.length ? table(rows, [
     { label: t("online.name"), cell: (u) => u.name || "–" },
