@@ -476,3 +476,29 @@ def test_an_agents_last_allowed_socket_whose_join_answer_was_lost_is_joined_not_
     assert f.injected == {"UpdateItem": 1}
     assert joined
     assert connections.sockets_of(agent_id, "agent") == {f"conn-{agent_id}", "conn-second"}
+
+
+def test_an_agent_whose_released_customer_ends_at_once_still_hears_the_release(tables):
+    agent_id = _agent("alice")
+    agent_socket = _agent_socket(agent_id)
+    visitor = _visitor("quick")
+    session = chat.start_session(visitor).session
+    assert SessionModel.get(session.session_id, consistent_read=True).agent_id == agent_id
+    sessions_table = get_config().table_name("sessions")
+    reads: list[int] = []
+
+    def second_read_of_the_session(body: dict[str, Any]) -> bool:
+        if body.get("TableName") != sessions_table or body.get("Key", {}).get("session_id", {}).get("S") \
+                != session.session_id:
+            return False
+        reads.append(1)
+        return len(reads) == 2  # the read after the release committed
+
+    with faults.before("GetItem", lambda: chat.end_session(visitor, session.session_id),
+                       when=second_read_of_the_session) as f, posted() as frames:
+        assignment.set_status(agent_id, "offline")
+
+    assert f.injected == {"GetItem": 1}
+    assert SessionModel.get(session.session_id, consistent_read=True).status not in ("queued", "active")
+    told = [frame for to, frame in frames if to == agent_socket and frame.get("session_id") == session.session_id]
+    assert [(frame["type"], frame["version"]) for frame in told] == [("session.released", 2)]

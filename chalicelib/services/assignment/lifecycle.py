@@ -154,6 +154,12 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
     if fresh.status == "queued":
         requeued.add(fresh.session_id)
         after_commit("notify", notify.session_released, fresh, agent_id, assignment.agent_name)
+    elif session is not None:
+        # It moved on at once (the customer ended it, or another agent took it): those frames
+        # never reach the former agent, who must still hear the release, at the version it wrote
+        # (the release needed the session active with this agent, so one above the version read).
+        session.version = session.state_version + 1
+        after_commit("notify", notify.session_released, session, agent_id, assignment.agent_name)
     return True
 
 
