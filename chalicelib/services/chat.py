@@ -216,10 +216,14 @@ def own_sessions(principal: Principal) -> list[SessionModel]:
 
 def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,
                        limit: int) -> list[SessionModel]:
-    """The visitor's index listing, right about their open conversation: the index lags, so one
-    started a moment ago may be missing and one just assigned may show its old status. The open
+    """The visitor's index listing, each as stored now: the index lags, so one started a moment
+    ago may be missing and one just assigned or ended may show its old state (a reconnecting
+    client would keep it). The listed ones are read again in one consistent batch; the open
     session (one at most, the newest) is read consistently through its claim."""
     current = assignment.open_session_of(visitor_id)
+    stored = {s.session_id: s for s in get_all(SessionModel, [s.session_id for s in listed])}
+    listed = [stored.get(s.session_id, s) for s in listed]
+    listed = [s for s in listed if status is None or s.status == status]
     others = [s for s in listed if current is None or s.session_id != current.session_id]
     if current is None or (status is not None and current.status != status):
         return others[:limit]

@@ -105,3 +105,19 @@ def test_a_position_told_on_request_does_not_count_a_leaver_the_lagging_index_st
     told = chat.state_for(second, staying.session_id).frame()
 
     assert told["type"] == "session.queued" and told["position"] == 1
+
+
+def test_a_visitors_listing_shows_a_session_as_stored_though_the_index_still_shows_it_active(tables, monkeypatch):
+    alice = _agent("alice")
+    assert alice is not None
+    visitor = _visitor("lister")
+    session = chat.start_session(visitor).session
+    index_before = list(SessionModel.by_visitor.query(visitor.user_id))
+    chat.end_session(visitor, session.session_id)
+    # Within the index lag the visitor's index still shows the session as it was (active).
+    monkeypatch.setattr(SessionModel.by_visitor, "query", lambda *args, **kwargs: iter(index_before))
+
+    listed = chat.own_sessions(visitor)
+
+    assert [(s.session_id, s.status, s.state_version) for s in listed] == \
+        [(session.session_id, "ended", SessionModel.get(session.session_id, consistent_read=True).state_version)]
