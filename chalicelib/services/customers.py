@@ -75,14 +75,15 @@ def _may_see(principal: Principal, visitor_id: str, sessions: list[SessionModel]
 
 def profile(principal: Principal, visitor_id: str, current: str | None = None) -> dict[str, Any]:
     """The customer as the panel shows them; for admins and the agents who serve or served them.
-    ``current``: the conversation on screen, read consistently (the index may not list one that
-    began a moment ago)."""
+    ``current``: the conversation on screen, read consistently: the index may not list one that
+    began a moment ago, and its copy of one it lists may be seconds old."""
     visitor = fetch(VisitorModel, visitor_id, "customer")
     sessions = list(SessionModel.by_visitor.query(visitor_id, scan_index_forward=False, limit=HISTORY))
-    if current and all(s.session_id != current for s in sessions):
+    if current:
         session = get_or_none(SessionModel, current)
         if session is not None and session.visitor_id == visitor_id:
-            sessions = sorted([session, *sessions], key=lambda s: s.created_at, reverse=True)
+            others = [s for s in sessions if s.session_id != current]
+            sessions = sorted([session, *others], key=lambda s: s.created_at, reverse=True)
     if not _may_see(principal, visitor_id, sessions):
         raise Forbidden("you do not serve this customer")
     context = _context(visitor, sessions)

@@ -121,6 +121,24 @@ def test_the_customer_panel_shows_the_page_context_and_what_identify_stored(api,
     assert panel["verified"] is True and panel["attributes"] == {"plan": "pro", "orders": 3}
 
 
+def test_the_customer_panel_shows_the_conversation_on_screen_as_stored_not_the_lagging_index_copy(
+        api, people, monkeypatch):
+    from chalicelib.models import SessionModel
+
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    session_id = people.start_session(visitor).session.session_id
+    index_before = list(SessionModel.by_visitor.query(visitor.user_id))
+    SessionModel(session_id).update(actions=[SessionModel.context.set({"url": "https://shop.example/cart"})])
+    # Within the index lag the visitor's index still holds the conversation as it was.
+    monkeypatch.setattr(SessionModel.by_visitor, "query", lambda *args, **kwargs: iter(index_before))
+
+    panel = api.get(f"/api/customers/{visitor.user_id}?session_id={session_id}", alice).json_body
+
+    assert panel["context"]["page_url"] == "https://shop.example/cart"
+    assert [s["session_id"] for s in panel["sessions"]] == [session_id]
+
+
 def test_an_agent_serving_a_customer_opens_their_earlier_conversation_with_someone_else(api, people):
     alice = people.agent("alice", online=True)
     visitor = people.visitor("Ann")
