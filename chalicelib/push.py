@@ -23,6 +23,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none
 from chalicelib.models.batch import get_each
+from chalicelib.models.clients import aws_client
 from chalicelib.observability import count, logger
 from chalicelib.services import wsstats
 
@@ -54,9 +55,7 @@ CONNECT_SECONDS = 30
 
 @functools.lru_cache(maxsize=4)
 def _client(endpoint: str) -> Any:
-    import boto3  # lazy: most cold starts never push
-
-    return boto3.client(
+    return aws_client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint,
         region_name=get_config().region,

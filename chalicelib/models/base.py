@@ -45,7 +45,7 @@ def table_meta(key: str, ttl_attribute: str | None = None) -> type:
         "billing_mode": "PAY_PER_REQUEST",
         "config_key": key,
         "ttl_attribute": ttl_attribute,
-        "max_pool_connections": 50,
+        "max_pool_connections": 200,  # one client (and pool) serves every table (models/clients.py)
         "max_retry_attempts": BOTOCORE_RETRIES,
     }
     if config.dynamodb_endpoint:
@@ -360,7 +360,7 @@ def fetch(model: type[ModelT], hash_key: Any, what: str) -> ModelT:
 def _transaction_connection(region: str, host: str | None):
     from pynamodb.connection import Connection
 
-    return Connection(region=region, host=host, max_pool_connections=50, max_retry_attempts=BOTOCORE_RETRIES)
+    return Connection(region=region, host=host, max_pool_connections=200, max_retry_attempts=BOTOCORE_RETRIES)
 
 
 def transaction_connection():
