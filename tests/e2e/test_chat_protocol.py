@@ -280,6 +280,7 @@ def test_a_position_announcement_read_before_an_assignment_and_posted_after_it_i
     agent_socket.ping()
 
     def agent_comes_online() -> None:
+        settle()  # the dispatch finds the customer on the queue index, seconds behind at worst
         assignment.set_status(agent.id, "online")  # dispatches: the customer is assigned and told
 
     with before_push(agent_comes_online, when=lambda f: f.get("type") == "session.queued") as held:

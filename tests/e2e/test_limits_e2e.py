@@ -37,8 +37,10 @@ def chat(stack: Stack, fresh: None, connect: Connect) -> Conversation:
     took a few frames)."""
     conversation = open_conversation(stack, connect)
     # The budget lives on the visitor's item; a new version makes every container read it again.
+    # Set, not added: a write the simulated DynamoDB answers with a 500 is then safe to send again.
+    version = VisitorModel.get(conversation.visitor.id, consistent_read=True).msg_version or 0
     VisitorModel(conversation.visitor.id).update(actions=[VisitorModel.msg_tat.remove(),
-                                                          VisitorModel.msg_version.add(1)])
+                                                          VisitorModel.msg_version.set(int(version) + 1)])
     return conversation
 
 

@@ -107,7 +107,8 @@ def test_a_socket_revoked_elsewhere_is_closed_on_its_next_frame_before_it_acts(s
     eve_id = api(stack, "GET", "/api/agents/me", eve_token).json()["agent_id"]
     eve = connect(Person(eve_id, "Eve", eve_token))
     eve.ping()
-    AgentModel(eve_id).update(actions=[AgentModel.token_gen.add(1)])
+    generation = int(AgentModel.get(eve_id, consistent_read=True).token_gen or 0)
+    AgentModel(eve_id).update(actions=[AgentModel.token_gen.set(generation + 1)])  # safe to send again
     revocation.clear_cache()  # this process stands for every container once the cache expired
 
     eve.send("get_history", session_id=chat.session_id)
