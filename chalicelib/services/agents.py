@@ -83,14 +83,18 @@ def exists(agent_id: str) -> bool:
 
 def find_by_username(username: str) -> AgentModel | None:
     """Through the username claim, read consistently (the ``by_username`` index lags: an agent
-    just created could not log in); claims written before they carried the id use the index."""
+    just created could not log in); claims written before they carried the id use the index,
+    whose row is read again consistently (it still lists an agent deleted a moment ago)."""
     claim = get_or_none(CounterModel, _username_claim(username))
     if claim is not None and claim.ref:
-        agent = get_or_none(AgentModel, claim.ref)
-        return agent if agent is not None and agent.username == username else None
-    for agent in AgentModel.by_username.query(username, limit=1):
-        return agent
-    return None
+        agent_id = claim.ref
+    else:
+        listed = next(iter(AgentModel.by_username.query(username, limit=1, attributes_to_get=["agent_id"])), None)
+        if listed is None:
+            return None
+        agent_id = listed.agent_id
+    agent = get_or_none(AgentModel, agent_id)
+    return agent if agent is not None and agent.username == username else None
 
 
 def authenticate(username: str, password: str) -> dict:

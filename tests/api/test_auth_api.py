@@ -84,6 +84,24 @@ def test_wrong_password_and_unknown_user_get_the_same_401(api, people):
     assert "token" not in wrong_password.json_body
 
 
+def test_an_agent_deleted_a_moment_ago_cannot_log_in_though_the_username_index_still_lists_them(
+        api, people, monkeypatch):
+    from chalicelib.models import AgentModel
+
+    admin = people.admin()
+    people.agent("doomed")
+    index_before = list(AgentModel.by_username.query("doomed"))
+    doomed_id = index_before[0].agent_id
+    assert api.call("delete", f"/api/agents/{doomed_id}", admin).status_code == 204
+    # Within the index lag the username index still lists the deleted agent.
+    monkeypatch.setattr(AgentModel.by_username, "query", lambda *args, **kwargs: iter(index_before))
+
+    response = api.post("/api/auth/login", body={"username": "doomed", "password": PASSWORD})
+
+    assert response.status_code == 401
+    assert agents.find_by_username("doomed") is None
+
+
 def test_login_without_both_credentials_is_a_validation_error(api, people):
     people.agent("alice")
     bodies = {"empty": {}, "no_password": {"username": "alice"}, "no_username": {"password": PASSWORD},
