@@ -251,8 +251,10 @@ async function renew(box) {
 async function sendFile(file) {
   const sessionId = state.current;
   if (!sessionId || conv.readOnly) return;
+  const clientMsgId = crypto.randomUUID();
   const pending = messageNode({ sender: { type: "agent", id: state.me.agent_id, name: state.me.display_name },
     text: file.name }, false);
+  pending.dataset.clientMsgId = clientMsgId; // the message arriving on the socket first replaces it
   $("conversation").append(pending);
   const fail = (reason) => { pending.querySelector(".receipt").textContent = t("conv.notSent", { error: reason }); };
   if (!FILE_TYPES.includes(file.type)) return fail(t("conv.fileType"));
@@ -266,7 +268,7 @@ async function sendFile(file) {
     const uploaded = await fetch(created.upload.url, { method: "POST", body: form });
     if (!uploaded.ok) return fail(t("conv.fileRefused"));
     const { message } = await request("POST", `/api/sessions/${encodeURIComponent(sessionId)}/messages`,
-      { text: "", client_msg_id: crypto.randomUUID(), attachment_id: created.attachment_id });
+      { text: "", client_msg_id: clientMsgId, attachment_id: created.attachment_id });
     pending.remove();
     addMessage(message);
   } catch (e) {
