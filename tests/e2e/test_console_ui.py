@@ -577,7 +577,8 @@ def test_a_customers_image_shows_in_the_console_as_an_image_and_the_agents_reach
         stack: Stack, fresh: None, open_tab: Any):
     from playwright.sync_api import expect
 
-    from tests.e2e.test_widget_attachments import PDF, png
+    from tests.e2e.test_widget_attachments import PDF
+    from tests.e2e.widget_support import png
 
     agent = _console(open_tab, stack, agent_with_login("Ida")).page
     customer_tab = _customer_starts(open_tab, stack, "Gus", "Here is the damage")

@@ -5,8 +5,6 @@ and is not sent."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +13,7 @@ import requests
 from devstack import Stack
 from tests.e2e.conftest import wait_for
 from tests.e2e.protocol_helpers import api, online_agent, stored_messages
-from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real PNG image (red pixels)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
+from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, png, shop_page, widget_tag, write
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 512  # a Windows program

@@ -11,7 +11,6 @@ from devstack import Stack
 from tests.conftest import sent_mail
 from tests.e2e.conftest import wait_for
 from tests.e2e.protocol_helpers import admin_token, api, online_agent, set_status, stored_messages
-from tests.e2e.test_widget_attachments import png
 from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
 
 AVATAR = f"{SHOP}/team.png"
@@ -38,9 +37,8 @@ def test_messages_carry_their_time_in_the_visitors_locale_and_the_agents_name_an
     shown: dict[str, list[str]] = {}
     for locale, zone in (("en-US", "America/New_York"), ("de-DE", "Europe/Berlin")):
         tab = widget_tab(f"{SHOP}/{locale}.html", html=shop_page(widget_tag(stack, lang="en")), locale=locale,
-                         timezone_id=zone)
+                         timezone_id=zone, images=(AVATAR,))
         page = tab.page
-        page.context.route(AVATAR, lambda route: route.fulfill(status=200, body=png(), content_type="image/png"))
         open_panel(page)
         write(page, f"Hello from {locale}")
         expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
@@ -75,10 +73,8 @@ def test_an_agents_own_avatar_wins_over_the_shops(
     assert api(stack, "PUT", "/api/widget/settings", admin, json={"avatar_url": AVATAR}).status_code == 200
     alice, _ = online_agent(stack, connect, "Alice")
     assert api(stack, "PATCH", f"/api/agents/{alice.id}", admin, json={"avatar_url": own}).status_code == 200
-    tab = widget_tab(f"{SHOP}/own.html", html=shop_page(widget_tag(stack)))
+    tab = widget_tab(f"{SHOP}/own.html", html=shop_page(widget_tag(stack)), images=(AVATAR, own))
     page = tab.page
-    for picture in (AVATAR, own):
-        page.context.route(picture, lambda route: route.fulfill(status=200, body=png(), content_type="image/png"))
     open_panel(page)
     write(page, "Hello")
     expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")

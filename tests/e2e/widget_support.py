@@ -9,6 +9,8 @@ open shadow roots, so ``page.get_by_test_id("kefu-launcher")`` finds it as if it
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,6 +44,19 @@ def shop_page(body: str = "", head: str = "") -> str:
 OpenWidget = Callable[..., Tab]
 
 
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real PNG image (red pixels)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+TINY_PNG = png()
+
+
 @pytest.fixture(scope="module")
 def widget_browser() -> Iterator[Any]:
     """Headless Chromium, as for the other browser tests (tests/e2e/test_web_ui.py)."""
@@ -58,13 +73,14 @@ def widget_browser() -> Iterator[Any]:
 
 @pytest.fixture
 def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
-    """``widget_tab(url, html=None, headers=None, **context_options)``: a new browser context (its
-    own localStorage: one visitor) on ``url``; with ``html`` the browser itself serves that page at
-    ``url`` with ``headers`` (a shop's page on any origin)."""
+    """``widget_tab(url, html=None, headers=None, images=(), **context_options)``: a new browser
+    context (its own localStorage: one visitor) on ``url``; with ``html`` the browser itself serves
+    that page at ``url`` with ``headers`` (a shop's page on any origin), and a small PNG at each of
+    ``images`` from before the page loads (an avatar the widget may show at once)."""
     contexts = []
 
     def open_(url: str, html: str | None = None, headers: dict[str, str] | None = None,
-              **options: Any) -> Tab:
+              images: tuple[str, ...] = (), **options: Any) -> Tab:
         # The shop's pages come from no address at all (the browser serves them) and call the stack on
         # the loopback address: Chromium asks for that permission, as a visitor would be asked.
         context = widget_browser.new_context(**{"permissions": ["local-network-access"], **options})
@@ -76,6 +92,8 @@ def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
         page.on("pageerror", lambda e: tab.record(f"uncaught: {e}"))
         if html is not None:
             serve(page, url, html, headers)
+        for image in images:
+            context.route(image, lambda route: route.fulfill(status=200, body=TINY_PNG, content_type="image/png"))
         page.goto(url)
         return tab
 
