@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 STAGE ?= dev
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 .PHONY: install run test lint package bench clean checkov
 
