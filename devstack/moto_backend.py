@@ -26,6 +26,7 @@ from devstack.outbox import MailOutbox
 from devstack.s3_post_policy import S3PostPolicy
 from devstack.sim import SimConfig, SimulatedDynamoDB
 from devstack.table_reset import TableReset
+from devstack.wsgi_server import KeepAliveWSGIServer
 
 DYNAMODB_TARGET = "DynamoDB_20120810."
 JOURNAL_CONTROL_PATH = "/_kefu/journal/"
@@ -198,12 +199,7 @@ class AtomicMotoServer(ThreadedMotoServer):
         app: Any = _Serialized(TableReset(self.sim), self.lock, self.journal)
         if self._control is not None:
             app = _WithControl(app, self._control)
-        # werkzeug's threaded server, as moto's own: devstack.wsgi_server's keep-alive server made
-        # S3 misread requests (CreateBucket answered InvalidBucketName, browser uploads failed) and
-        # is left out until that is understood (a DynamoDB-only port would bring it back).
-        from werkzeug.serving import make_server
-
-        self._server = make_server(self._ip_address, self._port, app, threaded=True)
+        self._server = KeepAliveWSGIServer(self._ip_address, self._port, app)
         self._server_ready_event.set()
         self._server.serve_forever()
 

@@ -78,10 +78,13 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers = answer
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
+        length = str(len(payload))
         for name, value in headers:
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+            if name.lower() == "content-length" and self.command == "HEAD":
+                length = value  # the size of what a GET would answer (S3's HeadObject: the object's)
+            elif name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
