@@ -192,6 +192,27 @@ def test_the_sweep_frees_a_slot_held_by_an_assignment_pointing_at_a_queued_sessi
     assert int(_agent_item(agent_id).active_count) == 1
 
 
+def test_the_sweep_never_lowers_a_count_to_what_a_lagging_index_shows(tables, time_passes, monkeypatch):
+    # A lag spike can pass KEFU_INDEX_SETTLE: the by_agent index still lacks the third customer
+    # though nobody was assigned since. A count lowered to what it shows lets a fourth one in.
+    agent_id = _agent("alice", capacity=3)
+    customers = [_visitor(name) for name in ("Ann", "Bob", "Cid")]
+    assert {chat.start_session(v).session.agent_id for v in customers} == {agent_id}
+    index_before = [a for a in AssignmentModel.scan(consistent_read=True) if a.customer_id != customers[-1].user_id]
+    monkeypatch.setattr(AssignmentModel.by_agent, "query", lambda *args, **kwargs: iter(index_before))
+    time_passes(get_config().index_settle_seconds)
+    assignment.agent_heartbeat(agent_id)
+    for visitor in customers:
+        connections.record_frame(f"conn-{visitor.user_id}")
+
+    report = assignment.cleanup()
+
+    assert report.counts_fixed == []
+    assert int(_agent_item(agent_id).active_count) == 3
+    assert chat.start_session(_visitor("Dan")).session.status == "queued"
+    assert len([a for a in AssignmentModel.scan(consistent_read=True) if a.agent_id == agent_id]) == 3
+
+
 def test_assignments_have_no_ttl_the_expiry_sweep_releases_them(tables):
     assert "TimeToLiveSpecification" not in table_spec(AssignmentModel)
 

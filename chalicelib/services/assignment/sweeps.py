@@ -2,10 +2,10 @@
 repair of any inconsistent state, bounded by a deadline.
 
 Every step reads an index to find work and confirms each item with a consistent read before
-acting; nothing is lowered from an index read alone (an agent's count is lowered only after a
-quiet period with no new assignment, so the index has caught up with every write the count
-reflects; the queue length is exact by construction, see ``queue``). One item's failure is
-logged and skipped, never the whole sweep.
+acting; nothing is lowered from an index read alone (an agent's count is recounted from their
+``customer_ids``, read consistently, as well as the index, whose lag has no bound; the queue
+length is exact by construction, see ``queue``). One item's failure is logged and skipped, never
+the whole sweep.
 
 The deadline (the Lambda context's remaining time, or a budget for the REST call) is checked
 before every item of every loop, and passed down into every effect that can grow (a hand-back,
@@ -174,17 +174,30 @@ def _has_assignments(agent_id: str) -> bool:
     return any(True for _ in AssignmentModel.by_agent.query(agent_id, limit=1))
 
 
+def _listed_customers(agent: AgentModel) -> Iterator[str]:
+    """The agent's customers: ``customer_ids`` (read consistently, written with the count) first,
+    then the ``by_agent`` index for assignments older than that set; each once. The index alone
+    may miss an assignment for longer than any window (a lag spike)."""
+    seen = set(agent.customer_ids or ())
+    yield from sorted(seen)
+    for listed in AssignmentModel.by_agent.query(agent.agent_id, page_size=PAGE):
+        if listed.customer_id not in seen:
+            seen.add(listed.customer_id)
+            yield listed.customer_id
+
+
 def _repair_count(agent_id: str, report: SweepReport, deadline: Deadline) -> bool:
-    """Make the count equal the agent's confirmed assignments. Raising is always safe; lowering
-    only after a quiet period (an assignment younger than the index lag may be missing from it).
+    """Make the count equal the agent's confirmed assignments, found on the agent item and the
+    index (``_listed_customers``). Raising is always safe; lowering only after a quiet period, and
+    only while the agent's customers are those read (nothing assigned or freed meanwhile).
     An assignment whose session is not active with this agent is released (the slot freed).
     False when the deadline cut it short (nothing is set from a partial count)."""
     before = slots.get_agent(agent_id)
     real = 0
-    for listed in AssignmentModel.by_agent.query(agent_id, page_size=PAGE):
+    for customer_id in _listed_customers(before):
         if deadline.passed():
             return False
-        fresh = release.get_assignment(listed.customer_id)
+        fresh = release.get_assignment(customer_id)
         if fresh is None or fresh.agent_id != agent_id:
             continue
         session = get_or_none(SessionModel, fresh.session_id)
@@ -195,7 +208,7 @@ def _repair_count(agent_id: str, report: SweepReport, deadline: Deadline) -> boo
             continue
         real += 1
     agent = slots.get_agent(agent_id)
-    if int(agent.active_count) != int(before.active_count):
+    if int(agent.active_count) != int(before.active_count) or agent.customer_ids != before.customer_ids:
         return True  # moving right now: the next sweep looks again
     was = int(agent.active_count)
     last = clock.epoch_of(agent.last_assigned_at) if agent.last_assigned_at else None
