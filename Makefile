@@ -14,10 +14,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# --no-compile: modules are compiled as they are first imported (most of moto's and checkov's never
-# are), not all of them at install.
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --no-compile -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,7 +23,7 @@ install: $(STAMP)
 # checkov lives apart: its pins (boto3, botocore, packaging) clash with ours.
 $(CHECKOV): requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --no-compile -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $(CHECKOV)
 
 checkov: $(CHECKOV)
