@@ -15,18 +15,11 @@ import pytest
 from chalicelib.config import TABLE_KEYS, get_config
 from chalicelib.services import agents, tokens, visitors
 from chalicelib.services.tokens import Principal
+from devstack.iam import tables_in
 from infra import generate
 
 AUTHORIZERS = ("chalicelib.api.auth_guard.agent_auth", "chalicelib.api.auth_guard.any_auth")
 DAILY_REPORT = "chalicelib.jobs.reports.daily_report"
-
-
-def _tables_in(params: dict[str, Any]) -> set[str]:
-    names = {params["TableName"]} if "TableName" in params else set()
-    names |= set(params.get("RequestItems") or {})
-    for item in params.get("TransactItems") or []:
-        names |= {action["TableName"] for action in item.values() if "TableName" in action}
-    return names
 
 
 @contextmanager
@@ -39,7 +32,7 @@ def tables_touched() -> Iterator[set[str]]:
     touched: set[str] = set()
 
     def record(params: dict[str, Any], **_: Any) -> None:
-        touched.update(by_name.get(name, name) for name in _tables_in(params))
+        touched.update(by_name.get(name, name) for name in tables_in(params))
 
     clients = {id(c): c for c in [m._get_connection().connection.client for m in ALL_MODELS]
                + [transaction_connection().client]}
