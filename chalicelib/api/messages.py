@@ -4,7 +4,7 @@ from chalice import Blueprint
 
 from chalicelib.api.auth_guard import any_auth, current_principal, require_agent
 from chalicelib.api.responses import json_response, parse_body, route
-from chalicelib.services import chat, messages
+from chalicelib.services import messages, receipts
 
 bp = Blueprint(__name__)
 
@@ -30,4 +30,4 @@ def mark_read():
     from chalicelib.api.bodies import MarkReadBody
 
     body = parse_body(bp, MarkReadBody)
-    return json_response(chat.mark_read(principal, body.session_id, body.up_to))
+    return json_response(receipts.mark_read(principal, body.session_id, body.up_to))

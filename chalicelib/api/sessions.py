@@ -5,7 +5,7 @@ from chalice import Blueprint
 from chalicelib.api.auth_guard import agent_auth, any_auth, current_principal
 from chalicelib.api.responses import int_param, json_response, parse_body, query_params, route, source_ip
 from chalicelib.errors import Forbidden, ValidationFailed
-from chalicelib.services import assignment, chat, conversations, ratelimit
+from chalicelib.services import assignment, chat, conversations, ratelimit, session_lists
 from chalicelib.services.attachments import public_message
 
 bp = Blueprint(__name__)
@@ -30,9 +30,9 @@ def list_sessions():
         raise ValidationFailed(f"status must be one of {STATUSES}")
     limit = int_param(params, "limit", 50, 1, 100)
     if status in chat.UNASSIGNED_STATUSES and principal.is_agent and not params.get("agent_id"):
-        sessions = chat.unassigned_sessions(status, limit)
+        sessions = session_lists.unassigned_sessions(status, limit)
     else:
-        sessions = chat.list_sessions(principal, status=status, agent_id=params.get("agent_id"), limit=limit)
+        sessions = session_lists.list_sessions(principal, status=status, agent_id=params.get("agent_id"), limit=limit)
     return json_response({"sessions": [s.to_public(for_agent=principal.is_agent) for s in sessions]})
 
 

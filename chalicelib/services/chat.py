@@ -1,4 +1,4 @@
-"""Conversations: sessions, messages, history, read receipts, typing, ratings.
+"""Conversations: sessions, messages, history, typing, ratings (read receipts: ``receipts``).
 
 Permissions live here so REST and WebSocket enforce the same rules: a visitor sees only their
 own sessions, an agent only the sessions assigned to them, an admin all.
@@ -13,10 +13,9 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, Forbidden, ValidationFailed
 from chalicelib.models import AttachmentModel, MessageKeyModel, MessageModel, SessionModel
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, rounds
-from chalicelib.models.batch import get_all
 from chalicelib.models.session import OPEN_STATUSES, next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import assignment, attachments, notify, transcript
@@ -25,7 +24,6 @@ from chalicelib.services.container import Recent
 from chalicelib.services.tokens import Principal
 
 MAX_PAGE = 100
-OWN_ACTIVE_LIMIT = 100
 
 
 def get_session(session_id: str) -> SessionModel:
@@ -68,12 +66,12 @@ def readable_session(principal: Principal, session_id: str) -> SessionModel:
     raise Forbidden("you are not a participant of this session")
 
 
-def _party(principal: Principal, session: SessionModel) -> str:
+def party_of(principal: Principal, session: SessionModel) -> str:
     """Which side ``principal`` speaks for in ``session``: visitor or agent (admins as agent)."""
     return "visitor" if principal.typ == "visitor" else "agent"
 
 
-def _other(party: str) -> str:
+def other_party(party: str) -> str:
     """The party whose messages ``party`` reads (system lines and notes are nobody's to read)."""
     return "agent" if party == "visitor" else "visitor"
 
@@ -140,7 +138,7 @@ def end_session(principal: Principal, session_id: str) -> SessionModel:
     if not session.is_open:
         raise Conflict("session already ended")
     return assignment.end_session(session, ended_by=principal.user_id,
-                                  reason=f"ended_by_{_party(principal, session)}",
+                                  reason=f"ended_by_{party_of(principal, session)}",
                                   only_agent=None if principal.typ == "visitor" or principal.is_admin
                                   else principal.user_id)
 
@@ -175,65 +173,9 @@ def rate_session(principal: Principal, session_id: str, rating: int, comment: st
         raise Conflict("this session was already rated")
     session.rating, session.rating_comment = rating, comment or None
     session.version = rated_version
-    _after_store(transcript.rated, session)
+    after_store(transcript.rated, session)
     notify.to_users([session.agent_id], notify.rated_frame(session))
     return session
-
-
-def list_sessions(principal: Principal, status: str | None = None, agent_id: str | None = None,
-                  limit: int = 50) -> list[SessionModel]:
-    """Newest first. Visitors and agents get their own; admins may filter by status or agent.
-    Reads pages of ``limit`` items with the status filtered by DynamoDB, never a whole history;
-    an agent's active sessions come from their current assignments."""
-    if principal.typ == "visitor":
-        return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, limit),
-                                  principal.user_id, status, limit)
-    if principal.is_admin and agent_id:
-        return _newest(SessionModel.by_agent, agent_id, status, limit)
-    if principal.is_admin and status:
-        return list(SessionModel.by_status.query(status, scan_index_forward=False, limit=limit))
-    if status == "active":
-        return assignment.active_sessions_of(principal.user_id)[:limit]
-    return _newest(SessionModel.by_agent, principal.user_id, status, limit)
-
-
-def unassigned_sessions(status: str, limit: int = 50) -> list[SessionModel]:
-    """Conversations waiting for an agent (``offline`` or ``queued``), newest first, for any
-    agent: found through the ``by_status`` index, confirmed by one consistent batch read (the
-    index may still list one taken a moment ago)."""
-    listed = [s.session_id for s in SessionModel.by_status.query(status, scan_index_forward=False, limit=limit)]
-    current = {s.session_id: s for s in get_all(SessionModel, listed)}
-    return [current[i] for i in listed if i in current and current[i].status == status]
-
-
-def own_sessions(principal: Principal) -> list[SessionModel]:
-    """What a reconnecting client asks for first: a visitor's recent sessions; an agent's own
-    active ones, an admin's too (admins list everyone's through ``list_sessions``)."""
-    if principal.typ == "visitor":
-        return list_sessions(principal, limit=20)
-    return assignment.active_sessions_of(principal.user_id)[:OWN_ACTIVE_LIMIT]
-
-
-def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,
-                       limit: int) -> list[SessionModel]:
-    """The visitor's index listing, each as stored now: the index lags, so one started a moment
-    ago may be missing and one just assigned or ended may show its old state (a reconnecting
-    client would keep it). The listed ones are read again in one consistent batch; the open
-    session (one at most, the newest) is read consistently through its claim."""
-    current = assignment.open_session_of(visitor_id)
-    stored = {s.session_id: s for s in get_all(SessionModel, [s.session_id for s in listed])}
-    listed = [stored.get(s.session_id, s) for s in listed]
-    listed = [s for s in listed if status is None or s.status == status]
-    others = [s for s in listed if current is None or s.session_id != current.session_id]
-    if current is None or (status is not None and current.status != status):
-        return others[:limit]
-    return [current, *others][:limit]
-
-
-def _newest(index: Any, key: str, status: str | None, limit: int) -> list[SessionModel]:
-    condition = SessionModel.status == status if status else None
-    return list(index.query(key, scan_index_forward=False, filter_condition=condition, limit=limit,
-                            page_size=max(limit, 25)))
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -265,7 +207,6 @@ def _existing_message(sender_id: str, client_msg_id: str, session_id: str) -> Me
 
 
 SEND_ATTEMPTS = 4
-MARK_READ_BATCH = 200  # messages marked read by one call, at most
 # A retry this long after the first attempt stored the message fans it out again: the first
 # attempt may have stopped before its fan-out. Sooner, the first attempt is still fanning out
 # (a client's quick or concurrent retries must not deliver copies); clients keep one per id.
@@ -360,7 +301,7 @@ def send_message(principal: Principal, session_id: str, client_msg_id: str, text
 def _store(principal: Principal, session: SessionModel, client_msg_id: str, text: str, touch: bool,
            attachment: AttachmentModel | None = None, avatar_url: str | None = None,
            internal: bool = False) -> tuple[MessageModel, dict[str, str]]:
-    party = _party(principal, session)
+    party = party_of(principal, session)
     now = clock.iso()
     retention = get_config().message_retention_days * 86400
     message = MessageModel(
@@ -401,7 +342,7 @@ def _store(principal: Principal, session: SessionModel, client_msg_id: str, text
     return message, tx.commit()
 
 
-def _after_store(action, *args, **kwargs) -> None:
+def after_store(action, *args, **kwargs) -> None:
     """Work after the message is stored must not turn the stored message into an error."""
     try:
         action(*args, **kwargs)
@@ -414,10 +355,10 @@ def _fan_out(session: SessionModel, message: MessageModel, exclude_connection: s
     known = {sender.user_id: sender.item} if sender is not None else None
     frame = {"type": "message.new", "message": public_message(message)}
     if message.is_note:  # agents only: the session's agent and the note's author (an admin's other tabs)
-        _after_store(notify.to_users, [session.agent_id, message.sender_id], frame, exclude_connection,
+        after_store(notify.to_users, [session.agent_id, message.sender_id], frame, exclude_connection,
                      known=known)
     else:
-        _after_store(notify.to_participants, session, frame, exclude_connection, known=known)
+        after_store(notify.to_participants, session, frame, exclude_connection, known=known)
 
 
 def history(principal: Principal, session_id: str, before: str | None = None,
@@ -442,50 +383,11 @@ def history(principal: Principal, session_id: str, before: str | None = None,
     }
 
 
-def mark_read(principal: Principal, session_id: str, up_to: str) -> dict[str, Any]:
-    """Mark the other party's messages up to ``up_to`` read, and tell them."""
-    session = session_for(principal, session_id)
-    try:
-        MessageModel.get(session_id, up_to, consistent_read=True)
-    except DoesNotExist as e:
-        raise NotFound(f"no message {up_to} in this session") from e
-    party = _party(principal, session)
-    watermark_attr = SessionModel.visitor_read_up_to if party == "visitor" else SessionModel.agent_read_up_to
-    previous = getattr(session, watermark_attr.attr_name)
-    if previous and previous >= up_to:
-        return {"session_id": session_id, "up_to": previous, "updated": 0, "complete": True}
-    read_at = clock.iso()
-    condition = MessageModel.message_id <= up_to
-    if previous:
-        condition = MessageModel.message_id.between(previous, up_to)
-    updated = 0
-    applied = up_to
-    unread = MessageModel.query(session_id, condition, consistent_read=True, page_size=MARK_READ_BATCH,
-                                filter_condition=(MessageModel.sender_type == _other(party))
-                                & MessageModel.read_at.does_not_exist() & MessageModel.internal.does_not_exist())
-    for message in unread:
-        if updated >= MARK_READ_BATCH:
-            break  # bounded work: the watermark stops at the last one marked; the client asks again
-        conditional(lambda m=message: m.update(actions=[MessageModel.read_at.set(read_at)],
-                                               condition=MessageModel.read_at.does_not_exist()))
-        updated += 1
-        applied = message.message_id
-    if updated < MARK_READ_BATCH:
-        applied = up_to
-    conditional(lambda: session.update(actions=[watermark_attr.set(applied)],
-                                       condition=watermark_attr.does_not_exist() | (watermark_attr < applied)))
-    reader = {"type": party, "id": principal.user_id, "name": principal.name}
-    frame = {"type": "message.read", "session_id": session_id, "up_to": applied, "reader": reader,
-             "read_at": read_at}
-    _after_store(notify.to_participants, session, frame)
-    return {"session_id": session_id, "up_to": applied, "updated": updated, "complete": applied == up_to}
-
-
 def typing(principal: Principal, session_id: str, is_typing: bool) -> None:
     session = session_for(principal, session_id)
     if not session.is_open:
         raise Conflict("session has ended")
-    party = _party(principal, session)
+    party = party_of(principal, session)
     other = session.agent_id if party == "visitor" else session.visitor_id
     notify.to_users([other], {"type": "typing", "session_id": session_id, "is_typing": is_typing,
                               "user": {"type": party, "id": principal.user_id, "name": principal.name}})

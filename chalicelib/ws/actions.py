@@ -15,7 +15,9 @@ from chalicelib.services import (
     identity,
     notify,
     operations,
+    receipts,
     senders,
+    session_lists,
     visitors,
 )
 from chalicelib.services.attachments import public_message
@@ -65,7 +67,7 @@ def on_frame(principal: Principal, connection_id: str) -> senders.Sender | None:
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:
     return {"type": "sessions", "sessions": [s.to_public(for_agent=principal.is_agent)
-                                             for s in chat.own_sessions(principal)]}
+                                             for s in session_lists.own_sessions(principal)]}
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
@@ -85,7 +87,7 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
             chat.typing(principal, frame.session_id, frame.is_typing)
             return None
         case frames.MarkRead():
-            result = chat.mark_read(principal, frame.session_id, frame.up_to)
+            result = receipts.mark_read(principal, frame.session_id, frame.up_to)
             return {"type": "read.ack", **result}
         case frames.GetHistory():
             return {"type": "history", **chat.history(principal, frame.session_id, frame.before,

@@ -13,7 +13,7 @@ import pytest
 import app
 from chalicelib.config import get_config, reload_config
 from chalicelib.models import ConnectionModel, VisitorModel
-from chalicelib.services import assignment, chat, connections, container
+from chalicelib.services import assignment, connections, container, session_lists
 from tests import events, faults
 from tests.concurrency.desk import PushSink, pushes_to_sink
 
@@ -119,7 +119,7 @@ def test_a_message_follows_its_session_to_the_agent_it_was_transferred_to(people
     customer = connect(visitor.token)
     first_socket = connect(first.token)
     send(customer, "start_session")
-    session_id = chat.own_sessions(visitor.principal)[0].session_id
+    session_id = session_lists.own_sessions(visitor.principal)[0].session_id
     send(customer, "send_message", session_id=session_id, client_msg_id="m1", text="hello")
     second = people.agent("second", online=True)
     second_socket = connect(second.token)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from chalicelib.models import MessageModel
-from chalicelib.services import assignment
+from chalicelib.services import assignment, receipts
 from chalicelib.services import chat as chat_service
 from tests import faults
 from tests.api.matrix import FORBIDDEN, auth_matrix, outcome
@@ -92,7 +92,7 @@ def test_a_read_receipt_set_while_deleting_is_kept(api, conversation):
     agent, visitor, session_id = conversation
     ids = say(visitor, session_id, "one", "two")
 
-    with faults.before("TransactWriteItems", lambda: chat_service.mark_read(agent.principal, session_id, ids[-1]),
+    with faults.before("TransactWriteItems", lambda: receipts.mark_read(agent.principal, session_id, ids[-1]),
                        when=_on_messages) as injected:
         response = delete(api, agent, session_id, ids)
 

@@ -10,7 +10,7 @@ import pytest
 from chalicelib import clock
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from chalicelib.models import MessageModel, SessionModel
-from chalicelib.services import agents, assignment, chat, tokens, visitors
+from chalicelib.services import agents, assignment, chat, receipts, session_lists, tokens, visitors
 from chalicelib.services.tokens import Principal
 from tests import faults
 
@@ -105,7 +105,7 @@ def test_mark_read_marks_only_the_other_partys_messages_up_to_the_given_id(conve
     _send(agent, session_id, "a1")
     _send(visitor, session_id, "v3")
 
-    result = chat.mark_read(agent, session_id, v2.message_id)
+    result = receipts.mark_read(agent, session_id, v2.message_id)
 
     assert result["updated"] == 2
     read = _read_at(session_id)
@@ -121,7 +121,7 @@ def test_mark_read_up_to_ones_own_message_reads_the_others_before_it(conversatio
     a2 = _send(agent, session_id, "a2")
     _send(agent, session_id, "a3")
 
-    chat.mark_read(agent, session_id, a2.message_id)
+    receipts.mark_read(agent, session_id, a2.message_id)
 
     read = _read_at(session_id)
     assert read["v1"] is not None
@@ -131,10 +131,10 @@ def test_mark_read_up_to_ones_own_message_reads_the_others_before_it(conversatio
 def test_mark_read_of_a_long_backlog_is_done_in_bounded_steps(conversation, monkeypatch):
     visitor, agent, session_id = conversation
     sent = [_send(visitor, session_id, f"v{n}") for n in range(5)]
-    monkeypatch.setattr(chat, "MARK_READ_BATCH", 3)
+    monkeypatch.setattr(receipts, "MARK_READ_BATCH", 3)
 
-    first = chat.mark_read(agent, session_id, sent[-1].message_id)
-    second = chat.mark_read(agent, session_id, sent[-1].message_id)
+    first = receipts.mark_read(agent, session_id, sent[-1].message_id)
+    second = receipts.mark_read(agent, session_id, sent[-1].message_id)
 
     assert (first["updated"], first["up_to"], first["complete"]) == (3, sent[2].message_id, False)
     assert (second["updated"], second["up_to"], second["complete"]) == (2, sent[-1].message_id, True)
@@ -145,10 +145,10 @@ def test_mark_read_is_monotonic_an_older_id_later_does_not_unread(conversation):
     visitor, agent, session_id = conversation
     v1 = _send(visitor, session_id, "v1")
     v2 = _send(visitor, session_id, "v2")
-    chat.mark_read(agent, session_id, v2.message_id)
+    receipts.mark_read(agent, session_id, v2.message_id)
     before = _read_at(session_id)
 
-    result = chat.mark_read(agent, session_id, v1.message_id)
+    result = receipts.mark_read(agent, session_id, v1.message_id)
 
     assert result["updated"] == 0
     assert result["up_to"] == v2.message_id
@@ -159,11 +159,11 @@ def test_mark_read_is_monotonic_an_older_id_later_does_not_unread(conversation):
 def test_mark_read_further_on_reads_only_the_new_messages(conversation):
     visitor, agent, session_id = conversation
     v1 = _send(visitor, session_id, "v1")
-    chat.mark_read(agent, session_id, v1.message_id)
+    receipts.mark_read(agent, session_id, v1.message_id)
     first_read_at = _read_at(session_id)["v1"]
     v2 = _send(visitor, session_id, "v2")
 
-    result = chat.mark_read(agent, session_id, v2.message_id)
+    result = receipts.mark_read(agent, session_id, v2.message_id)
 
     assert result["updated"] == 1
     assert _read_at(session_id)["v1"] == first_read_at
@@ -174,9 +174,9 @@ def test_each_party_has_its_own_read_watermark(conversation):
     visitor, agent, session_id = conversation
     v1 = _send(visitor, session_id, "v1")
     a1 = _send(agent, session_id, "a1")
-    chat.mark_read(agent, session_id, v1.message_id)
+    receipts.mark_read(agent, session_id, v1.message_id)
 
-    chat.mark_read(visitor, session_id, a1.message_id)
+    receipts.mark_read(visitor, session_id, a1.message_id)
 
     read = _read_at(session_id)
     assert read["v1"] is not None and read["a1"] is not None
@@ -188,7 +188,7 @@ def test_mark_read_of_an_unknown_message_is_not_found(conversation):
     visitor, agent, session_id = conversation
 
     with pytest.raises(NotFound):
-        chat.mark_read(agent, session_id, "9999999999999ffffffffffff")
+        receipts.mark_read(agent, session_id, "9999999999999ffffffffffff")
 
 
 def test_a_stranger_cannot_mark_messages_read(conversation):
@@ -196,7 +196,7 @@ def test_a_stranger_cannot_mark_messages_read(conversation):
     v1 = _send(visitor, session_id, "v1")
 
     with pytest.raises(Forbidden):
-        chat.mark_read(_visitor("Eve"), session_id, v1.message_id)
+        receipts.mark_read(_visitor("Eve"), session_id, v1.message_id)
     assert _read_at(session_id) == {"v1": None}
 
 
@@ -277,7 +277,7 @@ def test_a_visitor_has_at_most_one_open_session(conversation):
     again = chat.start_session(visitor, "something else")
 
     assert again.session.session_id == session_id
-    assert [s.session_id for s in chat.list_sessions(visitor)] == [session_id]
+    assert [s.session_id for s in session_lists.list_sessions(visitor)] == [session_id]
     assert int(agents.get_agent(agent.user_id).active_count) == 1
 
 
@@ -302,7 +302,7 @@ def test_after_ending_a_new_start_opens_a_new_session(conversation):
     assert again.session.session_id != session_id
     assert again.session.status == "active"
     assert SessionModel.get(session_id).status == "ended"
-    assert {s.session_id for s in chat.list_sessions(visitor)} == {session_id, again.session.session_id}
+    assert {s.session_id for s in session_lists.list_sessions(visitor)} == {session_id, again.session.session_id}
 
 
 def test_only_visitors_start_sessions(tables):
@@ -311,7 +311,7 @@ def test_only_visitors_start_sessions(tables):
     with pytest.raises(Forbidden):
         chat.start_session(agent)
 
-    assert chat.list_sessions(agent) == []
+    assert session_lists.list_sessions(agent) == []
 
 
 def _active_listing_cost(history: int) -> int:
@@ -322,7 +322,7 @@ def _active_listing_cost(history: int) -> int:
         chat.end_session(visitor, session.session_id)
     current = chat.start_session(_visitor(f"now{history}")).session
     with faults.counted() as calls:
-        listed = chat.list_sessions(agent, status="active")
+        listed = session_lists.list_sessions(agent, status="active")
     assert [s.session_id for s in listed] == [current.session_id]
     return sum(calls.values())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chalicelib import clock
 from chalicelib.models import SessionModel
-from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
+from chalicelib.services import agents, assignment, chat, connections, receipts, session_lists, tokens, visitors
 from chalicelib.services.assignment.queue import QUEUE_POOL
 from chalicelib.services.tokens import Principal
 
@@ -40,7 +40,7 @@ def test_every_change_of_state_moves_the_version_on_by_one_and_nothing_else_does
     alice = _agent("alice")
     seen.append(("assigned", _version(session_id)))
     reply, _ = chat.send_message(alice, session_id, "a-1", "hello")
-    chat.mark_read(visitor, session_id, reply.message_id)
+    receipts.mark_read(visitor, session_id, reply.message_id)
     chat.typing(visitor, session_id, True)
     seen.append(("messages, receipts, typing", _version(session_id)))
     assignment.set_status(alice.user_id, "offline")
@@ -117,7 +117,7 @@ def test_a_visitors_listing_shows_a_session_as_stored_though_the_index_still_sho
     # Within the index lag the visitor's index still shows the session as it was (active).
     monkeypatch.setattr(SessionModel.by_visitor, "query", lambda *args, **kwargs: iter(index_before))
 
-    listed = chat.own_sessions(visitor)
+    listed = session_lists.own_sessions(visitor)
 
     assert [(s.session_id, s.status, s.state_version) for s in listed] == \
         [(session.session_id, "ended", SessionModel.get(session.session_id, consistent_read=True).state_version)]

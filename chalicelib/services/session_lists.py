@@ -1,0 +1,69 @@
+"""Session listings: a visitor's, an agent's and the admin's, newest first, read through indexes
+and confirmed where a reconnecting client would keep a stale row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.models import SessionModel
+from chalicelib.models.batch import get_all
+from chalicelib.services import assignment
+from chalicelib.services.tokens import Principal
+
+OWN_ACTIVE_LIMIT = 100
+
+
+def list_sessions(principal: Principal, status: str | None = None, agent_id: str | None = None,
+                  limit: int = 50) -> list[SessionModel]:
+    """Newest first. Visitors and agents get their own; admins may filter by status or agent.
+    Reads pages of ``limit`` items with the status filtered by DynamoDB, never a whole history;
+    an agent's active sessions come from their current assignments."""
+    if principal.typ == "visitor":
+        return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, limit),
+                                  principal.user_id, status, limit)
+    if principal.is_admin and agent_id:
+        return _newest(SessionModel.by_agent, agent_id, status, limit)
+    if principal.is_admin and status:
+        return list(SessionModel.by_status.query(status, scan_index_forward=False, limit=limit))
+    if status == "active":
+        return assignment.active_sessions_of(principal.user_id)[:limit]
+    return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+
+
+def unassigned_sessions(status: str, limit: int = 50) -> list[SessionModel]:
+    """Conversations waiting for an agent (``offline`` or ``queued``), newest first, for any
+    agent: found through the ``by_status`` index, confirmed by one consistent batch read (the
+    index may still list one taken a moment ago)."""
+    listed = [s.session_id for s in SessionModel.by_status.query(status, scan_index_forward=False, limit=limit)]
+    current = {s.session_id: s for s in get_all(SessionModel, listed)}
+    return [current[i] for i in listed if i in current and current[i].status == status]
+
+
+def own_sessions(principal: Principal) -> list[SessionModel]:
+    """What a reconnecting client asks for first: a visitor's recent sessions; an agent's own
+    active ones, an admin's too (admins list everyone's through ``list_sessions``)."""
+    if principal.typ == "visitor":
+        return list_sessions(principal, limit=20)
+    return assignment.active_sessions_of(principal.user_id)[:OWN_ACTIVE_LIMIT]
+
+
+def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str | None,
+                       limit: int) -> list[SessionModel]:
+    """The visitor's index listing, each as stored now: the index lags, so one started a moment
+    ago may be missing and one just assigned or ended may show its old state (a reconnecting
+    client would keep it). The listed ones are read again in one consistent batch; the open
+    session (one at most, the newest) is read consistently through its claim."""
+    current = assignment.open_session_of(visitor_id)
+    stored = {s.session_id: s for s in get_all(SessionModel, [s.session_id for s in listed])}
+    listed = [stored.get(s.session_id, s) for s in listed]
+    listed = [s for s in listed if status is None or s.status == status]
+    others = [s for s in listed if current is None or s.session_id != current.session_id]
+    if current is None or (status is not None and current.status != status):
+        return others[:limit]
+    return [current, *others][:limit]
+
+
+def _newest(index: Any, key: str, status: str | None, limit: int) -> list[SessionModel]:
+    condition = SessionModel.status == status if status else None
+    return list(index.query(key, scan_index_forward=False, filter_condition=condition, limit=limit,
+                            page_size=max(limit, 25)))
