@@ -11,6 +11,8 @@ from chalicelib.errors import NotFound
 from chalicelib.models import AgentModel, SessionModel
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
+from tests.concurrency.invariants import settle
+from tests.conftest import simulated_aws
 
 
 @pytest.fixture
@@ -321,6 +323,39 @@ def test_release_frees_the_slot_exactly_once(tables):
     assert _active(agent_id) == 1
     assert _session(first.session_id).end_reason == "released"
     assert _session(second.session_id).status == "active"
+
+
+# The index can lag longer than an assigner looks again (DynamoDB's lag has no bound): the agent
+# who made room is read directly, so the head of the queue does not wait for the minute sweep.
+LAGGING_INDEX = {"gsi_lag_ms": 5000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+                 "throttle": 0, "lost_response": 0}
+
+
+def test_a_freed_slot_goes_to_the_head_of_the_queue_at_once_while_the_index_still_shows_the_agent_full(tables):
+    agent_id = _agent("solo", capacity=1)
+    served, waiting = _start("c0"), _start("c1")
+    assert _session(waiting.session_id).status == "queued"
+
+    with simulated_aws(**LAGGING_INDEX):
+        settle()
+        assignment.release_customer(served.visitor_id, ended_by=agent_id)
+        moved = _session(waiting.session_id)
+
+    assert (moved.status, moved.agent_id) == ("active", agent_id)
+    assert _active(agent_id) == 1
+
+
+def test_an_agent_coming_online_takes_the_head_of_the_queue_at_once_while_the_index_lags(tables):
+    agent_id = _agent("late", capacity=1, status="away")
+    waiting = _start("c0")
+    assert _session(waiting.session_id).status == "queued"
+
+    with simulated_aws(**LAGGING_INDEX):
+        settle()
+        assignment.set_status(agent_id, "online")
+        moved = _session(waiting.session_id)
+
+    assert (moved.status, moved.agent_id) == ("active", agent_id)
 
 
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):

@@ -110,9 +110,11 @@ def assign_session(session: SessionModel) -> AssignOutcome | None:
     return matching.outcome_of(session, agent)
 
 
-def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = UNBOUNDED) -> int:
+def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = UNBOUNDED,
+                   made_room: str | None = None) -> int:
     """Assign the oldest waiting sessions while agents have room; each moves exactly once. Stops
-    at the deadline (checked before every page and every move); the next trigger carries on."""
+    at the deadline (checked before every page and every move); the next trigger carries on.
+    ``made_room``: the agent whose write triggered this dispatch (see ``matching.offer``)."""
     moved = 0
     after: int | None = None
     looked_again = 0
@@ -132,7 +134,7 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
             session = get_or_none(SessionModel, listed.session_id)
             if session is None or session.status != "queued" or session.queue_ticket != listed.queue_ticket:
                 continue  # the index is behind: already assigned or ended
-            result, agent = matching.offer(session)
+            result, agent = matching.offer(session, made_room=made_room)
             if result is Attempt.AGENT_BUSY:
                 return _moved(moved, deadline)  # nobody has room: later waiters must not pass this one
             if result is Attempt.CUSTOMER_TAKEN:

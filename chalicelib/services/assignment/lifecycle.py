@@ -58,7 +58,7 @@ def end_session(session: SessionModel, ended_by: str, reason: str = "ended",
                 fresh = fetch(SessionModel, session.session_id, "session")
                 if not fresh.is_open:
                     ended = _ended(session.session_id, ended_by, reason, session.agent_id)
-                    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline)
+                    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline, made_room=session.agent_id)
                     return ended
         elif session.status == "offline":
             if offline.finish(session, ended_by, reason):
@@ -81,7 +81,7 @@ def release_customer(customer_id: str, ended_by: str, reason: str = "released",
     if release.release_assignment(assignment, release.end_actions(ended_by, reason)) is not Release.RELEASED:
         raise NotFound(f"customer {customer_id} has no agent")
     _ended(assignment.session_id, ended_by, reason, assignment.agent_id)
-    after_commit("dispatch", dispatch.dispatch_queue)
+    after_commit("dispatch", dispatch.dispatch_queue, made_room=assignment.agent_id)
     return assignment
 
 

@@ -18,7 +18,7 @@ from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
 from chalicelib.models.agent import AVAILABLE_POOL
 from chalicelib.models.assignment import sweep_shard_of
-from chalicelib.models.base import CONDITION_FAILED, Transaction, rounds
+from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, rounds
 from chalicelib.models.session import next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import activity, connections, transcript
@@ -172,17 +172,28 @@ def _has_room(agent: AgentModel, manual: bool) -> bool:
     return is_available(agent)
 
 
-def offer(session: SessionModel, claim: CounterModel | None = None) -> tuple[Attempt, AgentModel | None]:
+def offer(session: SessionModel, claim: CounterModel | None = None,
+          made_room: str | None = None) -> tuple[Attempt, AgentModel | None]:
     """Give ``session`` to the best available agent; ``AGENT_BUSY`` when nobody has room.
 
     Uncontended: one Query and one transaction. After a lost race the pick is random among the
     equally loaded best, so concurrent assigners spread out; a full candidate makes the index be
     read again, since every entry of a list read before the race is as stale.
+
+    ``made_room``: the agent whose write just let this dispatch run (a slot freed, back online).
+    When the lagging index shows nobody, that agent is read instead of waiting for the index; and
+    nobody else is waited for, since every writer that puts an agent in the pool dispatches for
+    that agent itself (and a customer who arrives looks again on their own).
     """
     contended = False
     looked_again = 0
     for _ in rounds(OFFER_ROUNDS):
         found = candidates()
+        if not found and made_room is not None:
+            agent = get_or_none(AgentModel, made_room)
+            if agent is None or not is_available(agent):
+                return Attempt.AGENT_BUSY, None
+            found = [agent]
         if not found and looked_again < LOOK_AGAIN and slots.pool_entered_recently(get_config().index_lag_seconds):
             looked_again += 1  # someone entered the pool a moment ago: the index may not show them yet
             time.sleep(get_config().index_lag_seconds / LOOK_AGAIN)

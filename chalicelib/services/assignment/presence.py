@@ -58,7 +58,8 @@ def _write_status(agent_id: str, status: str, reason: str | None, *, unheard_sin
     after_commit("activity", activity.agent_status_changed, agent_id, status)
     if status == "offline":
         after_commit("requeue", lifecycle.requeue_agent_sessions, agent_id, deadline)
-    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline)
+    after_commit("dispatch", dispatch.dispatch_queue, deadline=deadline,
+                 made_room=agent_id if status == "online" else None)
     return True
 
 
@@ -69,7 +70,7 @@ def set_capacity(agent_id: str, capacity: int) -> AgentModel:
     agent = slots.update_agent(agent_id, lambda a: [AgentModel.max_concurrent.set(capacity),
                                                     AgentModel.updated_at.set(clock.iso())],
                                capacity=capacity)
-    after_commit("dispatch", dispatch.dispatch_queue)
+    after_commit("dispatch", dispatch.dispatch_queue, made_room=agent_id)
     return agent
 
 
@@ -121,7 +122,7 @@ def _back_if_available(agent: AgentModel, only_if_back: bool = False) -> None:
         # show the old heartbeat (and filter the agent out as silent): noted as a pool entry, so
         # a dispatcher that finds nobody looks again within the index lag.
         slots.note_pool_entry()
-        after_commit("dispatch", dispatch.dispatch_queue)
+        after_commit("dispatch", dispatch.dispatch_queue, made_room=agent.agent_id)
 
 
 def agent_connected(agent_id: str, connection_id: str, cap: int | None = None) -> bool:
