@@ -196,7 +196,7 @@ class AtomicMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         install_item_level_rollback()
         moto_speedups.install()
-        app: Any = _Serialized(TableReset(self.sim), self.lock, self.journal)
+        app: Any = _Serialized(TableReset(self.sim, journaled=self.journal is not None), self.lock, self.journal)
         if self._control is not None:
             app = _WithControl(app, self._control)
         self._server = KeepAliveWSGIServer(self._ip_address, self._port, app)

@@ -110,6 +110,12 @@ def partitions(table: Any) -> _Partitions:
     return found
 
 
+def drop_all_items(table: Any) -> None:
+    """Empty ``table`` in place, its partition index with it."""
+    table.items.clear()
+    table.__dict__.pop(_PARTITIONS, None)
+
+
 def replace_item(table: Any, key: tuple[Any, Any], item: Any) -> None:
     """Store ``item`` (None: remove it) under ``key`` directly, keeping the partitions in step: for
     copies of a table that are written without moto's validation (devstack/replica.py)."""

@@ -152,6 +152,14 @@ class SimulatedDynamoDB:
                     return wire.json_response(start_response, "400 Bad Request", {"error": str(e)})
         return wire.json_response(start_response, "200 OK", asdict(self.config))
 
+    def table_emptied(self, name: str) -> None:
+        """Every item of ``name`` was dropped in place (``TableReset``): what the simulator keeps
+        per table goes, as for a DeleteTable followed by a CreateTable."""
+        self._replicas.forget(name)
+        self._ttl.forget_table(name)
+        self._in_transaction = {k: t for k, t in self._in_transaction.items() if k[0] != name}
+        self._in_flight = {k: t for k, t in self._in_flight.items() if k[0] != name}
+
     def _schema_change(self, op: str, body: dict[str, Any], tables: wire.Tables, app: Any,
                        environ: dict[str, Any], start_response: Any) -> Any:
         name = body.get("TableName")
