@@ -19,9 +19,8 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib.models.tables import all_table_specs, create_all_tables
 from chalicelib.services import agents, assignment, chat, tokens
-from tests.conftest import dynamodb_client
+from tests.conftest import dynamodb_client, reset_tables
 from tests.unit.conftest import no_gateway  # noqa: F401  (autouse: pushes go nowhere, as in unit tests)
 
 PASSWORD = "correct horse battery"
@@ -116,29 +115,11 @@ class People:
         return chat.start_session(visitor.principal, topic)
 
 
-def empty_all_tables(client) -> None:
-    """Delete every item of every kefu table (creating any table that is missing)."""
-    create_all_tables(client)
-    scans = client.get_paginator("scan")
-    for spec in all_table_specs().values():
-        names = {f"#k{i}": key["AttributeName"] for i, key in enumerate(spec["KeySchema"])}
-        keys = [item for page in scans.paginate(TableName=spec["TableName"], ConsistentRead=True,
-                                                 ProjectionExpression=", ".join(names),
-                                                 ExpressionAttributeNames=names)
-                for item in page["Items"]]
-        for start in range(0, len(keys), 25):
-            batch = [{"DeleteRequest": {"Key": key}} for key in keys[start:start + 25]]
-            pending = {spec["TableName"]: batch}
-            while pending:
-                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
 @pytest.fixture
 def empty_tables():
     """Every kefu table present and empty on the moto server."""
-    client = dynamodb_client()
-    empty_all_tables(client)
-    yield client
+    reset_tables()
+    yield dynamodb_client()
 
 
 @pytest.fixture
