@@ -20,7 +20,7 @@ from typing import Any
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from devstack import moto_speedups
+from devstack import fast_headers, moto_speedups
 from devstack.journal import Journal, JournaledApp
 from devstack.outbox import MailOutbox
 from devstack.s3_post_policy import S3PostPolicy
@@ -196,6 +196,7 @@ class AtomicMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         install_item_level_rollback()
         moto_speedups.install()
+        fast_headers.install()
         app: Any = _Serialized(TableReset(self.sim, journaled=self.journal is not None), self.lock, self.journal)
         if self._control is not None:
             app = _WithControl(app, self._control)

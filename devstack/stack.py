@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from devstack import environment, iam
+from devstack import environment, fast_headers, iam
 from devstack.admin import AdminCredentials, seed_admin
 from devstack.datadir import set_aside
 from devstack.dynamodb import SNAPSHOT_FILE, ClientTables, Snapshotter, load_snapshot, save_snapshot
@@ -149,6 +149,7 @@ class Stack:
 
     def start(self) -> None:
         """Start everything; returns once REST, WebSocket and ``@connections`` all answer."""
+        fast_headers.install()
         try:
             self._start()
         except BaseException:

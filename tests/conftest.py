@@ -91,7 +91,10 @@ from devstack.aws_local import prepare as prepare_s3_and_ses  # noqa: E402
 prepare_s3_and_ses(MOTO_ENDPOINT, "us-east-1", os.environ["KEFU_ATTACHMENTS_BUCKET"],
                    ["http://localhost:*", "http://127.0.0.1:*"], os.environ["KEFU_MAIL_FROM"])
 
+from devstack import fast_headers  # noqa: E402
 from devstack.unsigned import send_unsigned_to  # noqa: E402
+
+fast_headers.install()  # as the stack's processes do: header blocks parsed without the email package
 
 # As the stack does: the app's DynamoDB requests to our own backend go unsigned (a fifth of the
 # client's CPU per call, on machines where the suite is bound by CPU).
