@@ -12,7 +12,7 @@ can never pass more than the limit allows:
 Every write records its request id in one of ``REQUEST_SLOTS`` attributes (``request_0``...,
 picked by a hash of the id) and is conditioned on that slot not holding it yet: a retry after a
 lost answer meets its own write, is refused by the condition and recognises itself, even when
-other requests wrote meanwhile (unless one of them took the same slot: 1 in 8). ``expires_at``
+other requests wrote meanwhile (unless one of them took the same slot: 1 in 16). ``expires_at``
 (TTL) drops idle items; an item past it is read as absent (TTL deletes late).
 """
 
@@ -25,7 +25,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import KefuModel, table_meta
 
-REQUEST_SLOTS = 8
+REQUEST_SLOTS = 16  # all of them full, a budget's item stays under 1 KB: one write unit
 
 
 class LimitModel(KefuModel):
@@ -47,6 +47,14 @@ class LimitModel(KefuModel):
     request_5 = UnicodeAttribute(null=True)
     request_6 = UnicodeAttribute(null=True)
     request_7 = UnicodeAttribute(null=True)
+    request_8 = UnicodeAttribute(null=True)
+    request_9 = UnicodeAttribute(null=True)
+    request_10 = UnicodeAttribute(null=True)
+    request_11 = UnicodeAttribute(null=True)
+    request_12 = UnicodeAttribute(null=True)
+    request_13 = UnicodeAttribute(null=True)
+    request_14 = UnicodeAttribute(null=True)
+    request_15 = UnicodeAttribute(null=True)
 
 
 def slot_for(request_id: str) -> str:
