@@ -1,6 +1,7 @@
 """Slow-downs: a few free attempts, then a required wait that doubles with each attempt (capped);
 never a lock. Each attempt is counted *before* it is tried (a login's password is checked only
-once its attempt is counted), in one conditional write, so concurrent attempts cannot pass more
+once its attempt is counted), in one conditional write (a one-item transaction, so that a retry
+after a lost answer is never counted twice), so concurrent attempts cannot pass more
 than the free ones; a success gives its attempt back (``give_back``) or clears the subject
 (``clear``), so only failures stay counted.
 
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from chalicelib import clock
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import conditional, get_or_none, retrying, rounds
-from chalicelib.models.limit import has_recorded, not_recorded, records
+from chalicelib.models.base import Transaction, conditional, get_or_none, retrying, rounds
+from chalicelib.models.limit import not_recorded, records
 
 ROUNDS = 12
 
@@ -46,13 +47,6 @@ class Pace:
 def _live(item: LimitModel | None, now: float) -> LimitModel | None:
     """The item, unless absent or forgotten (TTL deletes late)."""
     return item if item is not None and item.expires_at > now and item.strikes is not None else None
-
-
-def _stored_by(key: str, request_id: str):
-    def already_done() -> bool:
-        return has_recorded(get_or_none(LimitModel, key), request_id)
-
-    return already_done
 
 
 def _refusal(pace: Pace, next_at: float, now: float) -> RateLimited:
@@ -87,8 +81,13 @@ def _count(key: str, pace: Pace, item: LimitModel | None, now: float, request_id
                    LimitModel.wait.set(pace.wait_after(wait)), *common(wait)]
         condition = ((LimitModel.expires_at > now) & (LimitModel.strikes == item.strikes)
                      & no_wait_pending)
-    return conditional(lambda: LimitModel(key).update(actions=actions, condition=condition & not_recorded(request_id)),
-                       already_done=_stored_by(key, request_id))
+    # A one-item transaction for its ClientRequestToken: a retry after a lost answer meets its own
+    # success (DynamoDB answers the same token with the first outcome for ten minutes) however many
+    # other attempts wrote meanwhile; the request-id slot alone could be taken by one of them, and
+    # the attempt counted twice. Logins are rare: the transaction's double write cost is nothing.
+    tx = Transaction()
+    tx.update("count", LimitModel(key), actions=actions, condition=condition & not_recorded(request_id))
+    return not tx.commit()
 
 
 def take(key: str, pace: Pace, request_id: str | None = None) -> None:
