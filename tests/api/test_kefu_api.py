@@ -10,6 +10,7 @@ from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, SessionModel
 from chalicelib.services import assignment
+from tests.conftest import simulated_aws
 
 
 def _overview(api, caller) -> dict[str, dict]:
@@ -264,6 +265,19 @@ def test_queue_is_empty_when_everyone_is_served(api, people):
     people.start_session(people.visitor("Ann"))
 
     assert api.get("/api/kefu/queue", agent).json_body == {"queue": []}
+
+
+def test_a_colleague_online_a_moment_after_being_created_is_listed_while_the_directory_index_lags(api, people):
+    bob = people.agent("bob", display_name="Bob")
+    lagging = {"gsi_lag_ms": 60_000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+               "throttle": 0, "lost_response": 0}
+    with simulated_aws(**lagging):  # every index a minute behind the writes from here on
+        eve = people.agent("eve", display_name="Eve", online=True)
+
+        listed = _overview(api, bob)
+
+    assert (listed[eve.user_id]["display_name"], listed[eve.user_id]["status"]) == ("Eve", "online")
+    assert list(listed) == sorted(listed, key=lambda agent_id: listed[agent_id]["display_name"])
 
 
 def test_agents_overview_shows_status_load_and_capacity_of_every_agent(api, people):

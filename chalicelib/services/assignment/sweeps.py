@@ -304,10 +304,14 @@ def cleanup(deadline: Deadline | None = None) -> SweepReport:
 def agents_overview() -> list[dict[str, Any]]:
     """Every agent's status, availability and load, by username. The directory index says who
     the agents are; their state is read consistently from the table, since the index may show a
-    socket that has closed or a status that has changed (an agent created a moment ago may be
-    missing until the index catches up)."""
+    socket that has closed or a status that has changed. An agent online a moment after they were
+    created is on the roster (read consistently) before the lagging index lists them: the console
+    offers them as a transfer target at once (one created and still offline may be missing until
+    the index catches up)."""
     listed = [a.agent_id for a in AgentModel.in_directory.query("agents")]
+    listed += sorted(roster.members() - set(listed))
     current = {a.agent_id: a for a in get_all(AgentModel, listed)}
+    listed.sort(key=lambda agent_id: current[agent_id].username if agent_id in current else "")
     return [
         {
             "agent_id": a.agent_id,
