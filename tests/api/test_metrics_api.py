@@ -61,14 +61,16 @@ def test_performance_counts_every_request_and_its_percentiles_match_the_callers_
     missing = body["rest"]["GET /api/sessions/{session_id}"]
     assert (missing["requests"], missing["errors_4xx"], missing["errors_5xx"]) == (3, 3, 0)
     edges = body["bin_upper_edges_ms"]
-    for percentile in (50, 95, 99):
-        reported_bin = edges.index(listed[f"p{percentile}_ms"])
+    reported_bins = [edges.index(listed[f"p{percentile}_ms"]) for percentile in (50, 95, 99)]
+    assert reported_bins == sorted(reported_bins), listed
+    for percentile, reported_bin in zip((50, 95, 99), reported_bins, strict=True):
         measured_bin = bin_of(_client_percentile(latencies_ms, percentile))
         # The server times the view; the caller also waits for the authorizer, the test client
-        # and, once a second, the flush of the counts: never less, and for the bulk of requests
-        # within one bin. p99 of 40 is the slowest request, often the one that flushed.
+        # and, once a second, the flush of the counts: never less. Only the bulk (p50) is within
+        # one bin: the tail of 40 requests is two or three of them, which a flush, a garbage
+        # collection or a busy neighbour on a shared machine slows outside the view.
         assert reported_bin <= measured_bin, (percentile, listed, sorted(latencies_ms))
-        if percentile < 99:
+        if percentile == 50:
             assert measured_bin <= reported_bin + 1, (percentile, listed, sorted(latencies_ms))
 
 
