@@ -358,6 +358,31 @@ def test_an_agent_coming_online_takes_the_head_of_the_queue_at_once_while_the_in
     assert (moved.status, moved.agent_id) == ("active", agent_id)
 
 
+def test_an_arriving_customer_meets_an_agent_who_came_online_while_the_index_lags_past_its_window(tables):
+    with simulated_aws(**LAGGING_INDEX):  # 5 s: longer than KEFU_INDEX_LAG, as in a lag spike
+        settle()
+        agent_id = _agent("fresh", capacity=2)
+        started = time.monotonic()
+        session = _start("c0")
+        waited = time.monotonic() - started
+
+    assert (_session(session.session_id).status, session.agent_id) == ("active", agent_id)
+    assert waited < get_config().index_lag_seconds  # confirmed on the roster, not waited for
+
+
+def test_an_index_still_offering_a_full_agent_does_not_hide_a_free_one(tables):
+    full_id = _agent("full", capacity=1)
+    with simulated_aws(**LAGGING_INDEX):
+        settle()
+        served = _start("c0")  # the index still shows them free for seconds
+        free_id = _agent("free", capacity=1)  # the index does not show them yet
+        arriving = _start("c1")
+
+    assert served.agent_id == full_id
+    assert (_session(arriving.session_id).status, arriving.agent_id) == ("active", free_id)
+    assert (_active(full_id), _active(free_id)) == (1, 1)
+
+
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):
     settings(KEFU_ASSIGNMENT_TTL="1")
     agent_id = _agent("solo", capacity=3)

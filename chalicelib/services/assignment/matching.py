@@ -10,24 +10,23 @@ customer without an agent) are what decide.
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
-from chalicelib.models.agent import AVAILABLE_POOL
+from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.assignment import sweep_shard_of
 from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, rounds
 from chalicelib.models.session import next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import activity, connections, transcript
-from chalicelib.services.assignment import queue, slots
+from chalicelib.services.assignment import queue, roster, slots
 from chalicelib.services.assignment.availability import available_condition, is_available
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
 OFFER_ROUNDS = 30
-LOOK_AGAIN = 4
+LOOK_AGAIN = 4  # how often a reader whose index disagrees with a consistent counter reads it again
 VISITOR_LOOKS = 3
 
 
@@ -181,34 +180,50 @@ def offer(session: SessionModel, claim: CounterModel | None = None,
     read again, since every entry of a list read before the race is as stale.
 
     ``made_room``: the agent whose write just let this dispatch run (a slot freed, back online).
-    When the lagging index shows nobody, that agent is read instead of waiting for the index; and
-    nobody else is waited for, since every writer that puts an agent in the pool dispatches for
-    that agent itself (and a customer who arrives looks again on their own).
+    When the index shows nobody, it may lag behind an agent who entered the pool a moment ago (or
+    seconds ago, in a spike), so "nobody has room" is confirmed on consistent reads: that agent
+    alone when one made room (every writer that puts an agent in the pool dispatches for that
+    agent itself), otherwise the online roster (``confirmed_available``).
     """
     contended = False
-    looked_again = 0
+    full: set[str] = set()  # agents the index still offers whom a refused commit showed without room
     for _ in rounds(OFFER_ROUNDS):
-        found = candidates()
-        if not found and made_room is not None:
-            agent = get_or_none(AgentModel, made_room)
-            if agent is None or not is_available(agent):
-                return Attempt.AGENT_BUSY, None
-            found = [agent]
-        if not found and looked_again < LOOK_AGAIN and slots.pool_entered_recently(get_config().index_lag_seconds):
-            looked_again += 1  # someone entered the pool a moment ago: the index may not show them yet
-            time.sleep(get_config().index_lag_seconds / LOOK_AGAIN)
-            continue
+        found = candidates(exclude=full) or confirmed_available(made_room)
         if not found:
             return Attempt.AGENT_BUSY, None
         agent = found[0]
         if contended:
-            best = found[0].load_key.split("#", 1)[0]
-            agent = random.choice([a for a in found if a.load_key.split("#", 1)[0] == best])
+            best = current_load_key(found[0]).split("#", 1)[0]
+            agent = random.choice([a for a in found if current_load_key(a).split("#", 1)[0] == best])
         result = commit(session, agent, manual=False, additive=contended, claim=claim)
         if result is not Attempt.AGENT_BUSY:
             return result, agent if result is Attempt.DONE else None
+        if not is_available(agent):
+            full.add(agent.agent_id)  # as stored when refused: the index lags behind them
         contended = True
     return Attempt.AGENT_BUSY, None
+
+
+def confirmed_available(made_room: str | None = None) -> list[AgentModel]:
+    """The available agents, best first, as stored now (never an index): ``made_room`` alone when
+    given; otherwise the online roster's agents (one read when nobody is online, two for up to
+    100 online; when the first batch has nobody free the next is read, and so on)."""
+    if made_room is not None:
+        agent = get_or_none(AgentModel, made_room)
+        return [agent] if agent is not None and is_available(agent) else []
+    free: list[AgentModel] = []
+    for agent in roster.online_agents():
+        if is_available(agent):
+            free.append(agent)
+        if len(free) >= get_config().candidate_page_size:
+            break
+    return sorted(free, key=current_load_key)
+
+
+def current_load_key(agent: AgentModel) -> str:
+    """The agent's place in the ``available`` order, from the counts as read (the stored key
+    lags an additive write until ``slots.fix_agent_index``)."""
+    return load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at, agent.agent_id)
 
 
 def outcome_of(session: SessionModel, agent: AgentModel) -> AssignOutcome:

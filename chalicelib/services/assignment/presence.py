@@ -118,10 +118,8 @@ def _back_if_available(agent: AgentModel, only_if_back: bool = False) -> None:
         return  # in the pool and heard all along: every dispatch meanwhile could choose them
     if queue.queue_length() > 0:
         # Available with customers waiting: newly back in the pool, or back from a silence
-        # during which dispatchers skipped this agent. The index the dispatcher reads may still
-        # show the old heartbeat (and filter the agent out as silent): noted as a pool entry, so
-        # a dispatcher that finds nobody looks again within the index lag.
-        slots.note_pool_entry()
+        # during which dispatchers skipped this agent (the index may still show the old
+        # heartbeat: the dispatch reads this agent consistently when it shows nobody).
         after_commit("dispatch", dispatch.dispatch_queue, made_room=agent.agent_id)
 
 

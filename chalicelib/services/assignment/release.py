@@ -85,10 +85,6 @@ def release_assignment(assignment: AssignmentModel, session_actions: list | None
             ticket.used = True
         if additive:
             slots.fix_agent_index(assignment.agent_id)
-        if agent is not None:
-            # A slot opened, but the lagging index still shows the agent full for a moment: an
-            # assigner that finds nobody there now knows to look again.
-            slots.note_pool_entry()
         return Release.RELEASED
     raise Conflict("agent counters are too busy; try again")
 

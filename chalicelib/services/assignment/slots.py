@@ -18,9 +18,9 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.config import get_config
 from chalicelib.errors import Conflict
-from chalicelib.models import AgentModel, CounterModel
+from chalicelib.models import AgentModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
-from chalicelib.models.base import Transaction, conditional, fetch, get_or_none, retrying, rounds, stored_as
+from chalicelib.models.base import Transaction, conditional, fetch, rounds, stored_as
 from chalicelib.services.assignment import roster
 from chalicelib.services.assignment.availability import (
     available_condition,
@@ -33,7 +33,6 @@ from chalicelib.services.connections import holding, room_for
 
 UPDATE_ATTEMPTS = 10
 FIX_ATTEMPTS = 3
-POOL_COUNTER = "pool-entries"
 DISCONNECTED = "disconnected"  # ``offline_reason`` of an agent set away when their last socket closed
 
 
@@ -106,7 +105,6 @@ def update_agent(agent_id: str, build: Callable[[AgentModel], list],
             condition &= unheard_condition(unheard_since)
         if only_if is not None:
             condition &= only_if[1]
-        was_pooled = agent.pool is not None
         written = {**index_values(agent, int(agent.active_count), status=status, capacity=capacity),
                    "status": status or agent.status,
                    "max_concurrent": int(agent.max_concurrent) if capacity is None else capacity}
@@ -121,12 +119,8 @@ def update_agent(agent_id: str, build: Callable[[AgentModel], list],
         if status is not None and roster.writes_roster(agent.status, status):
             if not _write_with_roster(agent, actions, condition, status):
                 continue
-            if in_pool and not was_pooled:
-                note_pool_entry()
             return get_agent(agent_id)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c), already_done=ours):
-            if in_pool and not was_pooled:
-                note_pool_entry()
             return found[0] if found else agent  # else PynamoDB refreshed it from the ALL_NEW response
     raise Conflict("agent is changing too fast; try again")
 
@@ -139,18 +133,6 @@ def _write_with_roster(agent: AgentModel, actions: list, condition: Any, status:
     tx.update("agent", agent, actions=actions, condition=condition)
     roster.add_membership(tx, agent.agent_id, status)
     return not tx.commit()
-
-
-def note_pool_entry() -> None:
-    """An agent entered the pool: remembered on a consistent item, so an assigner whose index
-    read (which lags) found nobody knows to look again shortly."""
-    now = clock.epoch()
-    retrying(lambda: CounterModel(POOL_COUNTER).update(actions=[CounterModel.last_enqueued_at.set(now)]))
-
-
-def pool_entered_recently(window: float) -> bool:
-    counter = get_or_none(CounterModel, POOL_COUNTER)
-    return counter is not None and clock.epoch() - float(counter.last_enqueued_at or 0) < window
 
 
 def assigned_recently(agent: AgentModel, window: float) -> bool:
@@ -179,8 +161,6 @@ def fix_agent_index(agent_id: str) -> AgentModel | None:
         actions, in_pool = index_actions(agent, int(agent.active_count))
         condition = _guarded(agent, in_pool)
         if conditional(lambda a=agent, x=actions, c=condition: a.update(actions=x, condition=c)):
-            if in_pool and agent.pool is None:
-                note_pool_entry()
             return agent
     return agent
 
@@ -217,18 +197,15 @@ def add_increment(tx: Transaction, agent: AgentModel, customer_id: str, *, assig
 
 
 def add_decrement(tx: Transaction, agent: AgentModel, customer_id: str, *, additive: bool,
-                  name: str = "agent") -> bool:
-    """Add "``customer_id`` no longer counts for ``agent``" to ``tx``; never below zero. Returns
-    whether the write puts the agent back in the pool: once ``tx`` commits, the caller then calls
-    ``note_pool_entry`` (an assigner reading the lagging index right after must look again)."""
+                  name: str = "agent") -> None:
+    """Add "``customer_id`` no longer counts for ``agent``" to ``tx``; never below zero."""
     leaves = AgentModel.customer_ids.delete({customer_id})
     if additive:
         tx.update(name, agent, actions=[AgentModel.active_count.add(-1), leaves],
                   condition=AgentModel.active_count > 0)
-        return False  # fix_agent_index follows the commit and notes the entry
+        return  # fix_agent_index follows the commit
     actions, in_pool = index_actions(agent, max(0, int(agent.active_count) - 1))
     tx.update(name, agent, actions=[*actions, leaves], condition=_guarded(agent, in_pool))
-    return in_pool and agent.pool is None
 
 
 def add_transfer_target(tx: Transaction, target: AgentModel, customer_id: str, assigned_at: str) -> None:
@@ -243,13 +220,9 @@ def set_count(agent: AgentModel, real: int) -> bool:
     """Set the count to ``real`` (reconciliation) if the agent is still as read."""
     actions, in_pool = index_actions(agent, real)
     condition = _guarded(agent, in_pool)
-    was_pooled = agent.pool is not None
     written = index_values(agent, real)
-    done = conditional(lambda: agent.update(actions=actions, condition=condition),
+    return conditional(lambda: agent.update(actions=actions, condition=condition),
                        already_done=lambda: stored_as(AgentModel, agent.agent_id, written) is not None)
-    if done and in_pool and not was_pooled:
-        note_pool_entry()
-    return done
 
 
 def heartbeat_actions(connection_id: str | None = None) -> list:

@@ -68,7 +68,7 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
     source = slots.get_agent(assignment.agent_id)
     now = clock.iso()
     tx = Transaction()
-    source_enters_pool = slots.add_decrement(tx, source, assignment.customer_id, additive=False, name="source")
+    slots.add_decrement(tx, source, assignment.customer_id, additive=False, name="source")
     slots.add_transfer_target(tx, target, assignment.customer_id, now)
     tx.update(
         "assignment",
@@ -91,8 +91,6 @@ def _move(session: SessionModel, assignment: AssignmentModel, target: AgentModel
     failed = tx.commit()  # a lost answer is retried with the same token: only our commit is {}
     if not failed:
         session.advanced()
-        if source_enters_pool:
-            slots.note_pool_entry()
         return Attempt.DONE
     if failed.get("assignment") == CONDITION_FAILED or failed.get("session") == CONDITION_FAILED:
         return Attempt.SESSION_GONE
