@@ -24,16 +24,21 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     if principal.is_admin and agent_id:
         return _newest(SessionModel.by_agent, agent_id, status, limit)
     if principal.is_admin and status:
-        return list(SessionModel.by_status.query(status, scan_index_forward=False, limit=limit))
+        return confirmed_by_status(status, limit)
     if status == "active":
         return assignment.active_sessions_of(principal.user_id)[:limit]
     return _newest(SessionModel.by_agent, principal.user_id, status, limit)
 
 
 def unassigned_sessions(status: str, limit: int = 50) -> list[SessionModel]:
-    """Conversations waiting for an agent (``offline`` or ``queued``), newest first, for any
-    agent: found through the ``by_status`` index, confirmed by one consistent batch read (the
-    index may still list one taken a moment ago)."""
+    """Conversations waiting for an agent (``offline`` or ``queued``), newest first, for any agent."""
+    return confirmed_by_status(status, limit)
+
+
+def confirmed_by_status(status: str, limit: int = 50) -> list[SessionModel]:
+    """The sessions in ``status``, newest first: found through the ``by_status`` index, confirmed
+    by one consistent batch read (the index may still list one that moved on a moment ago, or
+    show an old agent seconds after a transfer)."""
     listed = [s.session_id for s in SessionModel.by_status.query(status, scan_index_forward=False, limit=limit)]
     current = {s.session_id: s for s in get_all(SessionModel, listed)}
     return [current[i] for i in listed if i in current and current[i].status == status]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.models import MessageKeyModel, MessageModel, SessionModel
+from tests.conftest import simulated_aws
 
 
 def _overview(api, caller) -> dict[str, dict]:
@@ -429,6 +430,25 @@ def test_accepting_an_unknown_session_is_not_found(api, away_agent):
     agent = away_agent("alice")
 
     assert api.post("/api/sessions/s_doesnotexist/accept", agent).status_code == 404
+
+
+def test_the_admins_list_by_status_shows_each_session_as_stored_however_far_the_index_lags(api, people, chat,
+                                                                                           bob):
+    agent, visitor, session_id = chat
+    admin = people.admin()
+    people.bring_online(bob)
+    ended_visitor = people.visitor("Cy")
+    ended_id = people.start_session(ended_visitor).session.session_id
+    lagging = {"gsi_lag_ms": 60_000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+               "throttle": 0, "lost_response": 0}
+    with simulated_aws(**lagging):  # every index a minute behind the writes from here on
+        moved = api.post(f"/api/sessions/{session_id}/transfer", agent, body={"agent_id": bob.user_id})
+        assert moved.status_code == 200
+        assert api.post(f"/api/sessions/{ended_id}/end", ended_visitor).status_code == 200
+
+        active = api.get("/api/sessions?status=active", admin).json_body["sessions"]
+
+    assert [(s["session_id"], s["agent"]["id"]) for s in active] == [(session_id, bob.user_id)]
 
 
 # --- transfer ------------------------------------------------------------------------------------
