@@ -383,6 +383,18 @@ def test_an_index_still_offering_a_full_agent_does_not_hide_a_free_one(tables):
     assert (_active(full_id), _active(free_id)) == (1, 1)
 
 
+def test_back_to_back_customers_go_to_the_least_loaded_while_the_index_still_shows_the_first_agent_empty(tables):
+    first_id, second_id = _agent("first", capacity=4), _agent("second", capacity=4)
+    with simulated_aws(**LAGGING_INDEX):
+        settle()
+        sessions = [_start(f"c{n}") for n in range(4)]
+
+    holders = [s.agent_id for s in sessions]
+    assert sorted(holders.count(agent_id) for agent_id in (first_id, second_id)) == [2, 2], holders
+    assert holders[0] != holders[1]  # the second customer did not go to the agent just given one
+    assert (_active(first_id), _active(second_id)) == (2, 2)
+
+
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):
     settings(KEFU_ASSIGNMENT_TTL="1")
     agent_id = _agent("solo", capacity=3)

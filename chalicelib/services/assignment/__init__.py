@@ -17,7 +17,8 @@ the assignment transaction), ``dispatch`` (placing and serving the queue, accept
 ``release`` and ``lifecycle`` (freeing slots, ending, handing back), ``transfer``, ``presence``
 (status, capacity, heartbeats, sockets), ``roster`` (who is online, exactly), ``sweeps`` (the
 bounded cleanup), ``claims`` (a visitor's one open session), ``positions`` (the order of position
-notices).
+notices), ``own_writes`` (this container's latest assignment writes, laid over the lagging
+index so back-to-back assignments spread as the least-loaded rule means).
 """
 
 from chalicelib.services.assignment.availability import heartbeat_cutoff, is_available, is_live

@@ -21,7 +21,7 @@ from chalicelib.models.base import CONDITION_FAILED, Transaction, get_or_none, r
 from chalicelib.models.session import next_version
 from chalicelib.observability import count, logger
 from chalicelib.services import activity, connections, transcript
-from chalicelib.services.assignment import queue, roster, slots
+from chalicelib.services.assignment import own_writes, queue, roster, slots
 from chalicelib.services.assignment.availability import available_condition, is_available
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
 
@@ -32,16 +32,20 @@ VISITOR_LOOKS = 3
 
 def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
     """The best available agents, best first: one Query on the sparse index (more pages only
-    when silent agents fill the first)."""
+    when silent agents, or agents this container just filled, take the first), with this
+    container's own newer writes laid over the entries that lag them (``own_writes``)."""
     page = get_config().candidate_page_size
-    found = []
+    found: list[AgentModel] = []
     query = AgentModel.available.query(AVAILABLE_POOL, filter_condition=available_condition(),
-                                       limit=page + len(exclude or ()), page_size=max(page, 20))
+                                       page_size=max(page, 20))
     for agent in query:
-        if exclude and agent.agent_id in exclude:
+        own_writes.overlay([agent])
+        if (exclude and agent.agent_id in exclude) or not is_available(agent):
             continue
         found.append(agent)
-    return found[:page]
+        if len(found) >= page:
+            break
+    return sorted(found, key=lambda agent: agent.load_key)  # the index's order, with the overlaid keys
 
 
 def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive: bool,
@@ -80,6 +84,13 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     if additive:
         fixed = slots.fix_agent_index(agent.agent_id)
         agent.socket_ids = fixed.socket_ids if fixed is not None else None  # read after the commit
+        if fixed is not None:
+            own_writes.remember(fixed)
+    else:
+        for field, value in slots.index_values(agent, int(agent.active_count) + 1, assigned_at=now).items():
+            setattr(agent, field, value)
+        agent.last_assigned_at = now
+        own_writes.remember(agent)
     count("SessionsAssigned")
     logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
                 customer_id=session.visitor_id)
