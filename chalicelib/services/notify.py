@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib import push
-from chalicelib.models import SessionModel
+from chalicelib.models import MessageModel, SessionModel
 from chalicelib.services import activity, transcript
 from chalicelib.services.assignment import positions
 
@@ -34,8 +34,11 @@ def queued_frame(session: SessionModel, position: int | None, position_seq: int)
     return frame
 
 
-def assigned_frame(session: SessionModel, agent_id: str | None, agent_name: str | None) -> dict[str, Any]:
-    return {
+def assigned_frame(session: SessionModel, agent_id: str | None, agent_name: str | None,
+                   line: MessageModel | None = None) -> dict[str, Any]:
+    """``line``: the transcript's "joined" line the assignment wrote, carried in the same frame
+    (one post per socket instead of two; it reads the same for the customer and the agent)."""
+    frame = {
         "type": "session.assigned",
         "session_id": session.session_id,
         "agent": agent_ref(agent_id, agent_name),
@@ -43,6 +46,9 @@ def assigned_frame(session: SessionModel, agent_id: str | None, agent_name: str 
         "topic": session.topic,
         "version": session.state_version,
     }
+    if line is not None:
+        frame["line"] = line.to_public()
+    return frame
 
 
 def ended_frame(session: SessionModel, ended_by: str | None, reason: str | None) -> dict[str, Any]:
@@ -76,8 +82,9 @@ def session_assigned(session: SessionModel, agent_id: str, agent_name: str | Non
                      known: dict[str, Any] | None = None) -> None:
     """Both parties hear it (the activity record was written by the assignment itself);
     ``known``: their items as the assignment's transaction held them (``matching.owners``)."""
-    transcript.assigned(session, agent_id, agent_name, known=known)
-    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name), known=known)
+    line = transcript.assigned_line(session.session_id, agent_id, agent_name, session.assigned_at)
+    push.send_to_users([session.visitor_id, agent_id], assigned_frame(session, agent_id, agent_name, line),
+                       known=known)
 
 
 def session_transferred(session: SessionModel, from_agent: tuple[str, str | None],

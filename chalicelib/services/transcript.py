@@ -75,7 +75,8 @@ def _line(session: SessionModel, text: str, system: dict[str, Any], agent_ids: l
 
 def assigned_line(session_id: str, agent_id: str, agent_name: str | None, at: str) -> MessageModel:
     """"The agent joined", for the assignment at ``at`` (``session.assigned_at``) to write in its
-    own transaction; the same line whoever builds it, so ``assigned`` can tell it afterwards."""
+    own transaction; the same line whoever builds it, so ``notify.session_assigned`` can carry it
+    in the ``session.assigned`` frame afterwards."""
     millis = round(clock.epoch_of(at) * 1000)
     suffix = hashlib.sha256(f"{session_id}#assigned#{at}".encode()).hexdigest()[:8]
     retention = get_config().message_retention_days * 86400
@@ -83,13 +84,6 @@ def assigned_line(session_id: str, agent_id: str, agent_name: str | None, at: st
                         text=f"{agent_name or 'An agent'} joined the conversation",
                         system={"event": "assigned", "agent": _person(agent_id, agent_name)}, created_at=at,
                         expires_at=int(millis / 1000 + retention))
-
-
-def assigned(session: SessionModel, agent_id: str, agent_name: str | None,
-             known: dict[str, Any] | None = None) -> None:
-    """Tell the line the assignment wrote (``assigned_line``). ``known``: both parties' items as
-    the assignment held them (``matching.owners``)."""
-    _tell(session, assigned_line(session.session_id, agent_id, agent_name, session.assigned_at), [agent_id], known)
 
 
 def transferred(session: SessionModel, from_agent: tuple[str, str | None], to_agent: tuple[str, str | None],

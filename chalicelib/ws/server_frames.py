@@ -121,6 +121,8 @@ class SessionAssigned(ServerFrame):
     customer: Party
     topic: str | None
     version: int | None
+    line: Message | None = Field(None, description="the transcript's line saying the agent joined, as "
+                                 "`message.new` would carry it (live assignments only)")
 
 
 class SessionTransferred(ServerFrame):

@@ -5,8 +5,9 @@
 for later ``expect`` calls; ``sync`` sends a ping and returns everything that arrived before the
 pong, which is how a test asserts that a frame did *not* arrive (the gateway delivers one
 connection's frames in order, and a push is delivered before the action that caused it replies).
-The transcript's system lines (``message.new`` of sender type ``system``) are set aside in
-``system_lines``: they tell of changes the tests follow through their own frames.
+The transcript's system lines (``message.new`` of sender type ``system``, and the "joined" line a
+``session.assigned`` frame carries) are set aside in ``system_lines``: they tell of changes the
+tests follow through their own frames.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class Peer:
                 frame = self._receive(remaining)
             except TimeoutError:
                 break
+            if frame.get("type") == "session.assigned" and frame.get("line"):
+                self.system_lines.append(frame["line"])  # the "joined" line rides on the frame
             if is_system_line(frame):
                 self.system_lines.append(frame["message"])
             elif matches(frame):

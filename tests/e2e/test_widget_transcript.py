@@ -204,8 +204,9 @@ def test_system_lines_stored_by_the_server_replace_the_widgets_own_in_the_visito
         stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     """The server stores system lines as messages (docs/protocol.md, issue 20) and a client may see
     them before or after the ``session.*`` frame. Here the stored line of the assignment is held back
-    at the widget's socket (its push and its copy in the history) until the widget has made up its
-    own from ``session.assigned``; let through, it takes that line's place, in the visitor's language."""
+    at the widget's socket (carried by ``session.assigned``, and its copy in the history) until the
+    widget has made up its own from ``session.assigned``; let through, it takes that line's place,
+    in the visitor's language."""
     import json
 
     from playwright.sync_api import expect
@@ -228,6 +229,9 @@ def test_system_lines_stored_by_the_server_replace_the_widgets_own_in_the_visito
             if data.get("type") == "message.new" and is_line(data["message"]):
                 held[data["message"]["id"]] = data["message"]
                 return
+            if data.get("type") == "session.assigned" and data.get("line"):
+                held[data["line"]["id"]] = data["line"]  # the frame carries the stored line: held back too
+                raw = json.dumps({key: value for key, value in data.items() if key != "line"})
             if data.get("type") == "history":
                 held.update((m["id"], m) for m in data["messages"] if is_line(m))
                 raw = json.dumps({**data, "messages": [m for m in data["messages"] if not is_line(m)]})

@@ -338,7 +338,8 @@
           if (!isOurs(data.session_id)) break;
           const agent = data.agent || {};
           const name = agent.name || t("an_agent");
-          if (live && data.type === "session.transferred") transcript.addSystem(`transferred-${data.version}`, t("transferred", { name }));
+          if (data.line) addMessage(data.line); // the stored "joined" line, carried by the frame
+          else if (live && data.type === "session.transferred") transcript.addSystem(`transferred-${data.version}`, t("transferred", { name }));
           else if (live && (state.status !== "active" || (state.agent && state.agent.id !== agent.id))) transcript.addSystem(`joined-${data.version}`, t("joined", { name }));
           state.agent = agent;
           changeStatus("active", data);

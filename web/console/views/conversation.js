@@ -96,7 +96,7 @@ export function mount(root) {
 }
 
 export function listen(live) {
-  live.on("message.new", ({ message }) => {
+  const heard = (message) => {
     const onScreen = message.session_id === state.current && !document.hidden;
     if (message.session_id === state.current) {
       addMessage(message);
@@ -104,7 +104,9 @@ export function listen(live) {
       markRead();
     }
     emit("conversation.message", { message, onScreen });
-  });
+  };
+  live.on("message.new", ({ message }) => heard(message));
+  live.on("session.assigned", ({ line }) => { if (line) heard(line); }); // the "joined" line rides on the frame
   live.on("typing", (f) => { if (f.session_id === state.current && f.user?.type === "visitor") $("typing").hidden = !f.is_typing; });
   live.on("message.read", (f) => {
     if (f.session_id === state.current && f.reader?.type === "visitor" && f.up_to > conv.readUpTo) {
