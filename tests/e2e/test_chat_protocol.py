@@ -38,6 +38,7 @@ from tests.e2e.protocol_helpers import (
     create_agent,
     frame_key,
     go_online,
+    online_agent,
     open_conversation,
     said,
     set_status,
@@ -266,6 +267,27 @@ def test_every_session_frame_carries_a_version_that_grows_from_queued_to_assigne
     assert asked["version"] == 2
     assert [(s["session_id"], s["version"]) for s in listed] == [(session_id, 2)]
     assert (rest["version"], moved.json()["version"], ended.json()["version"]) == (2, 3, 4)
+
+
+def test_an_assignment_is_one_frame_per_socket_carrying_the_stored_joined_line(
+        stack: Stack, fresh: None, connect: Connect) -> None:
+    alice, alice_socket = online_agent(stack, connect, "Alice")
+    visitor = sign_up_visitor(stack, "Victor")
+    visitor_socket = connect(visitor)
+
+    visitor_socket.send("start_session", topic="billing")
+    told_visitor = visitor_socket.expect("session.assigned")
+    session_id = told_visitor["session_id"]
+    told_agent = alice_socket.expect("session.assigned", session_id=session_id)
+
+    stored = api(stack, "GET", f"/api/sessions/{session_id}/messages", alice.token).json()["messages"]
+    joined = [m for m in stored if m["sender"]["type"] == "system"]
+    assert [m["system"]["event"] for m in joined] == ["assigned"]
+    assert told_visitor["line"] == told_agent["line"] == joined[0]
+    assert joined[0]["text"] == "Alice joined the conversation"
+    for socket in (visitor_socket, alice_socket):  # no second post for the line
+        assert not [f for f in socket.sync() if f["type"] == "message.new"]
+        assert socket.system_lines == [joined[0]]
 
 
 def test_a_position_announcement_read_before_an_assignment_and_posted_after_it_is_stale(
