@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models import AgentModel
+from chalicelib.models.agent import load_key
 from chalicelib.services.container import Recent
 
 FIELDS = ("active_count", "load_key", "pool", "last_assigned_at")  # what an assignment writes
@@ -23,8 +24,12 @@ _written: Recent[str, dict[str, Any]] = Recent(max_age=30.0, max_entries=5_000) 
 
 
 def remember(agent: AgentModel) -> None:
-    """``agent`` as this container just wrote it (an assignment: ``last_assigned_at`` is now)."""
-    _written.put(agent.agent_id, {field: getattr(agent, field) for field in FIELDS})
+    """``agent`` as this container just wrote it (an assignment: ``last_assigned_at`` is now); its
+    ``load_key`` as the counts make it (an additive write leaves the stored one behind a moment)."""
+    written = {field: getattr(agent, field) for field in FIELDS}
+    written["load_key"] = load_key(int(agent.active_count), int(agent.max_concurrent), agent.last_assigned_at,
+                                   agent.agent_id)
+    _written.put(agent.agent_id, written)
 
 
 def overlay(agents: list[AgentModel]) -> list[AgentModel]:
