@@ -164,10 +164,11 @@ def index_behind(index: str, times: int = 1) -> Iterator[Faults]:
 
 @contextlib.contextmanager
 def lose_response(operation: str, times: int = 1, when: Callable[[dict[str, Any]], bool] | None = None,
-                  answer: str = "reset") -> Iterator[Faults]:
+                  answer: str = "reset", clients: list[Any] | None = None) -> Iterator[Faults]:
     """The next ``times`` attempts of ``operation`` are sent and applied, then their answer is lost:
     the connection is reset (``answer="reset"``) or DynamoDB answers ``500 InternalServerError``
-    (``answer="500"``). Per attempt, as on AWS: a retry is a new attempt that meets its own write."""
+    (``answer="500"``). Per attempt, as on AWS: a retry is a new attempt that meets its own write.
+    ``clients``: other botocore clients than kefu's models' (a library's own) to inject into."""
     if answer not in ("reset", "500"):
         raise ValueError("answer is 'reset' or '500'")
     faults = Faults()
@@ -185,7 +186,7 @@ def lose_response(operation: str, times: int = 1, when: Callable[[dict[str, Any]
         raise ConnectionClosedError(endpoint_url=request.url)
 
     try:
-        with _registered(f"before-send.dynamodb.{operation}", handler, faults):
+        with _registered(f"before-send.dynamodb.{operation}", handler, faults, clients):
             yield faults
     finally:
         http.close()
@@ -210,8 +211,9 @@ def before(operation: str, action: Callable[[], Any], times: int = 1,
 
 
 @contextlib.contextmanager
-def _registered(event: str, handler: Callable[..., Any], faults: Faults) -> Iterator[None]:
-    clients = _clients()
+def _registered(event: str, handler: Callable[..., Any], faults: Faults,
+                clients: list[Any] | None = None) -> Iterator[None]:
+    clients = clients if clients is not None else _clients()
     for client in clients:
         client.meta.events.register_first(event, handler)
     try:

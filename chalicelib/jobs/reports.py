@@ -39,24 +39,43 @@ def run_daily_report(delivery: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _idempotent_run():
+def idempotent_run():
     """``run_daily_report`` behind Powertools Idempotency, keyed on the event id (built on first
-    use: the persistence layer makes a boto3 client)."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    use: the persistence layer makes a boto3 client, whose own retries resend a lost answer);
+    with its config and its store."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    store = DynamoDBPersistenceLayer(table_name=get_config().table_name("reports"), key_attr="report_id")
+    store = _own_write_aware_store()(table_name=get_config().table_name("reports"), key_attr="report_id")
     config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=IDEMPOTENCY_EXPIRY_SECONDS)
-    return config, idempotent_function(data_keyword_argument="delivery", persistence_store=store,
-                                       config=config)(run_daily_report)
+    run = idempotent_function(data_keyword_argument="delivery", persistence_store=store, config=config)
+    return config, store, run(run_daily_report)
+
+
+def _own_write_aware_store() -> type:
+    """Powertools' DynamoDB persistence layer, but a put of the in-progress record whose answer was
+    lost (botocore retries it and meets the record it wrote, AWS_FACTS) is recognised by the two
+    expiry timestamps it wrote and taken as done, instead of failing the delivery as "already in
+    progress" with nobody running it."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    class OwnWriteAwareLayer(DynamoDBPersistenceLayer):
+        def _put_record(self, data_record: DataRecord) -> None:
+            try:
+                super()._put_record(data_record)
+            except IdempotencyItemAlreadyExistsError as e:
+                found = e.old_data_record
+                if found is None or (found.status, found.expiry_timestamp, found.in_progress_expiry_timestamp) != (
+                        data_record.status, data_record.expiry_timestamp, data_record.in_progress_expiry_timestamp):
+                    raise
+
+    return OwnWriteAwareLayer
 
 
 @bp.schedule(Cron(10, 0, "*", "*", "?", "*"), name="daily_report")
 def daily_report(event):
     """Yesterday's report, stored (replacing any earlier run)."""
-    config, run = _idempotent_run()
+    config, _, run = idempotent_run()
     config.register_lambda_context(event.context)  # an in-progress record expires with the invocation
     return run(delivery=event.to_dict())

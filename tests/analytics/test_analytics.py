@@ -10,8 +10,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from chalicelib.jobs import reports as reports_job
 from chalicelib.models import ReportModel
 from chalicelib.services.analytics import insights as analytics_insights
+from tests import faults
 from tests.analytics.script import expected
 
 FIGURES = ("overall", "per_agent", "busiest_hours", "hourly_queue_wait_s")
@@ -72,6 +74,25 @@ def test_daily_schedule_stores_yesterdays_report_once_per_delivery(client, world
     assert body["date"] == yesterday.isoformat() and body["partial"] is False
     assert [r.report_id for r in ReportModel.scan(ReportModel.report_id.startswith("daily#"))] \
         == [f"daily#{yesterday}"]
+
+
+def test_a_delivery_whose_idempotency_record_was_written_but_unanswered_still_stores_the_report(client, world):
+    yesterday = world.day(1)
+    ReportModel(f"daily#{yesterday}").delete()
+    event = client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    event.update(id="delivery-unanswered", time=f"{world.today}T00:10:00Z")
+
+    def in_progress_record(body: dict) -> bool:
+        return body.get("Item", {}).get("status", {}).get("S") == "INPROGRESS"
+
+    _, store, _ = reports_job.idempotent_run()
+    with faults.lose_response("PutItem", when=in_progress_record, clients=[store.client]) as lost:
+        answer = client.lambda_.invoke("daily_report", event).payload
+
+    assert lost.injected == {"PutItem": 1}  # botocore's retry met the record it had written
+    assert answer["date"] == yesterday.isoformat()
+    assert get(client, world, f"/api/analytics/report?date={yesterday}").status_code == 200
+    assert client.lambda_.invoke("daily_report", event).payload == answer  # and the delivery is done
 
 
 def test_generating_a_range_stores_each_day(client, world):
