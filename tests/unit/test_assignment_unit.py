@@ -395,6 +395,30 @@ def test_back_to_back_customers_go_to_the_least_loaded_while_the_index_still_sho
     assert (_active(first_id), _active(second_id)) == (2, 2)
 
 
+def test_a_freed_slot_goes_to_the_first_waiter_while_the_index_shows_only_a_later_one(tables, monkeypatch):
+    agent_id = _agent("solo", capacity=1)
+    served, first, second = _start("c0"), _start("c1"), _start("c2")
+    assert [_session(s.session_id).status for s in (first, second)] == ["queued", "queued"]
+    real_query = SessionModel.queue.query
+    hidden_reads = []
+
+    def lagging(*args, **kwargs):
+        """Each item reaches the index at its own moment: the earlier waiter's entry shows only
+        from the third read on, the later one's at once."""
+        listed = list(real_query(*args, **kwargs))
+        if len(hidden_reads) < 2:
+            hidden_reads.append(1)
+            return iter([s for s in listed if s.session_id != first.session_id])
+        return iter(listed)
+
+    monkeypatch.setattr(SessionModel.queue, "query", lagging)
+    assignment.release_customer(served.visitor_id, ended_by=agent_id)
+
+    assert len(hidden_reads) == 2
+    assert (_session(first.session_id).status, _session(first.session_id).agent_id) == ("active", agent_id)
+    assert _session(second.session_id).status == "queued"
+
+
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):
     settings(KEFU_ASSIGNMENT_TTL="1")
     agent_id = _agent("solo", capacity=3)

@@ -118,6 +118,8 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
     moved = 0
     after: int | None = None
     looked_again = 0
+    listed_tickets: set[int] = set()  # every ticket this walk has listed (moved, skipped or left)
+    waiting: frozenset[int] | None = None  # the exact waiting tickets, read once per walk from the head
     while moved < max_moves and not deadline.passed():
         condition = SessionModel.queue_ticket > after if after is not None else None
         page = list(SessionModel.queue.query(QUEUE_POOL, condition, limit=HEAD_PAGE))
@@ -131,9 +133,17 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
             if deadline.passed():
                 return _moved(moved, deadline)
             after = int(listed.queue_ticket)
+            listed_tickets.add(after)
             session = get_or_none(SessionModel, listed.session_id)
             if session is None or session.status != "queued" or session.queue_ticket != listed.queue_ticket:
                 continue  # the index is behind: already assigned or ended
+            if waiting is None:
+                waiting = queue.count().tickets or frozenset()
+            if looked_again < matching.LOOK_AGAIN and _hidden_ahead(after, waiting, listed_tickets):
+                looked_again += 1  # an earlier waiter the index does not show yet must not be passed
+                time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
+                after, waiting = None, None  # the walk starts again from the head
+                break
             result, agent = matching.offer(session, made_room=made_room)
             if result is Attempt.AGENT_BUSY:
                 return _moved(moved, deadline)  # nobody has room: later waiters must not pass this one
@@ -147,6 +157,13 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
                 if moved >= max_moves:
                     break
     return _moved(moved, deadline)
+
+
+def _hidden_ahead(ticket: int, waiting: frozenset[int], listed: set[int]) -> bool:
+    """A ticket before ``ticket`` waits (the counter's exact set) that the walk has not listed:
+    the index has not shown that session yet (each item reaches an index at its own moment, so a
+    later arrival can show while an earlier one does not)."""
+    return any(t < ticket and t not in listed for t in waiting)
 
 
 def _index_may_hide_waiters() -> bool:
