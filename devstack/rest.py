@@ -73,6 +73,18 @@ class KefuRequestHandler(ChaliceRequestHandler):
         headers["Content-Type"] = "application/json"
         self._send_http_response(custom.status, headers, custom.body())
 
+    def _generic_handle(self) -> None:
+        """A ``Content-Length`` that is not a number of bytes is refused with 400 before the app
+        runs, as API Gateway's front end refuses it (chalice.local drops the connection)."""
+        length = self.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            self.close_connection = True  # where the body ends is unknown
+            body = json.dumps({"error": "bad_request", "message": "Content-Length is not a number of bytes"})
+            self._send_http_response(400, {**gateway_responses.HEADERS, "Content-Type": "application/json"},
+                                     body.encode())
+            return
+        super()._generic_handle()
+
     def do_GET(self) -> None:
         if not static.is_static_path(self.path):
             self._generic_handle()

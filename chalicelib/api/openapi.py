@@ -42,7 +42,7 @@ def _model(module: Any, name: str) -> type[BaseModel]:
 
 def _statuses(method: str, path: str, entry: Any, promised: contract.Contract) -> set[int]:
     """Every refusal the route can give: its own, and those of every route of its kind."""
-    statuses = set(promised.errors) | {500}
+    statuses = set(promised.errors) | {400, 500}  # 400: a malformed request, refused by API Gateway itself
     if entry.authorizer is not None and (method, path) not in OPTIONAL_TOKEN:
         statuses.add(401)
     if promised.body:
