@@ -77,7 +77,7 @@ class KefuRequestHandler(ChaliceRequestHandler):
         """A ``Content-Length`` that is not a number of bytes is refused with 400 before the app
         runs, as API Gateway's front end refuses it (chalice.local drops the connection)."""
         length = self.headers.get("Content-Length")
-        if length is not None and not length.strip().isdigit():
+        if length is not None and not (length.strip().isascii() and length.strip().isdecimal()):
             self.close_connection = True  # where the body ends is unknown
             body = json.dumps({"error": "bad_request", "message": "Content-Length is not a number of bytes"})
             self._send_http_response(400, {**gateway_responses.HEADERS, "Content-Type": "application/json"},
@@ -98,6 +98,9 @@ class KefuRequestHandler(ChaliceRequestHandler):
         else:
             self._send_http_response(200, {**headers, "Content-Type": found.content_type,
                                            "Cache-Control": "no-cache"}, found.body)
+
+    # chalice.local binds every method to its own ``_generic_handle``: to this one instead.
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _generic_handle
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("rest %s", format % args)

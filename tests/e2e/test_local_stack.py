@@ -72,10 +72,12 @@ def test_unknown_route_is_404_not_found(stack: Stack, headers: dict[str, str]) -
     assert response.json() == {"error": "not_found", "message": "no such route"}
 
 
-def test_a_content_length_that_is_not_a_number_is_400_not_a_dropped_connection(stack: Stack) -> None:
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_a_content_length_that_is_not_a_number_is_400_not_a_dropped_connection(stack: Stack, method: str) -> None:
     host, port = stack.rest_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as raw:
-        raw.sendall(b"GET /api/stats/websocket HTTP/1.1\r\nHost: kefu\r\nContent-Length: 12 bytes\r\n\r\n")
+        raw.sendall(f"{method} /api/stats/websocket HTTP/1.1\r\nHost: kefu\r\nContent-Length: 12 bytes\r\n\r\n"
+                    .encode())
         answer = raw.makefile("rb").read().decode()
 
     head, _, body = answer.partition("\r\n\r\n")
