@@ -11,6 +11,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models import AgentModel, SessionModel
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
 from chalicelib.services.tokens import Principal
+from tests import faults
 from tests.concurrency.invariants import settle
 from tests.conftest import simulated_aws
 
@@ -417,6 +418,39 @@ def test_a_freed_slot_goes_to_the_first_waiter_while_the_index_shows_only_a_late
     assert len(hidden_reads) == 2
     assert (_session(first.session_id).status, _session(first.session_id).agent_id) == ("active", agent_id)
     assert _session(second.session_id).status == "queued"
+
+
+def test_an_agent_an_additive_commit_found_full_is_not_offered_again_by_the_stale_index(tables):
+    free_id = _agent("free", capacity=4)
+    _start("c0")  # free holds one of four: the index ranks them after an empty agent
+    stale_id = _agent("stale", capacity=2)
+    counts = iter([1, 0, 2])  # what other assigners leave stale's count at before each attempt
+
+    def others_assign() -> None:
+        AgentModel(stale_id).update(actions=[AgentModel.active_count.set(next(counts))])
+
+    with simulated_aws(**{**LAGGING_INDEX, "gsi_lag_ms": 600_000}):  # the index shows stale empty
+        settle()
+        with faults.before("TransactWriteItems", others_assign, times=3) as f:
+            arriving = _start("c1")
+
+    assert f.injected == {"TransactWriteItems": 3}  # exact, exact again, then additive: full
+    assert (_session(arriving.session_id).status, arriving.agent_id) == ("active", free_id)
+    assert (_active(stale_id), _active(free_id)) == (2, 2)
+
+
+def test_a_transfer_gives_the_slot_it_frees_to_the_head_of_the_queue(tables):
+    source_id, target_id = _agent("source", capacity=1), _agent("target", capacity=1, status="away")
+    moving = _start("c0")
+    waiting = _start("c1")
+    assert _session(waiting.session_id).status == "queued"
+    # the target is online with room although a customer waits (a dispatch it missed)
+    AgentModel(target_id).update(actions=[AgentModel.status.set("online")])
+
+    assignment.transfer(moving.session_id, target_id, by_user=source_id)
+
+    assert _session(moving.session_id).agent_id == target_id
+    assert (_session(waiting.session_id).status, _session(waiting.session_id).agent_id) == ("active", source_id)
 
 
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):

@@ -142,7 +142,8 @@ def dispatch_queue(max_moves: int = MAX_DISPATCH_PER_CALL, deadline: Deadline = 
             if looked_again < matching.LOOK_AGAIN and _hidden_ahead(after, waiting, listed_tickets):
                 looked_again += 1  # an earlier waiter the index does not show yet must not be passed
                 time.sleep(get_config().index_lag_seconds / matching.LOOK_AGAIN)
-                after, waiting = None, None  # the walk starts again from the head
+                after, waiting = None, None  # the walk starts again from the head, lists again
+                listed_tickets.clear()
                 break
             result, agent = matching.offer(session, made_room=made_room)
             if result is Attempt.AGENT_BUSY:

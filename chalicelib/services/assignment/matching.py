@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_config
+from chalicelib.errors import Unavailable
 from chalicelib.models import AgentModel, AssignmentModel, CounterModel, SessionModel, VisitorModel
 from chalicelib.models.agent import AVAILABLE_POOL, load_key
 from chalicelib.models.assignment import sweep_shard_of
@@ -75,6 +76,8 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     if failed:
         if "agent" in stored:
             agent.deserialize(stored["agent"])  # the agent as it stands, as DynamoDB answered the failure
+        elif failed.get("agent") == CONDITION_FAILED:
+            _read_again(agent)  # an additive refusal carries no item, but proves the agent has no room
         return Attempt.AGENT_BUSY
     session.status, session.agent_id, session.agent_name = "active", agent.agent_id, agent.display_name
     session.assigned_at, session.queue_pool, session.queue_ticket = now, None, None
@@ -95,6 +98,15 @@ def attempt(session: SessionModel, agent: AgentModel, *, manual: bool, additive:
     logger.info("assigned", session_id=session.session_id, agent_id=agent.agent_id,
                 customer_id=session.visitor_id)
     return Attempt.DONE
+
+
+def _read_again(agent: AgentModel) -> None:
+    """``agent`` as stored now (offline when it is gone), so the offer knows not to try them again."""
+    fresh = get_or_none(AgentModel, agent.agent_id)
+    if fresh is None:
+        agent.status = "offline"
+    else:
+        agent.deserialize(fresh.serialize())
 
 
 def _commit_attempt(session: SessionModel, agent: AgentModel, now: str, visitor_sockets: set[str], *,
@@ -223,11 +235,14 @@ def confirmed_available(made_room: str | None = None) -> list[AgentModel]:
         agent = get_or_none(AgentModel, made_room)
         return [agent] if agent is not None and is_available(agent) else []
     free: list[AgentModel] = []
-    for agent in roster.online_agents():
-        if is_available(agent):
-            free.append(agent)
-        if len(free) >= get_config().candidate_page_size:
-            break
+    try:
+        for agent in roster.online_agents():
+            if is_available(agent):
+                free.append(agent)
+            if len(free) >= get_config().candidate_page_size:
+                break
+    except Unavailable:
+        logger.warning("online roster unreadable: the customer waits for the next dispatch")
     return sorted(free, key=current_load_key)
 
 

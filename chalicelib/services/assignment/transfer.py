@@ -14,7 +14,7 @@ from chalicelib.models.base import CONDITION_FAILED, Transaction, fetch, rounds
 from chalicelib.models.session import next_version
 from chalicelib.observability import logger
 from chalicelib.services import notify
-from chalicelib.services.assignment import matching, release, slots
+from chalicelib.services.assignment import dispatch, matching, queue, release, slots
 from chalicelib.services.assignment.availability import is_available
 from chalicelib.services.assignment.effects import after_commit
 from chalicelib.services.assignment.results import AssignOutcome, Attempt
@@ -57,6 +57,8 @@ def transfer(session_id: str, to_agent_id: str | None, by_user: str,
                              (assignment.agent_id, assignment.agent_name), (target.agent_id, target.display_name), note)
                 logger.info("transferred", session_id=session_id, from_agent=assignment.agent_id,
                             to_agent=target.agent_id, by=by_user)
+                if queue.queue_length() > 0:  # the former agent has a free slot now
+                    after_commit("dispatch", dispatch.dispatch_queue, made_room=assignment.agent_id)
                 fresh = fetch(SessionModel, session_id, "session")
                 return AssignOutcome(fresh, target.agent_id, target.display_name, fresh.assigned_at)
             if result is Attempt.SESSION_GONE:
