@@ -313,7 +313,10 @@
     function handle(data) {
       if (!data || typeof data.type !== "string") return;
       const known = Boolean(data.session_id) && state.versions.has(data.session_id);
-      if (data.type.startsWith("session.") && isStale(data)) return;
+      if (data.type.startsWith("session.") && isStale(data)) {
+        if (data.line && isOurs(data.session_id)) addMessage(data.line); // the stored line still belongs in the transcript
+        return;
+      }
       // A change seen as it happens gets a line in the transcript; the state found on (re)connecting
       // does not: the history tells what happened before.
       const live = known || state.starting;
