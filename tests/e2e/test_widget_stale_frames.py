@@ -57,3 +57,56 @@ def test_a_late_frame_older_than_the_state_shown_is_ignored(
     expect(page.locator("[data-testid=kefu-system] .kefu-text")).to_have_text(
         ["Alice joined the chat", "You were transferred to Eve"])
     assert tab.errors == []
+
+
+def test_the_joined_line_of_an_assignment_frame_that_arrives_after_a_transfer_is_still_shown(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    """The frame is stale by then and changes nothing, but the transcript line it carries (#21: the
+    line rides on the frame) belongs in the conversation, in its place."""
+    from playwright.sync_api import expect
+
+    alice, _ = online_agent(stack, connect, "Alice")
+    tab = widget_tab(f"{SHOP}/late-line.html", html=shop_page(widget_tag(stack)))
+    page = tab.page
+    sockets: list[Any] = []
+    held: list[dict[str, Any]] = []
+
+    def between(socket: Any) -> None:  # holds back the first assignment frame, and its line in history
+        server = socket.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") == "session.assigned" and not held:
+                held.append(frame)
+                return
+            if frame.get("type") == "history":
+                kept = [m for m in frame["messages"] if (m.get("system") or {}).get("event") != "assigned"]
+                message = json.dumps({**frame, "messages": kept})
+            socket.send(message)
+
+        server.on_message(from_server)
+        sockets.append(socket)
+
+    page.route_web_socket(f"{stack.ws_url}*", between)
+    open_panel(page)
+    write(page, "Hello")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held and held[0]["line"]["system"]["event"] == "assigned"
+    session_id = held[0]["session_id"]
+
+    eve, _ = online_agent(stack, connect, "Eve")
+    moved = api(stack, "POST", f"/api/sessions/{session_id}/transfer", alice.token, json={"agent_id": eve.id})
+    assert moved.status_code == 200, moved.text
+    status = page.get_by_test_id("kefu-status")
+    expect(status).to_have_text("You are chatting with Eve")
+    lines = page.locator("[data-testid=kefu-system] .kefu-text")
+    expect(lines).to_have_text(["You were transferred to Eve"])
+
+    sockets[-1].send(json.dumps(held[0]))  # Alice's assignment, late: older than the transfer
+
+    expect(lines).to_have_text(["Alice joined the chat", "You were transferred to Eve"])
+    expect(status).to_have_text("You are chatting with Eve")
+    assert tab.errors == []
