@@ -453,6 +453,21 @@ def test_a_transfer_gives_the_slot_it_frees_to_the_head_of_the_queue(tables):
     assert (_session(waiting.session_id).status, _session(waiting.session_id).agent_id) == ("active", source_id)
 
 
+def test_an_agent_put_back_in_the_pool_by_a_new_socket_serves_the_queue_on_its_first_frame(tables):
+    agent_id = _agent("solo", capacity=1, status="away")
+    waiting = _start("c0")
+    # online but out of the pool (as a closed socket's $disconnect can leave them), nobody dispatched
+    AgentModel(agent_id).update(actions=[AgentModel.status.set("online")])
+    assert _session(waiting.session_id).status == "queued"
+
+    assert assignment.agent_connected(agent_id, "conn-new")  # back in the pool; cannot be posted to yet
+    assert _session(waiting.session_id).status == "queued"
+    assignment.agent_frame(agent_id, "conn-new")
+
+    moved = _session(waiting.session_id)
+    assert (moved.status, moved.agent_id) == ("active", agent_id)
+
+
 def test_an_idle_assignment_expires_and_is_released_exactly_once(tables, settings):
     settings(KEFU_ASSIGNMENT_TTL="1")
     agent_id = _agent("solo", capacity=3)

@@ -137,7 +137,8 @@ def agent_connected(agent_id: str, connection_id: str, cap: int | None = None) -
     if agent.status == "away" and agent.offline_reason == slots.DISCONNECTED and agent.resume_status:
         _restore_chosen_status(agent_id, agent.resume_status)
     elif agent.pool is None and is_available(agent):
-        slots.refresh_pool(agent_id)
+        # back in the pool, stamped as a change: their first frame then looks at the queue
+        slots.update_agent(agent_id, lambda _: [AgentModel.updated_at.set(clock.iso())])
     return True
 
 
