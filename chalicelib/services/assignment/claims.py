@@ -18,7 +18,11 @@ def new_claim(visitor_id: str, session_id: str) -> CounterModel:
 def claimed_session(visitor_id: str) -> tuple[str | None, SessionModel | None]:
     """The session id the visitor's claim points at (None: no claim) and that session when it
     is still open."""
-    claim = get_or_none(CounterModel, claim_key(visitor_id))
+    return session_of_claim(get_or_none(CounterModel, claim_key(visitor_id)))
+
+
+def session_of_claim(claim: CounterModel | None) -> tuple[str | None, SessionModel | None]:
+    """``claimed_session`` for a claim item already read (consistently)."""
     if claim is None:
         return None, None
     session = get_or_none(SessionModel, claim.ref)

@@ -18,6 +18,8 @@ from chalicelib.config import get_config
 from chalicelib.errors import CapacityFull, Conflict
 from chalicelib.models import CounterModel, SessionModel
 from chalicelib.models.base import Transaction, fetch, get_or_none, rounds
+from chalicelib.models.batch import get_all
+from chalicelib.models.counter import QUEUE_COUNTER
 from chalicelib.models.session import QUEUE_POOL
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
@@ -48,7 +50,9 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
     ``details``: more attributes of the new session (the visitor's identity, the page context).
     """
     for _ in rounds(OPEN_ATTEMPTS):
-        ref, existing = claims.claimed_session(visitor_id)
+        # the claim and the queue counter in one consistent batch read (both are counters)
+        read = {item.name: item for item in get_all(CounterModel, [claims.claim_key(visitor_id), QUEUE_COUNTER])}
+        ref, existing = claims.session_of_claim(read.get(claims.claim_key(visitor_id)))
         if existing is not None:
             return AssignOutcome(existing, existing.agent_id, existing.agent_name, existing.assigned_at,
                                  queue.position_of(existing)), False
@@ -68,7 +72,7 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
             if offline_waiting.create(session, claim):
                 return AssignOutcome(session), True
             continue  # another start won the claim: the next round returns its session
-        if queue.queue_length() == 0:
+        if queue.count_of(read.get(QUEUE_COUNTER)).length == 0:
             result, agent = matching.offer(session, claim=claim)
             if result is Attempt.DONE and agent is not None:
                 logger.info("session started", session_id=session.session_id, visitor_id=visitor_id)
