@@ -49,28 +49,25 @@ def _write(session: SessionModel, text: str, system: dict[str, Any]) -> MessageM
     return line
 
 
-def _tell(session: SessionModel, line: MessageModel, agent_ids: list[str | None],
-          known: dict[str, Any] | None = None) -> None:
-    """The visitor gets the line as a visitor sees it; the agents get all of it. ``known``: items
-    of theirs the caller holds with their open sockets (``push.send_to_users``)."""
+def _tell(session: SessionModel, line: MessageModel, agent_ids: list[str | None]) -> None:
+    """The visitor gets the line as a visitor sees it; the agents get all of it."""
     agents = [a for a in dict.fromkeys(agent_ids) if a]
     for_agents = {"type": "message.new", "message": line.to_public()}
     for_visitor = {"type": "message.new", "message": line.to_public(for_visitor=True)}
     try:
         if for_agents == for_visitor:
-            push.send_to_users([session.visitor_id, *agents], for_agents, known=known)
+            push.send_to_users([session.visitor_id, *agents], for_agents)
         else:
-            push.send_to_users([session.visitor_id], for_visitor, known=known)
-            push.send_to_users(agents, for_agents, known=known)
+            push.send_to_users([session.visitor_id], for_visitor)
+            push.send_to_users(agents, for_agents)
     except Exception:  # stored: clients that missed the push read it from history
         logger.exception("system line not pushed", session_id=session.session_id)
 
 
-def _line(session: SessionModel, text: str, system: dict[str, Any], agent_ids: list[str | None],
-          known: dict[str, Any] | None = None) -> None:
+def _line(session: SessionModel, text: str, system: dict[str, Any], agent_ids: list[str | None]) -> None:
     line = _write(session, text, system)
     if line is not None:
-        _tell(session, line, agent_ids, known)
+        _tell(session, line, agent_ids)
 
 
 def assigned_line(session_id: str, agent_id: str, agent_name: str | None, at: str) -> MessageModel:

@@ -51,8 +51,9 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
     """
     for _ in rounds(OPEN_ATTEMPTS):
         # the claim and the queue counter in one consistent batch read (both are counters)
-        read = {item.name: item for item in get_all(CounterModel, [claims.claim_key(visitor_id), QUEUE_COUNTER])}
-        ref, existing = claims.session_of_claim(read.get(claims.claim_key(visitor_id)))
+        claim_name = claims.claim_key(visitor_id)
+        read = {item.name: item for item in get_all(CounterModel, [claim_name, QUEUE_COUNTER])}
+        ref, existing = claims.session_of_claim(read.get(claim_name))
         if existing is not None:
             return AssignOutcome(existing, existing.agent_id, existing.agent_name, existing.assigned_at,
                                  queue.position_of(existing)), False

@@ -39,8 +39,7 @@ def candidates(exclude: set[str] | None = None) -> list[AgentModel]:
     found: list[AgentModel] = []
     query = AgentModel.available.query(AVAILABLE_POOL, filter_condition=available_condition(),
                                        page_size=max(page, 20))
-    for agent in query:
-        own_writes.overlay([agent])
+    for agent in map(own_writes.overlay, query):
         if (exclude and agent.agent_id in exclude) or not is_available(agent):
             continue
         found.append(agent)

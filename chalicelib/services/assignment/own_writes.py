@@ -32,11 +32,10 @@ def remember(agent: AgentModel) -> None:
     _written.put(agent.agent_id, written)
 
 
-def overlay(agents: list[AgentModel]) -> list[AgentModel]:
-    """``agents`` (index entries) with this container's newer writes laid over the older entries."""
-    for agent in agents:
-        known = _written.get(agent.agent_id)
-        if known is not None and (known["last_assigned_at"] or "") > (agent.last_assigned_at or ""):
-            for field, value in known.items():
-                setattr(agent, field, value)
-    return agents
+def overlay(agent: AgentModel) -> AgentModel:
+    """``agent`` (an index entry) with this container's newer write laid over it, if the entry is older."""
+    known = _written.get(agent.agent_id)
+    if known is not None and (known["last_assigned_at"] or "") > (agent.last_assigned_at or ""):
+        for field, value in known.items():
+            setattr(agent, field, value)
+    return agent
