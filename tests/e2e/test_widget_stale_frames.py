@@ -5,11 +5,32 @@ between the page and the WebSocket API and delivers a real frame again, late, as
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from devstack import Stack
 from tests.e2e.protocol_helpers import api, online_agent
 from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag, write
+
+
+def _between(page: Any, stack: Stack, relay: Callable[[dict[str, Any]], dict[str, Any] | None]) -> list[Any]:
+    """Stand between the page and the WebSocket API: each frame from the server goes through
+    ``relay`` (None: held back). Returns the page's sockets, to send frames of our own on."""
+    sockets: list[Any] = []
+
+    def between(socket: Any) -> None:
+        server = socket.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = relay(json.loads(message))
+            if frame is not None:
+                socket.send(json.dumps(frame))
+
+        server.on_message(from_server)
+        sockets.append(socket)
+
+    page.route_web_socket(f"{stack.ws_url}*", between)
+    return sockets
 
 
 def test_a_late_frame_older_than_the_state_shown_is_ignored(
@@ -19,20 +40,13 @@ def test_a_late_frame_older_than_the_state_shown_is_ignored(
     alice, _ = online_agent(stack, connect, "Alice")
     tab = widget_tab(f"{SHOP}/late.html", html=shop_page(widget_tag(stack)))
     page = tab.page
-    sockets: list[Any] = []
     heard: list[dict[str, Any]] = []
 
-    def between(socket: Any) -> None:  # forwards everything, keeping what the server said
-        server = socket.connect_to_server()
+    def keep(frame: dict[str, Any]) -> dict[str, Any]:  # forwards everything, keeping what the server said
+        heard.append(frame)
+        return frame
 
-        def from_server(message: str | bytes) -> None:
-            heard.append(json.loads(message))
-            socket.send(message)
-
-        server.on_message(from_server)
-        sockets.append(socket)
-
-    page.route_web_socket(f"{stack.ws_url}*", between)
+    sockets = _between(page, stack, keep)
     open_panel(page)
     write(page, "Hello")
     status = page.get_by_test_id("kefu-status")
@@ -68,26 +82,18 @@ def test_the_joined_line_of_an_assignment_frame_that_arrives_after_a_transfer_is
     alice, _ = online_agent(stack, connect, "Alice")
     tab = widget_tab(f"{SHOP}/late-line.html", html=shop_page(widget_tag(stack)))
     page = tab.page
-    sockets: list[Any] = []
     held: list[dict[str, Any]] = []
 
-    def between(socket: Any) -> None:  # holds back the first assignment frame, and its line in history
-        server = socket.connect_to_server()
+    def hold_back(frame: dict[str, Any]) -> dict[str, Any] | None:  # the first assignment, its line in history
+        if frame.get("type") == "session.assigned" and not held:
+            held.append(frame)
+            return None
+        if frame.get("type") == "history":
+            kept = [m for m in frame["messages"] if (m.get("system") or {}).get("event") != "assigned"]
+            return {**frame, "messages": kept}
+        return frame
 
-        def from_server(message: str | bytes) -> None:
-            frame = json.loads(message)
-            if frame.get("type") == "session.assigned" and not held:
-                held.append(frame)
-                return
-            if frame.get("type") == "history":
-                kept = [m for m in frame["messages"] if (m.get("system") or {}).get("event") != "assigned"]
-                message = json.dumps({**frame, "messages": kept})
-            socket.send(message)
-
-        server.on_message(from_server)
-        sockets.append(socket)
-
-    page.route_web_socket(f"{stack.ws_url}*", between)
+    sockets = _between(page, stack, hold_back)
     open_panel(page)
     write(page, "Hello")
     for _ in range(100):
