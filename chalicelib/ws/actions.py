@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from chalicelib import clock
 from chalicelib.errors import Forbidden
 from chalicelib.models import VisitorModel
@@ -134,6 +136,6 @@ def _send(principal: Principal, connection_id: str, frame: frames.SendMessage,
         user_agent = connection.user_agent if connection is not None else None
     message, _ = conversations.send(
         principal, frame.session_id, frame.client_msg_id, frame.text, attachment_id=frame.attachment_id,
-        context=frame.context.model_dump() if frame.context else None, source_ip=source_ip,
+        context=msgspec.structs.asdict(frame.context) if frame.context else None, source_ip=source_ip,
         user_agent=user_agent, exclude_connection=connection_id, internal=frame.internal, sender=sender)
     return {"type": "message.ack", "client_msg_id": frame.client_msg_id, "message": public_message(message)}

@@ -1,5 +1,6 @@
-"""The WebSocket protocol as an AsyncAPI 3.0 document: one message per client frame (``ws/frames``)
-and per server frame (``ws/server_frames``), each with the JSON Schema of its Pydantic model.
+"""The WebSocket protocol as an AsyncAPI 3.0 document: one message per client frame (``ws/frames``,
+msgspec structs) and per server frame (``ws/server_frames``, Pydantic models), each with the JSON
+Schema of its model, in one set of components.
 
     python -m chalicelib.ws.asyncapi            # rewrite docs/asyncapi.json
 
@@ -11,9 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+import msgspec
 from pydantic.json_schema import models_json_schema
 
 from chalicelib import __version__
@@ -34,19 +35,37 @@ def server_frame_models() -> dict[str, type[server_frames.ServerFrame]]:
     return {server_frames.frame_type(model): model for model in server_frames.SERVER_FRAMES}
 
 
-def _messages(kind: str, models: dict[str, type[BaseModel]], refs: dict) -> Json:
+def _messages(kind: str, models: dict[str, type], payloads: dict[type, Json]) -> Json:
     return {f"{kind}.{name}": {"name": name, "title": f"{name} ({kind} frame)",
                                "summary": (model.__doc__ or "").strip().split("\n")[0] or name,
                                "contentType": "application/json",
-                               "payload": refs[(model, "validation" if kind == "client" else "serialization")]}
+                               "payload": payloads[model]}
             for name, model in models.items()}
+
+
+def _client_schemas(models: list[type[frames.Frame]]) -> tuple[dict[type, Json], Json]:
+    """Each client frame's payload schema and the components they refer to (msgspec's)."""
+    wanted = [Annotated[m, msgspec.Meta(extra_json_schema=frames.TEXT_OR_ATTACHMENT)]
+              if m is frames.SendMessage else m for m in models]
+    payloads, components = msgspec.json.schema_components(wanted, ref_template=REF.format(model="{name}"))
+    return dict(zip(models, payloads, strict=True)), components
+
+
+def _server_schemas(models: list[type[server_frames.ServerFrame]]) -> tuple[dict[type, Json], Json]:
+    """Each server frame's payload schema and the components they refer to (Pydantic's)."""
+    refs, definitions = models_json_schema([(m, "serialization") for m in models], by_alias=True,
+                                           ref_template=REF)
+    return {m: refs[(m, "serialization")] for m in models}, definitions.get("$defs", {})
 
 
 def document() -> Json:
     clients, servers = client_frames(), server_frame_models()
-    wanted = [(m, "validation") for m in clients.values()] + [(m, "serialization") for m in servers.values()]
-    refs, definitions = models_json_schema(wanted, by_alias=True, ref_template=REF)
-    messages = {**_messages("client", clients, refs), **_messages("server", servers, refs)}
+    client_payloads, client_components = _client_schemas(list(clients.values()))
+    server_payloads, server_components = _server_schemas(list(servers.values()))
+    clashing = client_components.keys() & server_components.keys()
+    if clashing:
+        raise ValueError(f"a client and a server frame model share a name: {sorted(clashing)}")
+    messages = {**_messages("client", clients, client_payloads), **_messages("server", servers, server_payloads)}
     channel_messages = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
     return {
         "asyncapi": "3.0.0",
@@ -77,7 +96,7 @@ def document() -> Json:
         },
         "components": {
             "messages": messages,
-            "schemas": definitions.get("$defs", {}),
+            "schemas": dict(sorted({**client_components, **server_components}.items())),
             "securitySchemes": {"ticketOrToken": {
                 "type": "httpApiKey", "in": "query", "name": "token",
                 "description": "a visitor or agent token in ?token= (a missing or bad one: 403 on the handshake)"}},

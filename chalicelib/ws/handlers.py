@@ -21,7 +21,6 @@ from chalicelib.errors import (
     TooLarge,
     Unauthorized,
     UnknownAction,
-    ValidationFailed,
 )
 from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
@@ -128,18 +127,13 @@ def decode_frame(body: str | bytes | None) -> dict[str, Any]:
 
 def validate_frame(data: dict[str, Any]) -> Any:
     """The typed frame for ``data``'s action; ``unknown_action`` / ``validation_error`` otherwise."""
-    from pydantic import ValidationError
-
-    from chalicelib.ws.frames import FRAME_MODELS
+    from chalicelib.ws import frames
 
     action = data.get("action")
-    model = FRAME_MODELS.get(action) if isinstance(action, str) else None
+    model = frames.FRAME_MODELS.get(action) if isinstance(action, str) else None
     if model is None:
         raise UnknownAction(f"unknown action: {action!r}")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise ValidationFailed.from_pydantic(e) from e
+    return frames.validate(model, data)
 
 
 def handle_message(event: Any) -> dict[str, Any]:

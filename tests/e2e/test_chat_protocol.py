@@ -554,6 +554,24 @@ def test_a_bad_frame_is_answered_with_an_error_and_the_socket_stays_usable(
     assert stored_messages(stack, chat.agent.token, chat.session_id) == []
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "1e-300", "1e308", str(2**53)])
+def test_an_identify_attribute_no_browser_or_dynamodb_can_hold_is_refused_and_nothing_is_kept(
+        stack: Stack, chat: Conversation, number: str) -> None:
+    """JSON text may say NaN or Infinity (Python's parser takes them); DynamoDB stores neither, nor
+    magnitudes under 1e-130, and a browser holds integers exactly only up to 2**53 - 1."""
+    socket = chat.visitor_socket
+
+    socket.send_raw('{"action": "identify", "user_id": "u-1", "attributes": {"plan": "pro", "figure": %s}}'
+                    % number)
+
+    error = socket.expect("error")
+    assert (error["code"], error["action"]) == ("validation_error", "identify")
+    assert "attributes" in error["message"]
+    assert socket.ping()["type"] == "pong"
+    profile = api(stack, "GET", "/api/visitors/me", chat.visitor.token).json()
+    assert (profile["attributes"], profile.get("external_id")) == ({}, None)
+
+
 def test_an_invalid_frame_error_names_the_action_and_client_msg_id_it_answers(chat: Conversation) -> None:
     socket = chat.visitor_socket
 

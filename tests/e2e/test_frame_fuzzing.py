@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chalicelib.config import reload_config
 from chalicelib.models.tables import all_table_specs
-from chalicelib.ws.frames import FRAME_MODELS
+from chalicelib.ws.frames import FRAME_MODELS, field_names
 from chalicelib.ws.handlers import MAX_FRAME_BYTES
 from chalicelib.ws.server_frames import ErrorFrame
 from tests.conftest import dynamodb_client
@@ -31,7 +31,7 @@ from tests.e2e.protocol_helpers import Conversation, Peer, agent_account, open_c
 EXAMPLES = 60
 Bad = tuple[str, str]  # the frame's text, the error code it must get
 
-SESSION_ACTIONS = sorted(name for name, model in FRAME_MODELS.items() if "session_id" in model.model_fields)
+SESSION_ACTIONS = sorted(name for name, model in FRAME_MODELS.items() if "session_id" in field_names(model))
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=10)
@@ -45,12 +45,12 @@ def valid_fields(action: str, session_id: str) -> dict[str, Any]:
     """A frame of ``action`` the server accepts (about ``session_id`` when it names a session)."""
     return {"action": action, **{k: v for k, v in {
         "session_id": session_id, "client_msg_id": "fuzz-1", "text": "hello", "is_typing": True,
-        "up_to": "m-1", "rating": 5}.items() if k in FRAME_MODELS[action].model_fields}}
+        "up_to": "m-1", "rating": 5}.items() if k in field_names(FRAME_MODELS[action])}}
 
 
 def required_fields(action: str) -> list[str]:
-    return [name for name, field in FRAME_MODELS[action].model_fields.items()
-            if field.is_required() and name != "action"]
+    return [name for name, required in field_names(FRAME_MODELS[action]).items()
+            if required and name != "action"]
 
 
 def _not_json(text: str) -> bool:
@@ -97,7 +97,7 @@ def bad_frames(draw: st.DrawFn, victim_session: str) -> Bad:
         frame[field] = json.loads("[" * depth + "]" * depth)
     else:  # huge_text: longer than the field allows, shorter than a frame may be
         frame["text" if "text" in frame else "session_id"] = "y" * draw(st.integers(4_001, 20_000))
-        if "text" not in FRAME_MODELS[action].model_fields:
+        if "text" not in field_names(FRAME_MODELS[action]):
             frame["session_id"] = "y" * draw(st.integers(65, 20_000))
     return json.dumps(frame), "validation_error"
 
