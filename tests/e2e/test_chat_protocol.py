@@ -561,8 +561,8 @@ def test_an_identify_attribute_no_browser_or_dynamodb_can_hold_is_refused_and_no
     magnitudes under 1e-130, and a browser holds integers exactly only up to 2**53 - 1."""
     socket = chat.visitor_socket
 
-    socket.send_raw('{"action": "identify", "user_id": "u-1", "attributes": {"plan": "pro", "figure": %s}}'
-                    % number)
+    socket.send_raw('{"action": "identify", "user_id": "u-1", "attributes": {"plan": "pro", "figure": '
+                    + number + "}}")
 
     error = socket.expect("error")
     assert (error["code"], error["action"]) == ("validation_error", "identify")
