@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field
+
+import msgspec
 
 TABLE_KEYS = (
     "connections",
@@ -50,8 +51,7 @@ def _opt(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(msgspec.Struct, frozen=True):
     app_name: str
     stage: str
     region: str
@@ -101,7 +101,7 @@ class Config:
     identity_secret_parameter: str | None = None
     cors_origins: tuple[str, ...] = ()
     password_scrypt_n: int = 2**14
-    table_names: dict[str, str] = field(default_factory=dict)
+    table_names: dict[str, str] = msgspec.field(default_factory=dict)
 
     def table_name(self, key: str) -> str:
         return self.table_names[key]

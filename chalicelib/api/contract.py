@@ -9,14 +9,14 @@ contract tests fail when a name does not resolve or a route declares nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 ATTRIBUTE = "kefu_contract"
 
 
-@dataclass(frozen=True)
-class Contract:
+class Contract(msgspec.Struct, frozen=True):
     """``answers``: status -> model name in ``api.answers`` (None: an empty body). ``errors``: the
     statuses of refusals the view itself gives (``{"error", "message"}``); the ones every route of
     its kind gives (401 with an authorizer; 400/413/422 with a body; 400/422 with parameters; 500)
@@ -28,9 +28,9 @@ class Contract:
     query: str | None = None
     errors: tuple[int, ...] = ()
     media: tuple[str, ...] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     summary: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
 def attach(view: Any, contract: Contract | None) -> Any:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
@@ -24,8 +24,7 @@ PROFILE_ROUNDS = 4
 STATUSES = ("online", "away", "offline")
 
 
-@dataclass(frozen=True)
-class ProfileChange:
+class ProfileChange(msgspec.Struct, frozen=True):
     agent: AgentModel
     revokes_tokens: bool  # the change (role, password) invalidated every earlier token
 

@@ -11,8 +11,9 @@ agent had just come online.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.services import assignment, business_hours, widget_settings
@@ -25,8 +26,7 @@ class Reason(enum.Enum):
     CLOSED = "closed"  # outside business hours
 
 
-@dataclass(frozen=True)
-class Answering:
+class Answering(msgspec.Struct, frozen=True):
     reason: Reason
     within_hours: bool
     agents_online: bool

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.errors import RateLimited
@@ -30,8 +31,7 @@ from chalicelib.models.limit import has_recorded, not_recorded, records
 ROUNDS = 3
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(msgspec.Struct, frozen=True):
     """``size`` events at once, refilled at ``size`` per ``window`` seconds."""
 
     what: str  # for the refusal's message: "sign-ups from this address"

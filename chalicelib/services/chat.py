@@ -6,9 +6,9 @@ own sessions, an agent only the sessions assigned to them, an admin all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
@@ -79,8 +79,7 @@ def other_party(party: str) -> str:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-@dataclass
-class SessionState:
+class SessionState(msgspec.Struct):
     """A session as read now, with its position when it waits (``position_seq``: see
     ``notify.queued_frame``)."""
 

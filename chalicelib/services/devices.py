@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+
+import msgspec
 
 from chalicelib.errors import Unauthorized
 from chalicelib.services import tokens
@@ -19,8 +20,7 @@ TYPE = "device"
 LIFETIME_SECONDS = 180 * 86400
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(msgspec.Struct, frozen=True):
     device_id: str
     username: str
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -25,8 +26,7 @@ from chalicelib.services import visitors
 CLAIM_ROUNDS = 4
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(msgspec.Struct, frozen=True):
     user_id: str
     user_hash: str | None = None
     name: str | None = None
@@ -34,8 +34,7 @@ class Identity:
     attributes: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Identified:
+class Identified(msgspec.Struct, frozen=True):
     """The visitor record the identity belongs to; ``switched`` when it is not the caller's."""
 
     visitor: VisitorModel

@@ -12,10 +12,10 @@ never arrive, and never does for a socket that was already gone).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist
 
@@ -252,8 +252,7 @@ def _describe_users(user_type: str, found: dict[str, list[ConnectionModel]]) -> 
 # --- closing --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Closed:
+class Closed(msgspec.Struct, frozen=True):
     connection_id: str
     was_open: bool  # the gateway still had the socket
     had_record: bool

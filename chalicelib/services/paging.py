@@ -8,8 +8,9 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from chalicelib.errors import BadRequest
 
@@ -19,8 +20,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(msgspec.Struct, Generic[T], frozen=True):
     items: list[T]
     next: str | None  # pass as ``cursor`` for the following page; None on the last page
 

@@ -20,10 +20,10 @@ import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
@@ -50,12 +50,11 @@ def _hour_of(minute: int) -> str:
 FLUSH_INTERVAL_SECONDS = 1.0
 
 
-@dataclass
-class _Counts:
+class _Counts(msgspec.Struct):
     requests: int = 0
     errors_4xx: int = 0
     errors_5xx: int = 0
-    bins: Counter[int] = field(default_factory=Counter)
+    bins: Counter[int] = msgspec.field(default_factory=Counter)
 
 
 _buffer: dict[tuple[int, str, str], _Counts] = {}

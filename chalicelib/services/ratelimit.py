@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field
 
+import msgspec
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
@@ -94,8 +94,7 @@ def is_known_address(username: str, source_ip: str | None) -> bool:
     return marker.expires_at > clock.epoch()
 
 
-@dataclass
-class LoginAttempt:
+class LoginAttempt(msgspec.Struct):
     """A login attempt already counted against its subjects; ``succeeded`` when the password was
     right (a wrong one leaves it counted)."""
 
@@ -103,8 +102,8 @@ class LoginAttempt:
     source_ip: str | None
     device: devices.Device | None
     trusted_key: str | None  # the device's or known address's own slow-down, else None
-    counted: list[str] = field(default_factory=list)  # per-account and per-address keys
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    counted: list[str] = msgspec.field(default_factory=list)  # per-account and per-address keys
+    request_id: str = msgspec.field(default_factory=lambda: uuid.uuid4().hex)
 
     def succeeded(self) -> str:
         """The right password: the trusted subject's strikes are forgotten, an untrusted attempt

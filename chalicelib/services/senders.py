@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -40,8 +41,7 @@ MEMORY_SECONDS = 600.0
 REQUESTS_KEPT = 8  # request ids of the last writes, so a lost answer's retry recognises its own
 
 
-@dataclass(frozen=True)
-class _Known:
+class _Known(msgspec.Struct, frozen=True):
     """The budget on a user's item as this container last wrote or saw it."""
 
     version: int
@@ -53,8 +53,7 @@ class _Known:
 _known: Recent[tuple[str, str], _Known] = Recent(MEMORY_SECONDS)
 
 
-@dataclass(frozen=True)
-class Sender:
+class Sender(msgspec.Struct, frozen=True):
     """Whose frame it is: the user's item as the frame's write left it."""
 
     item: AgentModel | VisitorModel

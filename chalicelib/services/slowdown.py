@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.errors import RateLimited
@@ -29,8 +30,7 @@ from chalicelib.models.limit import not_recorded, records
 ROUNDS = 12
 
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(msgspec.Struct, frozen=True):
     """``free`` attempts without waiting; then each attempt needs ``first_wait`` seconds after the
     previous one, doubling up to ``max_wait``; all forgotten ``forget`` seconds after the last."""
 

@@ -15,8 +15,9 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.config import get_config
 from chalicelib.errors import Unauthorized
@@ -25,8 +26,7 @@ ALGORITHM = "HS256"
 TOKEN_TYPES = ("visitor", "agent")
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(msgspec.Struct, frozen=True):
     """Who a valid token speaks for."""
 
     user_id: str
@@ -44,8 +44,7 @@ class Principal:
         return self.typ == "agent"
 
 
-@dataclass(frozen=True)
-class SigningKeys:
+class SigningKeys(msgspec.Struct, frozen=True):
     """The secret tokens are signed with, and the one it replaced (still accepted, so a rotation
     logs nobody out; drop it once the longest-lived token signed with it has expired)."""
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.errors import PreconditionFailed
@@ -33,8 +34,7 @@ DEFAULTS: dict[str, Any] = {
 WRITE_ROUNDS = 3
 
 
-@dataclass(frozen=True)
-class WidgetSettings:
+class WidgetSettings(msgspec.Struct, frozen=True):
     document: dict[str, Any]
     revision: int
     updated_at: str | None

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.models import ActivityModel, MessageModel, SessionModel
@@ -24,17 +25,16 @@ READ_WORKERS = 8
 MESSAGE_ATTRIBUTES = ["session_id", "message_id", "sender_type", "sender_id", "created_at", "internal"]
 
 
-@dataclass
-class PeriodData:
+class PeriodData(msgspec.Struct):
     """Everything the metrics of ``[start, end)`` are computed from, as of ``now``."""
 
     start: datetime
     end: datetime
     now: datetime
-    sessions: list[SessionModel] = field(default_factory=list)
-    messages: dict[str, list[MessageModel]] = field(default_factory=dict)
-    session_events: dict[str, list[ActivityModel]] = field(default_factory=dict)
-    status_events: list[ActivityModel] = field(default_factory=list)
+    sessions: list[SessionModel] = msgspec.field(default_factory=list)
+    messages: dict[str, list[MessageModel]] = msgspec.field(default_factory=dict)
+    session_events: dict[str, list[ActivityModel]] = msgspec.field(default_factory=dict)
+    status_events: list[ActivityModel] = msgspec.field(default_factory=list)
 
 
 def utc_days(start: datetime, end: datetime) -> list[str]:

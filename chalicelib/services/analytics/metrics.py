@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.models import ActivityModel, SessionModel
@@ -48,8 +49,7 @@ def _epoch(text: str) -> float:
     return clock.epoch_of(text)
 
 
-@dataclass
-class SessionFacts:
+class SessionFacts(msgspec.Struct):
     """What one session contributes: who held it when, and its measured durations."""
 
     session: SessionModel
@@ -189,20 +189,19 @@ def online_intervals(status_events: list[ActivityModel], start: float, end: floa
 # --- the figures ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Tally:
+class _Tally(msgspec.Struct):
     started: int = 0
     assigned: int = 0
     ended: int = 0
     abandoned: int = 0
-    ended_by_reason: Counter[str] = field(default_factory=Counter)
+    ended_by_reason: Counter[str] = msgspec.field(default_factory=Counter)
     messages_visitor: int = 0
     messages_agent: int = 0
     transfers: int = 0
-    waits: list[float] = field(default_factory=list)
-    first_responses: list[float] = field(default_factory=list)
-    resolutions: list[float] = field(default_factory=list)
-    ratings: list[int] = field(default_factory=list)
+    waits: list[float] = msgspec.field(default_factory=list)
+    first_responses: list[float] = msgspec.field(default_factory=list)
+    resolutions: list[float] = msgspec.field(default_factory=list)
+    ratings: list[int] = msgspec.field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
         return {

@@ -26,7 +26,8 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+import msgspec
 
 from chalicelib import clock
 from chalicelib.models import CounterModel
@@ -65,8 +66,7 @@ def shown(position: int) -> int | tuple[int, int]:
     return band_of(position) or position
 
 
-@dataclass(frozen=True)
-class Lease:
+class Lease(msgspec.Struct, frozen=True):
     """The announcer's: its announcement's number, and the requests counted when it drew it."""
 
     owner: str

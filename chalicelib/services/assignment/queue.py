@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from pynamodb.expressions.condition import size
 
 from chalicelib import clock
@@ -48,8 +48,7 @@ HOLD_SECONDS = 60.0
 TAKE_ATTEMPTS = 3
 
 
-@dataclass
-class Ticket:
+class Ticket(msgspec.Struct):
     """A ticket held for one session: counted in the length until used or given back.
     ``position`` is the one it gives (None for a front ticket)."""
 
@@ -188,8 +187,7 @@ def enqueue(session: SessionModel, front: bool = False) -> int:
     return ticket.position if ticket.position is not None else (position_of(session) or 1)
 
 
-@dataclass(frozen=True)
-class QueueCount:
+class QueueCount(msgspec.Struct, frozen=True):
     """The queue counter as read (consistently): ``length`` counts the waiting sessions and the
     tickets ``held`` for sessions about to wait; ``tickets`` are the waiting sessions' tickets
     (None when the counter does not hold them all: written before it kept them)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from chalicelib.models import SessionModel
 
@@ -25,8 +26,7 @@ class Release(enum.Enum):
     ALREADY_GONE = "already_gone"  # someone else released or moved it first
 
 
-@dataclass
-class AssignOutcome:
+class AssignOutcome(msgspec.Struct):
     """What happened to a session: assigned to ``agent`` or waiting at ``position``."""
 
     session: SessionModel
@@ -40,21 +40,20 @@ class AssignOutcome:
         return self.agent_id is not None
 
 
-@dataclass
-class SweepReport:
+class SweepReport(msgspec.Struct):
     """What one cleanup run did; ``complete`` is False when it stopped early (deadline) and the
     next run carries on."""
 
-    expired_released: list[dict[str, Any]] = field(default_factory=list)
-    counts_fixed: list[dict[str, Any]] = field(default_factory=list)
-    agents_unpooled: list[str] = field(default_factory=list)
-    agents_offline: list[str] = field(default_factory=list)
-    roster_fixed: list[str] = field(default_factory=list)  # agents put on or taken off the roster
-    sessions_abandoned: list[str] = field(default_factory=list)
-    sessions_repaired: list[str] = field(default_factory=list)
-    tickets_given_back: list[int] = field(default_factory=list)
+    expired_released: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    counts_fixed: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    agents_unpooled: list[str] = msgspec.field(default_factory=list)
+    agents_offline: list[str] = msgspec.field(default_factory=list)
+    roster_fixed: list[str] = msgspec.field(default_factory=list)  # agents put on or taken off the roster
+    sessions_abandoned: list[str] = msgspec.field(default_factory=list)
+    sessions_repaired: list[str] = msgspec.field(default_factory=list)
+    tickets_given_back: list[int] = msgspec.field(default_factory=list)
     dispatched: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = msgspec.field(default_factory=list)
     complete: bool = True
 
     def to_dict(self) -> dict[str, Any]:
