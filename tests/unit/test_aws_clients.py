@@ -1,0 +1,57 @@
+"""kefu's botocore clients (``chalicelib.models.clients``): one loader whose shortcuts (a service
+confirmed by its own folder, plain dicts instead of botocore's ``OrderedDict``) change nothing a
+client or a caller of botocore sees."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import UnknownServiceError
+from botocore.loaders import Loader
+
+from chalicelib.models import clients
+
+
+@pytest.fixture()
+def ours() -> Loader:
+    """A loader as the shared one starts (botocore changes some of what it loaded as it uses it)."""
+    return clients._Loader()
+
+
+@pytest.fixture()
+def botocores() -> Loader:
+    return Loader()
+
+
+@pytest.mark.parametrize(("service", "type_name"), [
+    ("dynamodb", "service-2"), ("apigatewaymanagementapi", "service-2"), ("dynamodb", "endpoint-rule-set-1"),
+])
+def test_a_model_loads_as_botocore_loads_it(ours, botocores, service, type_name):
+    assert ours.load_service_model(service, type_name) == botocores.load_service_model(service, type_name)
+
+
+def test_botocores_own_data_files_load_as_botocore_loads_them(ours, botocores):
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        assert ours.load_data(name) == botocores.load_data(name), name
+
+
+def test_an_unknown_service_is_refused_with_botocores_error_naming_the_known_ones(ours):
+    with pytest.raises(UnknownServiceError) as refused:
+        ours.load_service_model("no-such-service", "service-2")
+
+    assert "dynamodb" in str(refused.value)
+
+
+def test_the_services_listed_are_botocores(ours, botocores):
+    listed = ours.list_available_services("service-2")
+
+    assert list(listed) == botocores.list_available_services("service-2")
+    assert "dynamodb" in listed and "no-such-service" not in listed and 404 not in listed
+
+
+def test_a_client_made_from_the_shared_session_serves_a_call(tables):
+    from chalicelib.config import get_config
+
+    client = clients.aws_client("dynamodb", region_name=get_config().region,
+                                endpoint_url=get_config().dynamodb_endpoint)
+
+    assert get_config().table_names["connections"] in client.list_tables()["TableNames"]
