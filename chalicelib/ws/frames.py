@@ -8,7 +8,7 @@ import and all fifteen structs take ~20 ms, and the checks and their JSON Schema
 
 from __future__ import annotations
 
-import math
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -113,7 +113,9 @@ class ListSessions(Frame, kw_only=True):
     action: Literal["list_sessions"]
 
 
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# ``$(?!\n)``: Python's ``$`` (msgspec matches with ``re.search``) also matches before a final newline,
+# which would let "a@b.co\n" through to SES; the lookahead is also JSON Schema (ECMA) syntax.
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$(?!\n)")]
 AttributeValue = (chars(256) | bool | Annotated[int, Meta(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER)]
                   | Annotated[float, Meta(ge=-MAX_CLIENT_NUMBER, le=MAX_CLIENT_NUMBER)])
 
@@ -134,10 +136,8 @@ class Identify(Frame, kw_only=True):
 
     def __post_init__(self) -> None:
         for key, value in (self.attributes or {}).items():
-            if isinstance(value, float):
+            if isinstance(value, float):  # NaN and Infinity never get here: the bounds refuse them
                 try:
-                    if not math.isfinite(value):  # JSON text may say NaN or Infinity; DynamoDB stores neither
-                        raise ValueError("a number must be finite")
                     storable_number(value)
                 except ValueError as e:
                     raise ValueError(f"attributes.{key}: {e}") from e
@@ -181,9 +181,13 @@ def validate(model: type[Frame], data: dict[str, Any]) -> Frame:
 
 
 def _readable(message: str) -> str:
-    """msgspec's "Expected `int` <= 100 - at `$.limit`" as "limit: Expected `int` <= 100"."""
+    """msgspec's "Expected `int` <= 100 - at `$.limit`" as "limit: Expected `int` <= 100", and
+    "Object missing required field `text`" as "text: missing" (the first error only)."""
     what, _, where = message.rpartition(" - at ")
     if not what:
-        return message
+        what, where = message, "`$`"
     where = where.replace("`", "").replace("$.", "").replace("$", "frame")
+    missing = re.fullmatch(r"Object missing required field `(.+)`", what)
+    if missing:
+        return f"{where + '.' if where != 'frame' else ''}{missing[1]}: missing"
     return f"{where}: {what}"

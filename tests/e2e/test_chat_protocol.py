@@ -572,6 +572,21 @@ def test_an_identify_attribute_no_browser_or_dynamodb_can_hold_is_refused_and_no
     assert (profile["attributes"], profile.get("external_id")) == ({}, None)
 
 
+@pytest.mark.parametrize("email", ["ann@example.com\n", "ann@example.com\nBcc: x@example.com", "ann example.com"])
+def test_an_email_that_is_not_one_address_is_refused_over_the_socket_and_not_stored(
+        stack: Stack, chat: Conversation, email: str) -> None:
+    """A line break after the address would reach SES as the transcript's recipient."""
+    socket = chat.visitor_socket
+
+    socket.send("update_visitor", email=email)
+
+    error = socket.expect("error")
+    assert (error["code"], error["action"]) == ("validation_error", "update_visitor")
+    assert error["message"].startswith("email:")
+    assert socket.ping()["type"] == "pong"
+    assert api(stack, "GET", "/api/visitors/me", chat.visitor.token).json()["email"] is None
+
+
 def test_an_invalid_frame_error_names_the_action_and_client_msg_id_it_answers(chat: Conversation) -> None:
     socket = chat.visitor_socket
 
