@@ -81,7 +81,7 @@ class _PlainJSONFiles(JSONFileLoader):
                     return json.loads(f.read())
             except FileNotFoundError:
                 continue
-        return None
+        return super().load_file(file_path)  # a format a later botocore reads and this does not
 
 
 class _Loader(Loader):
