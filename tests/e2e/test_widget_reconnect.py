@@ -118,3 +118,53 @@ def test_a_message_written_before_a_reload_is_still_sent(
     session_id = page.evaluate("JSON.parse(localStorage.getItem('kefu.conversation')).session_id")
     assert [m["text"] for m in stored_messages(stack, alice.token, session_id)] == ["Please call me back"]
     assert all("ERR_FAILED" in e or "net::" in e for e in tab.errors), tab.errors
+
+
+def test_without_a_ticket_the_widget_opens_no_socket_and_reconnects_once_it_gets_one(
+        stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
+    """A socket opened without its one-time ticket would only be refused (a 403 in the console,
+    a connect wasted): while ``POST /api/ws/ticket`` gets no answer, the widget backs off and asks
+    again, and opens the socket with the ticket it finally gets."""
+    from playwright.sync_api import expect
+
+    alice, _ = online_agent(stack, connect, "Alice")
+    tab = widget_tab(f"{SHOP}/ticketless.html", html=shop_page(widget_tag(stack)))
+    page = tab.page
+    opened: list[str] = []
+
+    def network(socket: Any) -> None:
+        opened.append(socket.url)
+        socket.connect_to_server()
+
+    page.route_web_socket(f"{stack.ws_url}*", network)
+    before = set(stack.gateway.connection_ids())
+    open_panel(page)
+    write(page, "Hello")
+    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    session_id = page.evaluate("JSON.parse(localStorage.getItem('kefu.conversation')).session_id")
+    asked: list[str] = []
+
+    def no_ticket(route: Any) -> None:
+        asked.append(route.request.method)
+        route.abort()
+
+    page.route(f"{stack.rest_url}/api/ws/ticket", no_ticket)
+    sockets_before = len(opened)
+    for connection_id in set(stack.gateway.connection_ids()) - before:
+        stack.gateway.abort(connection_id)
+    expect(page.get_by_test_id("kefu-status")).to_contain_text("reconnecting")
+    for _ in range(200):  # asked again after each backoff (0.5 s, 1 s, 2 s; the page's events run meanwhile)
+        if asked.count("POST") >= 3:
+            break
+        page.wait_for_timeout(100)
+    assert asked.count("POST") >= 3, asked
+
+    assert len(opened) == sockets_before, opened[sockets_before:]
+    reply(stack, alice.token, session_id, "Still there?")
+    page.unroute(f"{stack.rest_url}/api/ws/ticket")
+    expect(page.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(
+        ["Still there?"], timeout=20_000)
+    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    assert len(opened) == sockets_before + 1 and "ticket=" in opened[-1] and not opened[-1].endswith("ticket=")
+    # Only the failed ticket requests, and the widget's hint that a failed request may be CORS.
+    assert all("ERR_FAILED" in e or "kefu: this page's origin" in e for e in tab.errors), tab.errors

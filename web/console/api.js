@@ -75,19 +75,29 @@ export class Live {
   }
 
   // Each socket opens with a one-time ticket (POST /api/ws/ticket, good for 60 s), so the agent's
-  // token never appears in a WebSocket URL. Without one the connect fails and the close handler
-  // backs off and tries again.
+  // token never appears in a WebSocket URL.
   async socketUrl() {
-    try {
-      const { ticket } = await request("POST", "/api/ws/ticket", undefined, this.token);
-      return `${this.url}?ticket=${encodeURIComponent(ticket)}`;
-    } catch (e) {
-      return `${this.url}?ticket=`;
-    }
+    const { ticket } = await request("POST", "/api/ws/ticket", undefined, this.token);
+    return `${this.url}?ticket=${encodeURIComponent(ticket)}`;
+  }
+
+  // Backoff with jitter: 0.5 s, 1 s, 2 s ... at most 15 s.
+  reconnectLater() {
+    const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    setTimeout(() => this.connect(), delay);
   }
 
   async connect() {
-    const url = await this.socketUrl();
+    let url;
+    try {
+      url = await this.socketUrl();
+    } catch (e) {
+      // No ticket (offline, the server busy, the session over): no socket, which would only be
+      // refused; try again later (a refused token signs the agent out through the REST calls).
+      if (!this.closed) this.reconnectLater();
+      return;
+    }
     if (this.closed) return;
     const socket = new WebSocket(url);
     this.socket = socket;
@@ -107,9 +117,7 @@ export class Live {
       clearInterval(this.ping);
       this.stateHandlers.forEach((fn) => fn(false));
       if (this.closed || this.socket !== socket) return;
-      const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
-      this.attempt += 1;
-      setTimeout(() => this.connect(), delay);
+      this.reconnectLater();
     });
   }
 

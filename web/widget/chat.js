@@ -168,15 +168,18 @@
 
     /** Where the socket opens (docs/protocol.md, "Connecting"): with a one-time ticket
      * (POST /api/ws/ticket, one connect within 60 s), so the long-lived token never appears in a
-     * WebSocket URL (proxies log URLs). Without a ticket the connect is refused like a bad token,
-     * and the close handler decides: sign up again or back off. */
+     * WebSocket URL (proxies log URLs). */
     async function socketUrl(token) {
-      try {
-        const { ticket } = await api.wsTicket(token);
-        return `${ctx.wsUrl}?ticket=${encodeURIComponent(ticket)}`;
-      } catch (e) {
-        return `${ctx.wsUrl}?ticket=`;
-      }
+      const { ticket } = await api.wsTicket(token);
+      return `${ctx.wsUrl}?ticket=${encodeURIComponent(ticket)}`;
+    }
+
+    /** Try again after a backoff with jitter: 0.5 s, 1 s, 2 s ... at most 15 s. */
+    function reconnectLater() {
+      const delay = Math.min(15000, 500 * 2 ** state.attempt) * (0.75 + Math.random() / 2);
+      state.attempt += 1;
+      setStatus(t("reconnecting"));
+      state.timers.reconnect = setTimeout(connect, delay);
     }
 
     async function connect() {
@@ -186,13 +189,23 @@
       const generation = ++state.generation;
       state.connecting = true;
       let url;
+      let refused = null;
       try {
         url = await socketUrl(state.visitor.token);
+      } catch (e) {
+        refused = e;
       } finally {
         state.connecting = false;
       }
       // Meanwhile the visitor may have been forgotten, or another connect won.
       if (generation !== state.generation || !state.visitor || state.socket) return;
+      if (refused) {
+        // No ticket, no socket (one would only be refused): a token refused means starting again,
+        // anything else (offline, the server busy) trying again later.
+        if (refused.status === 401 || refused.status === 403) forgetVisitor(); // an ApiError; a TypeError has none
+        else reconnectLater();
+        return;
+      }
       const socket = new WebSocket(url);
       let opened = false;
       let revoked = false;
@@ -233,11 +246,7 @@
           forgetVisitor();
           return;
         }
-        // Backoff with jitter: 0.5 s, 1 s, 2 s ... at most 15 s.
-        const delay = Math.min(15000, 500 * 2 ** state.attempt) * (0.75 + Math.random() / 2);
-        state.attempt += 1;
-        setStatus(t("reconnecting"));
-        state.timers.reconnect = setTimeout(connect, delay);
+        reconnectLater();
       });
     }
 
