@@ -5,7 +5,9 @@
 1. ``chalice package`` without a merge template, into a scratch directory, only to learn which
    functions and roles this version of the app has (nothing here hardcodes that list);
 2. ``infra.generate.build_fragment`` for them, written to ``build/<stage>-merge.json``;
-3. ``chalice package --merge-template`` into ``build/<stage>/`` (``sam.json`` + ``deployment.zip``);
+3. ``chalice package --merge-template`` into ``build/<stage>/`` (``sam.json`` + ``deployment.zip``),
+   the zip rewritten without what the Lambda runtime provides and with each module's bytecode
+   (``finish_zip``);
 4. a check that the merge kept Chalice's environment variables, then ``cfn-lint``: errors fail;
 5. checkov (its own virtualenv, ``.venv-checkov``: its pins clash with ours): any finding fails,
    unless the resource skips that check with a reason (``infra/hardening.py``).
@@ -17,7 +19,9 @@ the result in ``.chalice/deployments/``, so only the first run needs the package
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -106,7 +110,7 @@ def package(stage: str, build_dir: Path = BUILD_DIR,
     problems = environment_problems(base, merged, fragment)
     if problems:
         raise PackagingError("the merge lost environment variables:\n" + "\n".join(problems))
-    strip_runtime_provided(out_dir / "deployment.zip")
+    finish_zip(out_dir / "deployment.zip")
     return out_dir / "sam.json"
 
 
@@ -117,16 +121,40 @@ def _runtime_provided(name: str) -> bool:
                for package in RUNTIME_PROVIDED)
 
 
-def strip_runtime_provided(zip_path: Path) -> int:
-    """Rewrite ``zip_path`` without what the runtime provides; returns its size in bytes, and
-    refuses a zip above ``MAX_ZIP_BYTES``."""
-    stripped = zip_path.with_suffix(".stripped.zip")
+def bytecode(source: bytes, path: str) -> bytes | None:
+    """``source`` as an unchecked-hash ``.pyc`` (PEP 552) for this interpreter, which is the
+    Lambda runtime's version (Chalice packages for the Python it runs on); None for a file that is
+    not Python this version compiles. Unchecked: Lambda unpacks the zip with whatever mtimes, and
+    nothing there changes the sources."""
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    return importlib.util.MAGIC_NUMBER + (0b01).to_bytes(4, "little") + importlib.util.source_hash(source) \
+        + marshal.dumps(code)
+
+
+def finish_zip(zip_path: Path) -> int:
+    """Rewrite ``zip_path`` without what the runtime provides and with each module's bytecode;
+    returns its size in bytes, and refuses a zip above ``MAX_ZIP_BYTES``.
+
+    The bytecode: ``/var/task`` is read-only, so without ``__pycache__`` in the zip every cold start
+    compiles every module it imports from source (kefu, Pydantic, PynamoDB, Powertools: importing
+    the app took twice as long, ~520 ms instead of ~260, measured on the unpacked zip)."""
+    finished = zip_path.with_suffix(".finished.zip")
     with zipfile.ZipFile(zip_path) as source, \
-            zipfile.ZipFile(stripped, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+            zipfile.ZipFile(finished, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
         for entry in source.infolist():
-            if not _runtime_provided(entry.filename):
-                target.writestr(entry, source.read(entry), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    stripped.replace(zip_path)
+            if _runtime_provided(entry.filename) or "__pycache__/" in entry.filename:
+                continue  # a development tree's own bytecode (Chalice copies chalicelib whole) is replaced
+            data = source.read(entry)
+            target.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            compiled = bytecode(data, entry.filename) if entry.filename.endswith(".py") else None
+            if compiled is not None:
+                cached = zipfile.ZipInfo(importlib.util.cache_from_source(entry.filename), entry.date_time)
+                cached.external_attr = 0o644 << 16
+                target.writestr(cached, compiled, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    finished.replace(zip_path)
     size = zip_path.stat().st_size
     if size > MAX_ZIP_BYTES:
         raise PackagingError(f"{zip_path} is {size / 2**20:.1f} MB, above {MAX_ZIP_BYTES / 2**20:.0f} MB")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,35 @@ def test_the_code_leaves_out_what_the_lambda_runtime_provides_and_stays_under_10
     assert not {top for top in tops if top.split("-", 1)[0] in ("boto3", "botocore", "s3transfer")}
     assert {"chalicelib", "pynamodb", "pydantic_core", "app.py"} <= tops  # what the runtime lacks stays
     assert code.stat().st_size <= 10 * 1024 * 1024
+
+
+def test_the_code_ships_its_bytecode_so_a_cold_start_compiles_nothing(packaged: Path, template, tmp_path: Path):
+    """Lambda's ``/var/task`` is read-only: a module without bytecode in the zip is compiled from
+    source on every cold start. Unpacked as Lambda unpacks it, the app imports without compiling
+    a single module of the zip (the probe refuses to), on the Python version the functions run."""
+    runtimes = {f["Properties"]["Runtime"] for f in of_type(template, "AWS::Serverless::Function").values()}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    with zipfile.ZipFile(packaged.parent / "deployment.zip") as shipped:
+        shipped.extractall(tmp_path)
+    root = os.path.realpath(tmp_path)
+    probe = "\n".join([
+        "import importlib._bootstrap_external as loaders, sys",
+        f"root = {root!r}",
+        "original = loaders.SourceLoader.source_to_code",
+        "def refuse(self, data, path, *, _optimize=-1):",
+        "    if str(path).startswith(root):",
+        "        raise AssertionError('compiled from source: ' + str(path))",
+        "    return original(self, data, path, _optimize=_optimize)",
+        "loaders.SourceLoader.source_to_code = refuse",
+        "import app",
+        "print(sum((getattr(m, '__file__', None) or '').startswith(root) for m in list(sys.modules.values())))",
+    ])
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1"}
+
+    imported = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True)
+
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert int(imported.stdout.strip()) > 200  # kefu, PynamoDB, Powertools, msgspec... all from the zip
 
 
 def test_every_model_table_is_deployed_under_the_stage_name(template):
