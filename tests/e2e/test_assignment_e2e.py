@@ -119,8 +119,11 @@ def test_waiting_customers_are_told_their_new_position_when_the_queue_moves(
 
 def test_beyond_the_first_ten_a_waiter_is_told_again_only_when_the_band_they_see_changes(
         stack: Stack, connect: Connect) -> None:
-    waiting = [start_visitor(stack, connect, f"W{n}")[1] for n in range(13)]
-    sessions = [w.expect("session.queued", position=n)["session_id"] for n, w in enumerate(waiting, start=1)]
+    waiting, sessions = [], []
+    for n in range(1, 14):  # each in line before the next arrives (sockets' frames run concurrently)
+        socket = start_visitor(stack, connect, f"W{n}")[1]
+        sessions.append(socket.expect("session.queued", position=n)["session_id"])
+        waiting.append(socket)
     last, last_session = waiting[-1], sessions[-1]
     assert last.session_frames(last_session)[0]["band"] == [11, 20]
 
