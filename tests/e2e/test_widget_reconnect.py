@@ -19,6 +19,26 @@ def reply(stack: Stack, token: str, session_id: str, text: str) -> None:
     assert answer.status_code == 201, answer.text
 
 
+def chatting_through(stack: Stack, page: Any, network: Any) -> tuple[set[str], str]:
+    """The page's sockets routed through ``network`` (Playwright's ``route_web_socket`` handler);
+    the customer writes and is chatting with Alice. Returns the sockets that were open before, and
+    the conversation's session id."""
+    from playwright.sync_api import expect
+
+    page.route_web_socket(f"{stack.ws_url}*", network)
+    before = set(stack.gateway.connection_ids())
+    open_panel(page)
+    write(page, "Hello")
+    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
+    return before, page.evaluate("JSON.parse(localStorage.getItem('kefu.conversation')).session_id")
+
+
+def drop_sockets(stack: Stack, before: set[str]) -> None:
+    """The gateway drops every socket opened since ``before`` (a network cut, as the widget sees it)."""
+    for connection_id in set(stack.gateway.connection_ids()) - before:
+        stack.gateway.abort(connection_id)
+
+
 def test_after_a_reload_an_agent_reply_shows_on_the_launcher_without_opening(
         stack: Stack, fresh: None, widget_tab: OpenWidget, connect: Any):
     from playwright.sync_api import expect
@@ -76,17 +96,11 @@ def test_a_dropped_socket_catches_up_on_everything_missed_once(
         else:
             socket.close()
 
-    page.route_web_socket(f"{stack.ws_url}*", network)
-    before = set(stack.gateway.connection_ids())
-    open_panel(page)
-    write(page, "Hello")
-    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
-    session_id = page.evaluate("JSON.parse(localStorage.getItem('kefu.conversation')).session_id")
+    before, session_id = chatting_through(stack, page, network)
     page.get_by_test_id("kefu-close").click()  # closed: the socket stays open all the same
 
     reachable[0] = False
-    for connection_id in set(stack.gateway.connection_ids()) - before:
-        stack.gateway.abort(connection_id)
+    drop_sockets(stack, before)
     expect(page.get_by_test_id("kefu-status")).to_contain_text("reconnecting")
     missed = [f"missed {n}" for n in range(1, 6)]
     for text in missed:
@@ -136,12 +150,7 @@ def test_without_a_ticket_the_widget_opens_no_socket_and_reconnects_once_it_gets
         opened.append(socket.url)
         socket.connect_to_server()
 
-    page.route_web_socket(f"{stack.ws_url}*", network)
-    before = set(stack.gateway.connection_ids())
-    open_panel(page)
-    write(page, "Hello")
-    expect(page.get_by_test_id("kefu-status")).to_have_text("You are chatting with Alice")
-    session_id = page.evaluate("JSON.parse(localStorage.getItem('kefu.conversation')).session_id")
+    before, session_id = chatting_through(stack, page, network)
     asked: list[str] = []
 
     def no_ticket(route: Any) -> None:
@@ -150,8 +159,7 @@ def test_without_a_ticket_the_widget_opens_no_socket_and_reconnects_once_it_gets
 
     page.route(f"{stack.rest_url}/api/ws/ticket", no_ticket)
     sockets_before = len(opened)
-    for connection_id in set(stack.gateway.connection_ids()) - before:
-        stack.gateway.abort(connection_id)
+    drop_sockets(stack, before)
     expect(page.get_by_test_id("kefu-status")).to_contain_text("reconnecting")
     for _ in range(200):  # asked again after each backoff (0.5 s, 1 s, 2 s; the page's events run meanwhile)
         if asked.count("POST") >= 3:
