@@ -166,11 +166,6 @@ FRAME_MODELS: dict[str, type[Frame]] = {
 }
 
 
-def field_names(model: type[Frame]) -> dict[str, bool]:
-    """A frame's fields, each with whether it is required."""
-    return {f.name: f.required for f in msgspec.structs.fields(model)}
-
-
 def validate(model: type[Frame], data: dict[str, Any]) -> Frame:
     """``data`` as a ``model``; ``validation_error`` naming the field otherwise. Lax as JSON
     clients expect: a number or boolean sent as a string is taken, as REST bodies take it."""

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chalicelib.config import reload_config
 from chalicelib.models.tables import all_table_specs
-from chalicelib.ws.frames import FRAME_MODELS, field_names
+from chalicelib.ws.frames import FRAME_MODELS
 from chalicelib.ws.handlers import MAX_FRAME_BYTES
 from chalicelib.ws.server_frames import ErrorFrame
 from tests.conftest import dynamodb_client
@@ -30,6 +31,12 @@ from tests.e2e.protocol_helpers import Conversation, Peer, agent_account, open_c
 
 EXAMPLES = 60
 Bad = tuple[str, str]  # the frame's text, the error code it must get
+
+
+def field_names(model: type) -> dict[str, bool]:
+    """A frame model's fields, each with whether it is required."""
+    return {f.name: f.required for f in msgspec.structs.fields(model)}
+
 
 SESSION_ACTIONS = sorted(name for name, model in FRAME_MODELS.items() if "session_id" in field_names(model))
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
