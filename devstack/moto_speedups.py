@@ -19,7 +19,14 @@ to work DynamoDB does not do:
   expression into tokens with a dozen regular expressions: both depend only on the class and the
   expression's text, which repeat, so they are cached. So is the parse of an update expression
   (moto parsed each one twice per UpdateItem, a tenth of the time): its syntax tree is only read,
-  or deep-copied by the validator before it is changed.
+  or copied by the validator before it is changed.
+- a condition expression was parsed into its syntax tree twice per write (once to check its
+  names, once to evaluate it), a sixth of the time under the burst. The tree depends only on the
+  text and the attribute names; the values (``:v``) are its leaves, so a tree is kept per text
+  and names and its value leaves are filled in from each request's values.
+- the validator deep-copied the update expression's tree before filling it in, node by node in
+  Python (0.7 ms for a SET of ten attributes); a copy unpickled from the tree's bytes, kept with
+  the cached tree, is the same tree in a fifth of the time.
 
 ``install()`` patches moto's classes once per process; it is called where the server starts.
 """
@@ -27,6 +34,7 @@ to work DynamoDB does not do:
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 from typing import Any
@@ -48,6 +56,7 @@ def install() -> None:
     _install_cached_method_names()
     _install_untracked_items()
     _install_cached_condition_lexing()
+    _install_cached_condition_trees()
     _install_cached_update_parsing()
     dynamodb_models._kefu_speedups = True
 
@@ -313,13 +322,72 @@ def _install_cached_condition_lexing() -> None:
     ConditionExpressionParser._lex_condition_expression = lex
 
 
+def _install_cached_condition_trees() -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    value_kind = ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+    trees: dict[tuple[Any, ...], Any] = {}
+
+    def with_values(node: Any, lookup: Any) -> Any:
+        if node.kind == value_kind:
+            return node._replace(value=lookup(node.text))
+        if not node.children:
+            return node
+        return node._replace(children=[with_values(child, lookup) for child in node.children])
+
+    def tree(self: Any) -> Any:
+        """moto's ``parse`` up to the syntax tree (its steps, in its order)."""
+        nodes = self._lex_condition_expression()
+        nodes = self._parse_paths(nodes)
+        nodes = self._apply_functions(nodes)
+        nodes = self._apply_comparator(nodes)
+        nodes = self._apply_in(nodes)
+        nodes = self._apply_between(nodes)
+        nodes = self._apply_parens_and_booleans(nodes)
+        node = nodes[0]
+        self._assert_no_redundant_parentheses(node)
+        return node
+
+    moto_parse = ConditionExpressionParser.parse
+
+    def parse(self: Any) -> Any:
+        if not self.condition_expression:
+            return moto_parse(self)
+        names = self.expression_attribute_names
+        key = (type(self), self.condition_expression, tuple(sorted(names.items())) if names else ())
+        known = trees.get(key)
+        if known is None:
+            node = tree(self)  # a bad expression raises here, as moto's parse does, and is not kept
+            if len(trees) >= 4096:
+                trees.clear()
+            trees[key] = node
+        else:
+            node = with_values(known, self._lookup_expression_attribute_value)
+        self.expr_attr_names_found.extend(self._find_literals(node))
+        self.expr_attr_values_found.extend(self._find_expr_attr_values(node))
+        return self._make_op_condition(node)
+
+    ConditionExpressionParser.parse = parse
+
+
 def _install_cached_update_parsing() -> None:
+    import pickle
+
+    from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     parse = UpdateExpressionParser.make.__func__
+    pickled = "_kefu_pickled"
 
     @functools.lru_cache(maxsize=4096)
     def parsed(parser_class: type, expression: str) -> Any:
-        return parse(parser_class, expression)
+        tree = parse(parser_class, expression)
+        tree.__dict__[pickled] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)  # after: the copies lack it
+        return tree
+
+    def copied(value: Any, memo: Any = None) -> Any:
+        blob = getattr(value, "__dict__", {}).get(pickled)
+        return pickle.loads(blob) if blob is not None else copy.deepcopy(value, memo)
 
     UpdateExpressionParser.make = classmethod(parsed)
+    validators.deepcopy = copied

@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, EndpointConnectionError
 
 from tests.conftest import MOTO_ENDPOINT, configure_sim, simulated_aws
 
@@ -338,6 +338,43 @@ def test_a_query_finds_exactly_its_partition_after_every_kind_of_write(client):
         found = client.query(TableName=TABLE, KeyConditionExpression="pk = :p", ConsistentRead=True,
                              ExpressionAttributeValues={":p": {"S": pk}})["Items"]
         assert found == [i for i in everything if i["pk"]["S"] == pk]
+
+
+def test_a_condition_or_update_seen_before_is_decided_by_this_requests_values_and_names(client):
+    """Condition trees are kept per text and names, update trees copied from their bytes
+    (devstack/moto_speedups.py): the same texts with other values, other names, a missing value
+    and a bad expression are each answered as the first time they were seen."""
+    pk = new_key()
+    put(client, pk, "g", "1")
+
+    def bump(expected: str, new: str, name: str = "value") -> bool:
+        try:
+            client.update_item(TableName=TABLE, Key={"pk": {"S": pk}},
+                               UpdateExpression="SET #v = :new, #n = if_not_exists(#n, :zero) + :one",
+                               ConditionExpression="#v = :old AND attribute_exists(pk)",
+                               ExpressionAttributeNames={"#v": name, "#n": "count"},
+                               ExpressionAttributeValues={":new": {"S": new}, ":old": {"S": expected},
+                                                          ":zero": {"N": "0"}, ":one": {"N": "1"}})
+            return True
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+
+    assert bump("1", "2") and bump("2", "3")  # the second time: the kept trees, new values
+    assert not bump("2", "4")  # a value that no longer matches
+    assert not bump("3", "5", name="group")  # other names: group is "g", not "3"
+    assert bump("g", "h", name="group")
+    item = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
+    assert (item["value"]["S"], item["group"]["S"], item["count"]["N"]) == ("3", "h", "3")
+    # Refused alike when the tree is new and when it is kept (moto answers these with an error
+    # of its own, not DynamoDB's ValidationException: what matters here is that neither applies).
+    for condition, values in (("#v = :old", {":new": {"S": "x"}}), ("#v = = :new", {":new": {"S": "x"}})):
+        for _ in range(2):
+            with pytest.raises((ClientError, BotoCoreError)):
+                client.update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="SET #v = :new",
+                                   ConditionExpression=condition, ExpressionAttributeNames={"#v": "value"},
+                                   ExpressionAttributeValues=values)
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"] == item
 
 
 def settle_backend() -> None:
