@@ -14,6 +14,10 @@ reads and parses the service's JSON models again: with one loader shared (botoco
 One botocore session serves them all (and the ``@connections`` client): a session registers some
 two hundred event handlers when made, 10 ms of a cold start each time.
 
+Its answers are read as plain JSON: botocore's parser walked every item of an answer attribute by
+attribute against the model (to decode blobs, which kefu's tables do not hold), an eighth of the
+CPU a frame costs; an answer that may hold a blob still goes through it (``_DataPlaneJSONParser``).
+
 And every table's connection is given the same client: PynamoDB makes one per model class, each
 with its own endpoint resolution and event hooks, so a cold Lambda serving its first frame built
 five clients where one does (a fifth of the time to its first answer). A botocore client is
@@ -25,6 +29,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -32,6 +37,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import DataNotFoundError
 from botocore.loaders import JSONFileLoader, Loader
+from botocore.parsers import JSONParser, ResponseParserFactory
 
 C = TypeVar("C")
 
@@ -95,6 +101,40 @@ class _Loader(Loader):
         return _Services(self, type_name)
 
 
+# DynamoDB's data-plane answers: attribute values, keys, capacity; no timestamp anywhere in them.
+_DATA_PLANE_OUTPUTS = frozenset({
+    "GetItemOutput", "PutItemOutput", "UpdateItemOutput", "DeleteItemOutput", "QueryOutput", "ScanOutput",
+    "BatchGetItemOutput", "BatchWriteItemOutput", "TransactGetItemsOutput", "TransactWriteItemsOutput"})
+
+
+_BINARY_KEY = re.compile(rb'"BS?"\s*:')
+
+
+class _DataPlaneJSONParser(JSONParser):
+    """A data-plane answer is already what botocore's parser makes of it, but for binary
+    attribute values (base64 text to bytes): one without a ``"B"`` or ``"BS"`` key is taken as
+    ``json.loads`` reads it; any other answer is parsed by botocore. What botocore adds around it
+    (status, headers, request id) is added as before."""
+
+    def _handle_json_body(self, raw_body: Any, shape: Any) -> Any:
+        if shape is not None and shape.name in _DATA_PLANE_OUTPUTS and not _BINARY_KEY.search(raw_body):
+            return json.loads(raw_body) if raw_body else {}
+        return super()._handle_json_body(raw_body, shape)
+
+
+class _ParserFactory(ResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":
+            return _DataPlaneJSONParser(**self._defaults)
+        return super().create_parser(protocol_name)
+
+
+def _made_fast(session: Any) -> Any:
+    session.register_component("data_loader", _shared_loader())
+    session.register_component("response_parser_factory", _ParserFactory())
+    return session
+
+
 @functools.lru_cache(maxsize=1)
 def _shared_loader() -> Any:
     return _Loader()
@@ -106,9 +146,7 @@ def _shared_session() -> Any:
     from one session is not thread-safe)."""
     import botocore.session
 
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _shared_loader())
-    return session
+    return _made_fast(botocore.session.get_session())
 
 
 def aws_client(service: str, **kwargs: Any) -> Any:
@@ -131,7 +169,7 @@ def with_client(connection: C) -> C:
                     if connection._aws_access_key_id is None:  # keys of its own: a session of its own
                         connection._local.session = _shared_session()
                     else:
-                        connection.session.register_component("data_loader", _shared_loader())
+                        _made_fast(connection.session)
                     _shared[key] = connection.client  # the property makes the client
                 _ready.add(connection)
     return connection

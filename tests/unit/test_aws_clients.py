@@ -55,3 +55,33 @@ def test_a_client_made_from_the_shared_session_serves_a_call(tables):
                                 endpoint_url=get_config().dynamodb_endpoint)
 
     assert get_config().table_names["connections"] in client.list_tables()["TableNames"]
+
+
+def test_data_plane_answers_parse_as_botocore_parses_them():
+    """The plain-JSON reading of a data-plane answer (``_DataPlaneJSONParser``) gives what
+    botocore's parser gives, status and headers included; an answer with a binary value (base64
+    text botocore decodes to bytes) still goes through botocore's parser."""
+    from botocore.model import ServiceModel
+    from botocore.parsers import create_parser
+
+    service = ServiceModel(clients._Loader().load_service_model("dynamodb", "service-2"))
+    headers = {"x-amzn-RequestId": "r-1", "Content-Type": "application/x-amz-json-1.0", "x-amz-crc32": "1"}
+    answers = {
+        "GetItem": b'{"Item": {"pk": {"S": "a"}, "n": {"N": "1.5"}, "ok": {"BOOL": true}, "none": {"NULL": true},'
+                   b' "tags": {"SS": ["x", "y"]}, "m": {"M": {"l": {"L": [{"N": "2"}, {"S": "B"}]}}}}}',
+        "Query": b'{"Items": [{"pk": {"S": "Bob"}}], "Count": 1, "ScannedCount": 1,'
+                 b' "LastEvaluatedKey": {"pk": {"S": "Bob"}}, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}}',
+        "UpdateItem": b'{"Attributes": {"pk": {"S": "a"}, "blob": {"B": "aGVsbG8="}, "blobs": {"BS": ["aGk="]}}}',
+        "PutItem": b"{}",
+        "TransactWriteItems": b"",
+        "BatchGetItem": b'{"Responses": {"t": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}}',
+    }
+    for operation, body in answers.items():
+        shape = service.operation_model(operation).output_shape
+        response = {"status_code": 200, "headers": headers, "body": body}
+        ours = clients._ParserFactory().create_parser("json").parse(dict(response), shape)
+        assert ours == create_parser("json").parse(dict(response), shape), operation
+    binary = clients._ParserFactory().create_parser("json").parse(
+        {"status_code": 200, "headers": headers, "body": answers["UpdateItem"]},
+        service.operation_model("UpdateItem").output_shape)
+    assert binary["Attributes"]["blob"] == {"B": b"hello"} and binary["Attributes"]["blobs"] == {"BS": [b"hi"]}
