@@ -70,7 +70,8 @@ def test_data_plane_answers_parse_as_botocore_parses_them():
         "GetItem": b'{"Item": {"pk": {"S": "a"}, "n": {"N": "1.5"}, "ok": {"BOOL": true}, "none": {"NULL": true},'
                    b' "tags": {"SS": ["x", "y"]}, "m": {"M": {"l": {"L": [{"N": "2"}, {"S": "B"}]}}}}}',
         "Query": b'{"Items": [{"pk": {"S": "Bob"}}], "Count": 1, "ScannedCount": 1,'
-                 b' "LastEvaluatedKey": {"pk": {"S": "Bob"}}, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}}',
+                 b' "LastEvaluatedKey": {"pk": {"S": "Bob"}},'
+                 b' "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5}}',
         "UpdateItem": b'{"Attributes": {"pk": {"S": "a"}, "blob": {"B": "aGVsbG8="}, "blobs": {"BS": ["aGk="]}}}',
         "PutItem": b"{}",
         "TransactWriteItems": b"",
