@@ -26,7 +26,10 @@ to work DynamoDB does not do:
   and names and its value leaves are filled in from each request's values.
 - the validator deep-copied the update expression's tree before filling it in, node by node in
   Python (0.7 ms for a SET of ten attributes); a copy unpickled from the tree's bytes, kept with
-  the cached tree, is the same tree in a fifth of the time.
+  the cached tree, is the same tree in a fifth of the time. It then walks the tree ten times;
+  three of those walks only check the expression against its names and the table's keys (too
+  many actions, overlapping paths, a key attribute updated), so once an expression passed them
+  with those names on that table's keys, they are not walked again for it.
 
 ``install()`` patches moto's classes once per process; it is called where the server starts.
 """
@@ -391,3 +394,29 @@ def _install_cached_update_parsing() -> None:
 
     UpdateExpressionParser.make = classmethod(parsed)
     validators.deepcopy = copied
+
+    # Walks whose verdict depends only on the expression, its names and the table's keys.
+    static = (validators.ActionCountValidator, validators.OverlappingPathsValidator,
+              validators.UpdateHashRangeKeyValidator)
+    passed: set[tuple[Any, ...]] = set()
+    validator_class = validators.UpdateExpressionValidator
+    moto_init, moto_validate = validator_class.__init__, validator_class.validate
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        moto_init(self, expression, *args, **kwargs)
+        blob = getattr(expression, "__dict__", {}).get(pickled)
+        names = self.expression_attribute_names
+        self._kefu_checked = None if blob is None else (
+            blob, tuple(sorted(names.items())) if names else (), tuple(self.table.table_key_attrs))
+        if self._kefu_checked in passed:
+            self.processors = [p for p in self.processors if not isinstance(p, static)]
+
+    def validate(self: Any) -> Any:
+        validated = moto_validate(self)
+        if self._kefu_checked is not None:
+            if len(passed) >= 4096:
+                passed.clear()
+            passed.add(self._kefu_checked)
+        return validated
+
+    validator_class.__init__, validator_class.validate = init, validate

@@ -364,6 +364,12 @@ def test_a_condition_or_update_seen_before_is_decided_by_this_requests_values_an
     assert not bump("2", "4")  # a value that no longer matches
     assert not bump("3", "5", name="group")  # other names: group is "g", not "3"
     assert bump("g", "h", name="group")
+    with pytest.raises(ClientError) as key_updated:  # the same update, passed before, now names the key
+        client.update_item(TableName=TABLE, Key={"pk": {"S": pk}},
+                           UpdateExpression="SET #v = :new, #n = if_not_exists(#n, :zero) + :one",
+                           ExpressionAttributeNames={"#v": "pk", "#n": "count"},
+                           ExpressionAttributeValues={":new": {"S": "other"}, ":zero": {"N": "0"}, ":one": {"N": "1"}})
+    assert key_updated.value.response["Error"]["Code"] == "ValidationException"
     item = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
     assert (item["value"]["S"], item["group"]["S"], item["count"]["N"]) == ("3", "h", "3")
     # Refused alike when the tree is new and when it is kept (moto answers these with an error
