@@ -11,6 +11,8 @@ to work DynamoDB does not do:
 - every response was rebuilt attribute by attribute by moto's model-driven serializer (a third of
   the time): the data-plane answers are already the wire document once their DynamoDB types are
   expanded, so they are dumped as JSON directly (bytes base64-encoded, as the serializer does).
+  Likewise a data-plane request is read with ``json.loads`` unless it holds a binary value (the
+  one thing moto's model-driven parser changes in it: base64 text to bytes).
 - moto keeps every model instance it ever built for its dashboard, every item and every copy of one
   made for an answer included: the embedded backend's memory grew with each request, and the
   garbage collector walked it all (tables dropped between tests too, with their items).
@@ -40,6 +42,7 @@ import base64
 import copy
 import functools
 import json
+import re
 from typing import Any
 
 # Operations whose successful answer is a plain document of DynamoDB-typed values.
@@ -56,6 +59,7 @@ def install() -> None:
         return
     _install_partition_index()
     _install_direct_responses()
+    _install_direct_requests()
     _install_cached_method_names()
     _install_untracked_items()
     _install_cached_condition_lexing()
@@ -282,6 +286,29 @@ def _install_direct_responses() -> None:
         return 200, headers, body
 
     DynamoHandler.serialized = serialized
+
+
+_BINARY_KEY = re.compile(rb'"BS?"\s*:')
+
+
+def _install_direct_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    moto_parse = DynamoHandler.parse_parameters
+
+    def parse_parameters(self: Any, request: Any) -> None:
+        body = request.data
+        if self._get_action() in DATA_PLANE and body and not _BINARY_KEY.search(body):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None  # moto's parser answers a malformed body as it always did
+            if isinstance(parsed, dict):
+                self.params = parsed
+                return
+        moto_parse(self, request)
+
+    DynamoHandler.parse_parameters = parse_parameters
 
 
 def _install_cached_method_names() -> None:
