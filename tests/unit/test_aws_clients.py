@@ -86,3 +86,35 @@ def test_data_plane_answers_parse_as_botocore_parses_them():
         {"status_code": 200, "headers": headers, "body": answers["UpdateItem"]},
         service.operation_model("UpdateItem").output_shape)
     assert binary["Attributes"]["blob"] == {"B": b"hello"} and binary["Attributes"]["blobs"] == {"BS": [b"hi"]}
+
+
+def test_data_plane_requests_are_written_as_botocore_writes_them():
+    """The plain-JSON writing of a data-plane request (``_DataPlaneJSONSerializer``) gives the
+    request botocore's serializer gives, binary values (bytes, base64-encoded by botocore) included;
+    and the clients kefu makes use it."""
+    from botocore.model import ServiceModel
+    from botocore.serialize import create_serializer
+
+    from chalicelib.models import SessionModel
+
+    service = ServiceModel(clients._Loader().load_service_model("dynamodb", "service-2"))
+    requests = {
+        "UpdateItem": {"TableName": "t", "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET #n = #n + :one",
+                       "ConditionExpression": "attribute_exists(pk)", "ExpressionAttributeNames": {"#n": "n"},
+                       "ExpressionAttributeValues": {":one": {"N": "1"}, ":l": {"L": [{"M": {"x": {"BOOL": True}}}]}},
+                       "ReturnValues": "ALL_NEW"},
+        "Query": {"TableName": "t", "IndexName": "i", "KeyConditionExpression": "g = :g", "Limit": 20,
+                  "ExpressionAttributeValues": {":g": {"S": "é"}}, "ExclusiveStartKey": {"pk": {"S": "b"}}},
+        "PutItem": {"TableName": "t", "Item": {"pk": {"S": "a"}, "blob": {"B": b"\x00hi"}, "bs": {"BS": [b"x"]}}},
+        "TransactWriteItems": {"TransactItems": [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}},
+                                                 {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "b"}},
+                                                                     "ConditionExpression": "attribute_exists(pk)"}}],
+                               "ClientRequestToken": "tok"},
+        "BatchGetItem": {"RequestItems": {"t": {"Keys": [{"pk": {"S": "a"}}], "ConsistentRead": True}}},
+    }
+    for operation, parameters in requests.items():
+        model = service.operation_model(operation)
+        ours = clients._DataPlaneJSONSerializer().serialize_to_request(parameters, model)
+        assert ours == create_serializer("json", include_validation=False).serialize_to_request(parameters, model)
+    serializer = SessionModel._get_connection().connection.client._serializer
+    assert isinstance(getattr(serializer, "_serializer", serializer), clients._DataPlaneJSONSerializer)
