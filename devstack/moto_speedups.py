@@ -22,6 +22,9 @@ to work DynamoDB does not do:
   expression's text, which repeat, so they are cached. So is the parse of an update expression
   (moto parsed each one twice per UpdateItem, a tenth of the time): its syntax tree is only read,
   or copied by the validator before it is changed.
+- building an item checked its size (at most 400 KB) again over every attribute stored so far at
+  each attribute it added, so an item cost the square of its attributes; the running total decides
+  the same, at each attribute, in one pass.
 - a condition expression was parsed into its syntax tree twice per write (once to check its
   names, once to evaluate it), a sixth of the time under the burst. The tree depends only on the
   text and the attribute names; the values (``:v``) are its leaves, so a tree is kept per text
@@ -62,6 +65,7 @@ def install() -> None:
     _install_direct_requests()
     _install_cached_method_names()
     _install_untracked_items()
+    _install_linear_item_size()
     _install_cached_condition_lexing()
     _install_cached_condition_trees()
     _install_cached_update_parsing()
@@ -330,6 +334,28 @@ def _install_untracked_items() -> None:
 
     for model in model_data["dynamodb"].values():
         model.instances_tracked = _Untracked()
+
+
+def _install_linear_item_size() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    limit = 405000  # moto's own (LimitedSizeDict): DynamoDB's 400 KB, as measured
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = dynamo_type.LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = dynamo_type.DynamoType(value)
+            total += bytesize(key) + typed.size()  # what LimitedSizeDict adds up at each key
+            if total > limit:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+
+    dynamo_type.Item.__init__ = init
 
 
 def _install_cached_condition_lexing() -> None:

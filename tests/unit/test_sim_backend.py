@@ -401,6 +401,18 @@ def test_binary_values_and_the_plain_requests_beside_them_round_trip(client):
                     "ok": {"BOOL": True}, "none": {"NULL": True}}
 
 
+def test_an_item_over_400_kb_is_refused_and_one_under_is_stored(client):
+    """The item size check (devstack/moto_speedups.py adds it up in one pass) refuses what moto
+    refused and nothing else."""
+    pk = new_key()
+    client.put_item(TableName=TABLE, Item={"pk": {"S": pk}, **{f"a{i}": {"S": "x" * 39_000} for i in range(10)}})
+    with pytest.raises(ClientError) as refused:
+        client.put_item(TableName=TABLE, Item={"pk": {"S": pk}, **{f"a{i}": {"S": "x" * 39_000} for i in range(11)}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    stored = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
+    assert len(stored) == 11
+
+
 def settle_backend() -> None:
     """Every write so far visible everywhere (what waiting for the longest lag would show)."""
     request = urllib.request.Request(f"{MOTO_ENDPOINT}/_kefu/sim/settle", data=b"", method="POST")
