@@ -416,7 +416,7 @@ def _install_cached_condition_trees() -> None:
             node = tree(self)  # a bad expression raises here, as moto's parse does, and is not kept
             if len(trees) >= 4096:
                 trees.clear()
-            trees[key] = node
+            trees[key] = with_values(node, lambda _: None)  # kept without this request's values
         else:
             node = with_values(known, self._lookup_expression_attribute_value)
         self.expr_attr_names_found.extend(self._find_literals(node))

@@ -120,7 +120,10 @@ class _DataPlaneJSONParser(JSONParser):
 
     def _handle_json_body(self, raw_body: Any, shape: Any) -> Any:
         if shape is not None and shape.name in _DATA_PLANE_OUTPUTS and not _BINARY_KEY.search(raw_body):
-            return json.loads(raw_body) if raw_body else {}
+            try:
+                return json.loads(raw_body) if raw_body else {}
+            except ValueError:  # a truncated body: botocore's reading (then its checksum retry) decides
+                pass
         return super()._handle_json_body(raw_body, shape)
 
 
@@ -146,7 +149,7 @@ class _DataPlaneJSONSerializer(JSONSerializer):
                 body = json.dumps(parameters).encode(self.DEFAULT_ENCODING)
             except TypeError:  # bytes, or another type botocore converts
                 body = None
-            if body is not None:
+            if body is not None and not _BINARY_KEY.search(body):  # text given as a binary value: botocore's
                 serialized = super().serialize_to_request({}, operation_model)
                 serialized["body"] = body
                 return serialized

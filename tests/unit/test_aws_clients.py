@@ -75,6 +75,7 @@ def test_data_plane_answers_parse_as_botocore_parses_them():
         "UpdateItem": b'{"Attributes": {"pk": {"S": "a"}, "blob": {"B": "aGVsbG8="}, "blobs": {"BS": ["aGk="]}}}',
         "PutItem": b"{}",
         "TransactWriteItems": b"",
+        "DeleteItem": b'{"Attributes": {"pk": {"S": "a"}',  # truncated: botocore's reading decides
         "BatchGetItem": b'{"Responses": {"t": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}}',
     }
     for operation, body in answers.items():
@@ -106,6 +107,8 @@ def test_data_plane_requests_are_written_as_botocore_writes_them():
         "Query": {"TableName": "t", "IndexName": "i", "KeyConditionExpression": "g = :g", "Limit": 20,
                   "ExpressionAttributeValues": {":g": {"S": "é"}}, "ExclusiveStartKey": {"pk": {"S": "b"}}},
         "PutItem": {"TableName": "t", "Item": {"pk": {"S": "a"}, "blob": {"B": b"\x00hi"}, "bs": {"BS": [b"x"]}}},
+        "DeleteItem": {"TableName": "t", "Key": {"pk": {"S": "a"}}, "ConditionExpression": "#b = :b",
+                       "ExpressionAttributeNames": {"#b": "blob"}, "ExpressionAttributeValues": {":b": {"B": "text"}}},
         "TransactWriteItems": {"TransactItems": [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}}}},
                                                  {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "b"}},
                                                                      "ConditionExpression": "attribute_exists(pk)"}}],

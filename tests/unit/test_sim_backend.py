@@ -399,6 +399,11 @@ def test_binary_values_and_the_plain_requests_beside_them_round_trip(client):
     item = client.get_item(TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"]
     assert item == {"pk": {"S": pk}, "blob": {"B": b"\x00hi"}, "blobs": {"BS": [b"a", b"b"]}, "n": {"N": "3"},
                     "ok": {"BOOL": True}, "none": {"NULL": True}}
+    # Stored as bytes, not as their base64 text: compared and measured as bytes.
+    client.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "blob": {"B": b"\xff"}})
+    client.update_item(TableName=TABLE, Key={"pk": {"S": pk}}, UpdateExpression="SET n = :one",
+                       ConditionExpression="#b > :lo AND size(#b) = :one", ExpressionAttributeNames={"#b": "blob"},
+                       ExpressionAttributeValues={":one": {"N": "1"}, ":lo": {"B": b"\x00"}})
 
 
 def test_an_item_over_400_kb_is_refused_and_one_under_is_stored(client):
