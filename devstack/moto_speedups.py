@@ -378,6 +378,11 @@ def _install_cached_condition_lexing() -> None:
     ConditionExpressionParser._lex_condition_expression = lex
 
 
+def _names_key(names: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """A request's ``ExpressionAttributeNames`` as part of a cache key: what a parse resolves."""
+    return tuple(sorted(names.items())) if names else ()
+
+
 def _install_cached_condition_trees() -> None:
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
@@ -410,7 +415,7 @@ def _install_cached_condition_trees() -> None:
         if not self.condition_expression:
             return moto_parse(self)
         names = self.expression_attribute_names
-        key = (type(self), self.condition_expression, tuple(sorted(names.items())) if names else ())
+        key = (type(self), self.condition_expression, _names_key(names))
         known = trees.get(key)
         if known is None:
             node = tree(self)  # a bad expression raises here, as moto's parse does, and is not kept
@@ -460,7 +465,7 @@ def _install_cached_update_parsing() -> None:
         blob = getattr(expression, "__dict__", {}).get(pickled)
         names = self.expression_attribute_names
         self._kefu_checked = None if blob is None else (
-            blob, tuple(sorted(names.items())) if names else (), tuple(self.table.table_key_attrs))
+            blob, _names_key(names), tuple(self.table.table_key_attrs))
         if self._kefu_checked in passed:
             self.processors = [p for p in self.processors if not isinstance(p, static)]
 
