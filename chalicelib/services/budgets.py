@@ -9,7 +9,9 @@ conditional writes share the rule: one for an idle bucket (``tat`` in the past: 
 now) and one for a busy bucket (``tat + interval`` under the condition that it stays within the
 window). Each event is decided by the one of them whose condition holds; concurrent events on a
 busy bucket add up in DynamoDB without conflicting, and none passes the budget. An idle bucket is
-one write, a busy one two, a refusal two and a read (for ``Retry-After``).
+one write, a busy one two, a refusal two and a read (for ``Retry-After``); a container that saw
+the bucket busy (the ``tat`` its last write left is still ahead) tries the busy write first, so a
+busy bucket it keeps spending from costs it one write too (an address many visitors share).
 
 Each write records its request id (``models.limit``): a retry after a lost answer that meets its
 own write counts once.
@@ -27,8 +29,12 @@ from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
 from chalicelib.models.base import conditional, get_or_none, rounds
 from chalicelib.models.limit import has_recorded, not_recorded, records
+from chalicelib.services.container import Recent
 
 ROUNDS = 3
+
+# key -> the ``tat`` this container's last write on it left: only which write to try first
+_last_tat: Recent[str, float] = Recent(max_age=3600)
 
 
 class Budget(msgspec.Struct, frozen=True):
@@ -60,20 +66,27 @@ def _stored_by(key: str, request_id: str):
 def _start_idle(key: str, budget: Budget, now: float, request_id: str) -> bool:
     """The bucket is idle (or new, or expired): it starts from now."""
     tat = now + budget.interval
-    return conditional(lambda: LimitModel(key).update(
+    applied = conditional(lambda: LimitModel(key).update(
         actions=[LimitModel.tat.set(tat), records(request_id), LimitModel.expires_at.set(math.ceil(tat) + 1)],
         condition=(LimitModel.tat.does_not_exist() | (LimitModel.tat <= now)) & not_recorded(request_id)),
         already_done=_stored_by(key, request_id))
+    if applied:
+        _last_tat.put(key, tat)
+    return applied
 
 
 def _add_busy(key: str, budget: Budget, now: float, request_id: str) -> bool:
     """The bucket is busy: one more interval, if that stays within the window."""
-    return conditional(lambda: LimitModel(key).update(
+    item = LimitModel(key)
+    applied = conditional(lambda: item.update(
         actions=[LimitModel.tat.set(LimitModel.tat + budget.interval),
                  records(request_id),
                  LimitModel.expires_at.set(math.ceil(now + budget.window) + 1)],  # tat stays below
         condition=(LimitModel.tat > now) & (LimitModel.tat <= now + budget.slack) & not_recorded(request_id)),
         already_done=_stored_by(key, request_id))
+    if applied:
+        _last_tat.put(key, item.tat if item.tat is not None else now + budget.interval)
+    return applied
 
 
 def spend(key: str, budget: Budget, request_id: str | None = None) -> None:
@@ -82,7 +95,9 @@ def spend(key: str, budget: Budget, request_id: str | None = None) -> None:
     request_id = request_id or uuid.uuid4().hex
     for _ in rounds(ROUNDS):
         now = clock.epoch()
-        if _start_idle(key, budget, now, request_id) or _add_busy(key, budget, now, request_id):
+        last_tat = _last_tat.get(key)
+        writes = (_add_busy, _start_idle) if last_tat is not None and last_tat > now else (_start_idle, _add_busy)
+        if any(write(key, budget, now, request_id) for write in writes):
             return
         item = get_or_none(LimitModel, key)
         if item is not None and item.tat is not None and item.tat > now + budget.slack:

@@ -11,8 +11,10 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.errors import RateLimited
+from chalicelib.models import LimitModel
 from chalicelib.models.limit import slot_for
 from chalicelib.services import budgets, slowdown
+from chalicelib.services.container import forget_all
 from tests import faults
 
 BUDGET = budgets.Budget("requests", size=5, window=1000.0)  # one back every 200 s
@@ -114,6 +116,33 @@ def test_an_event_whose_answer_was_lost_is_counted_once(fresh):
 
     assert lost.injected == {"UpdateItem": 1}
     assert _passed(_spend, 5) == 3  # 2 spent, not 3
+
+
+def test_a_container_spending_from_a_busy_budget_writes_once_per_event(fresh):
+    _spend()  # idle: one write, which leaves the bucket busy
+    with faults.sent("UpdateItem") as writes:
+        assert _passed(_spend, 3) == 3
+
+    assert len(writes) == 3 and all(_busy_write(w) for w in writes)
+
+
+def test_a_cold_container_or_a_wrong_guess_costs_a_second_write_and_passes(fresh):
+    _spend()
+    forget_all()  # another container: it never saw the bucket, and tries the idle write first
+    with faults.sent("UpdateItem") as writes:
+        _spend()
+    assert [_busy_write(w) for w in writes] == [False, True]
+
+    LimitModel("k").delete()  # the bucket gone (as TTL drops it) while this container saw it busy
+    with faults.sent("UpdateItem") as writes:
+        _spend()
+    assert [_busy_write(w) for w in writes] == [True, False]
+    assert _passed(_spend, 5) == 4  # a fresh budget of 5, one spent
+
+    clock.advance(1001)  # idle again, as this container knows: one write
+    with faults.sent("UpdateItem") as writes:
+        _spend()
+    assert [_busy_write(w) for w in writes] == [False]
 
 
 def test_budgets_of_different_subjects_are_independent(fresh):
