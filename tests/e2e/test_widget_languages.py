@@ -9,7 +9,7 @@ from devstack import Stack
 from tests.e2e.widget_support import SHOP, OpenWidget, open_panel, shop_page, widget_tag
 
 
-def test_a_chinese_browser_gets_a_chinese_widget(stack: Stack, widget_tab: OpenWidget):
+def test_a_chinese_browser_gets_a_chinese_widget(stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     tab = widget_tab(f"{SHOP}/zh.html", html=shop_page(widget_tag(stack)), locale="zh-CN")
@@ -24,7 +24,7 @@ def test_a_chinese_browser_gets_a_chinese_widget(stack: Stack, widget_tab: OpenW
     assert page.get_by_test_id("kefu-panel").get_attribute("aria-label") == "在线客服"
 
 
-def test_the_tags_data_lang_wins_over_the_browsers_language(stack: Stack, widget_tab: OpenWidget):
+def test_the_tags_data_lang_wins_over_the_browsers_language(stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     chinese_on_english = widget_tab(f"{SHOP}/a.html", html=shop_page(widget_tag(stack, lang="zh-CN")),
@@ -35,7 +35,7 @@ def test_the_tags_data_lang_wins_over_the_browsers_language(stack: Stack, widget
     expect(english_on_chinese.get_by_test_id("kefu-launcher")).to_have_text("Chat with us")
 
 
-def test_both_catalogs_hold_every_string(stack: Stack, widget_tab: OpenWidget):
+def test_both_catalogs_hold_every_string(stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     page = widget_tab(f"{SHOP}/c.html", html=shop_page(widget_tag(stack))).page
