@@ -43,10 +43,13 @@ lint: install
 	$(BIN)/ruff check .
 
 # The two virtualenvs are installed side by side (a clean clone waits for one instead of both).
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): otherwise each
+# of the suite's Python processes (three workers, their moto servers, every stack a test starts)
+# compiles the project, and pytest rewrites every test module, from source again.
 test:
 	$(MAKE) --no-print-directory -j2 install checkov
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=12
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=12
 
 package: install checkov
 	$(BIN)/python -m infra.package --stage $(STAGE)
