@@ -23,9 +23,26 @@ from chalicelib.services import agents, tokens
 from chalicelib.services.tokens import Principal
 from devstack import Stack
 from tests.conftest import reset_tables
+from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, _ensure_chromium, _unavailable
 from tests.e2e.widget_support import widget_browser, widget_tab  # noqa: F401  (the widget's browser tests)
 
 Connect = Callable[..., ClientConnection]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium, launched once per test worker and shared by every browser test: each
+    test opens contexts of its own (its own storage, cookies and pages), so nothing of one test
+    reaches the next, and the second of CPU a launch costs is paid once instead of per module."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
+    _ensure_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

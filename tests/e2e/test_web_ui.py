@@ -48,17 +48,10 @@ def _ensure_chromium() -> None:
         _unavailable(f"{CHROMIUM} is missing and `apt-get install chromium` did not provide it")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    _ensure_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The suite's headless Chromium (``chromium``, tests/e2e/conftest.py)."""
+    return chromium
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 
 from chalicelib.models import SessionModel
 from devstack import Stack
-from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, WAIT_MS, Tab, _ensure_chromium, _unavailable
+from tests.e2e.test_web_ui import WAIT_MS, Tab
 
 # A shop's origin that the local stack's KEFU_CORS_ORIGINS (http://localhost:*) admits; the browser
 # serves its pages (``route``), so nothing listens there.
@@ -57,18 +57,11 @@ def png(width: int = 2, height: int = 2) -> bytes:
 TINY_PNG = png()
 
 
-@pytest.fixture(scope="module")
-def widget_browser() -> Iterator[Any]:
-    """Headless Chromium, as for the other browser tests (tests/e2e/test_web_ui.py)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -r requirements-dev.txt)")
-    _ensure_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
+@pytest.fixture
+def widget_browser(chromium: Any) -> Any:
+    """The suite's headless Chromium (``chromium``, tests/e2e/conftest.py), as for the other
+    browser tests."""
+    return chromium
 
 
 @pytest.fixture
