@@ -237,7 +237,7 @@ def test_websocket_stats_count_real_connects_frames_and_pushes(stack: Stack, adm
     assert after["disconnects"] - before["disconnects"] == 1
 
 
-def test_deleted_messages_are_announced_to_both_participants(stack: Stack, connect: Connect) -> None:
+def test_deleted_messages_are_announced_to_both_participants(stack: Stack, fresh: None, connect: Connect) -> None:
     chat = open_conversation(stack, connect)
     message = chat.visitor_socket.send_message(chat.session_id, "my card is 4111 1111 1111 1111")
     chat.agent_socket.expect("message.new")

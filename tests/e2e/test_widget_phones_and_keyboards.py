@@ -26,7 +26,7 @@ def test_on_a_desktop_the_open_widget_is_a_panel_in_the_corner(stack: Stack, wid
 
 
 def test_opening_focuses_the_panel_and_escape_gives_the_focus_back_to_the_launcher(
-        stack: Stack, widget_tab: OpenWidget):
+        stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     page = widget_tab(f"{SHOP}/keys.html", html=shop_page(widget_tag(stack))).page
@@ -51,7 +51,7 @@ def test_opening_focuses_the_panel_and_escape_gives_the_focus_back_to_the_launch
     expect(page.get_by_test_id("kefu-input")).to_be_focused()
 
 
-def test_every_input_has_a_label(stack: Stack, widget_tab: OpenWidget):
+def test_every_input_has_a_label(stack: Stack, fresh: None, widget_tab: OpenWidget):
     from playwright.sync_api import expect
 
     page = widget_tab(f"{SHOP}/labels.html", html=shop_page(widget_tag(stack, prechat_email="optional"))).page
