@@ -24,7 +24,7 @@ from chalicelib.services.tokens import Principal
 from devstack import Stack
 from tests.conftest import reset_tables
 from tests.e2e.test_web_ui import CHROMIUM, LAUNCH_ARGS, _ensure_chromium, _unavailable
-from tests.e2e.widget_support import widget_browser, widget_tab  # noqa: F401  (the widget's browser tests)
+from tests.e2e.widget_support import widget_tab  # noqa: F401  (the widget's browser tests)
 
 Connect = Callable[..., ClientConnection]
 

@@ -2,7 +2,7 @@
 host pages of a shop served by the browser itself (any origin, any headers: hostile CSS, a strict
 CSP, an origin the API refuses), and short-cuts through the widget's panel.
 
-Its fixtures (``widget_browser``, ``widget_tab``) are made visible to every test by
+Its fixture (``widget_tab``, on the suite's ``chromium``) is made visible to every test by
 tests/e2e/conftest.py. The widget renders in an open shadow root; Playwright's CSS selectors pierce
 open shadow roots, so ``page.get_by_test_id("kefu-launcher")`` finds it as if it were in the page.
 """
@@ -58,14 +58,7 @@ TINY_PNG = png()
 
 
 @pytest.fixture
-def widget_browser(chromium: Any) -> Any:
-    """The suite's headless Chromium (``chromium``, tests/e2e/conftest.py), as for the other
-    browser tests."""
-    return chromium
-
-
-@pytest.fixture
-def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
+def widget_tab(chromium: Any) -> Iterator[OpenWidget]:
     """``widget_tab(url, html=None, headers=None, images=(), **context_options)``: a new browser
     context (its own localStorage: one visitor) on ``url``; with ``html`` the browser itself serves
     that page at ``url`` with ``headers`` (a shop's page on any origin), and a small PNG at each of
@@ -76,7 +69,7 @@ def widget_tab(widget_browser: Any) -> Iterator[OpenWidget]:
               images: tuple[str, ...] = (), **options: Any) -> Tab:
         # The shop's pages come from no address at all (the browser serves them) and call the stack on
         # the loopback address: Chromium asks for that permission, as a visitor would be asked.
-        context = widget_browser.new_context(**{"permissions": ["local-network-access"], **options})
+        context = chromium.new_context(**{"permissions": ["local-network-access"], **options})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
