@@ -21,7 +21,8 @@ API_GATEWAY_MAX_CONNECTION = 2 * 3600
 
 def register(connection_id: str, principal: Principal, source_ip: str | None,
              user_agent: str | None) -> ConnectionModel:
-    """Record a new socket of ``principal``; it expires with API Gateway's 2-hour limit."""
+    """Record a new socket of ``principal``; it expires with API Gateway's 2-hour limit. This
+    container vouches for it from now (``principal_for``): the record was refreshed by this write."""
     config = get_config()
     at = clock.epoch()
     connection = ConnectionModel(
@@ -38,6 +39,7 @@ def register(connection_id: str, principal: Principal, source_ip: str | None,
         token_gen=principal.gen,
     )
     retrying(connection.save)
+    _holders.put(connection_id, (principal, source_ip))
     return connection
 
 
