@@ -96,6 +96,9 @@ class Config(msgspec.Struct, frozen=True):
     attachments_bucket: str = ""
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_url_ttl_seconds: int = 600
+    # One process serving many requests at once (the local stack's threads): its assigners take
+    # turns per agent (``assignment.own_writes``). A Lambda container serves one at a time.
+    assigners_share_process: bool = False
     mail_from: str | None = None
     identity_secret: str | None = None
     identity_secret_parameter: str | None = None
@@ -170,6 +173,7 @@ def _load() -> Config:
         # scrypt's cost for new password hashes (verifying reads it from the hash). Only the test
         # suite lowers it: it creates thousands of agents, and the cost is what makes hashing slow.
         password_scrypt_n=_int("KEFU_PASSWORD_SCRYPT_N", 2**14),
+        assigners_share_process=os.environ.get("KEFU_ASSIGNERS_SHARE_PROCESS", "") in ("1", "true"),
         table_names=names,
     )
 

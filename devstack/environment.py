@@ -83,6 +83,9 @@ def prepare(data_dir: Path | None) -> None:
     # Locally every browser tab comes from 127.0.0.1: per-address limits stay out of a developer's way.
     os.environ.setdefault("KEFU_SIGNUPS_PER_ADDRESS", "3000")
     os.environ.setdefault("KEFU_CONVERSATIONS_PER_ADDRESS", "3000")
+    # The stack's handlers run as threads of one process: its assigners take turns per agent
+    # instead of racing each other's transactions (a Lambda container serves one request at a time).
+    os.environ.setdefault("KEFU_ASSIGNERS_SHARE_PROCESS", "1")
     for name, value in _chalice_environment().items():
         os.environ.setdefault(name, value)
     if not os.environ.get("KEFU_JWT_SECRET"):

@@ -189,6 +189,50 @@ def test_sixty_customers_racing_for_one_agent_never_exceed_capacity(tables):
     assert agent.pool is None  # full agents leave the available index
 
 
+@pytest.fixture
+def assigners_share_process(monkeypatch):
+    """The local stack's setting: this process's assigners take turns per agent."""
+    from chalicelib.config import get_config
+
+    monkeypatch.setenv("KEFU_ASSIGNERS_SHARE_PROCESS", "1")
+    get_config.cache_clear()
+    yield
+    monkeypatch.delenv("KEFU_ASSIGNERS_SHARE_PROCESS")
+    get_config.cache_clear()
+
+
+@pytest.fixture
+def transactions_sent():
+    """How many TransactWriteItems this process sends (botocore's hook on the shared client)."""
+    sent = [0]
+
+    def counted(**_):
+        sent[0] += 1
+
+    client = AgentModel._get_connection().connection.client
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", counted)
+    yield sent
+    client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", counted)
+
+
+def test_a_burst_spreads_over_the_agents_when_assigners_share_a_process(tables, assigners_share_process,
+                                                                         transactions_sent):
+    """Forty customers at once for ten agents in one process: each agent takes exactly four, and
+    the assigners, taking turns per agent, do not refuse each other's transactions (racing ones
+    send about two and a half per customer)."""
+    agent_ids = [_online_agent(f"turns{i:02d}", 4) for i in range(10)]
+    transactions_sent[0] = 0
+
+    states = _start_all([_visitor(i) for i in range(40)])
+
+    assert all(state.session.status == "active" for state in states.values())
+    assert sorted(_held_by(agent_ids).values()) == [4] * 10
+    _assert_counts_match_assignments(agent_ids)
+    for agent_id in agent_ids:
+        assert AgentModel.get(agent_id, consistent_read=True).pool is None  # full: out of the index
+    assert transactions_sent[0] <= 48  # one each, and a few the simulated conflicts refused
+
+
 def test_concurrent_releases_of_one_customer_release_exactly_once(tables):
     agent_id = _online_agent("rel", 3)
     principal = _visitor(1)

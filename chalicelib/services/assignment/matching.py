@@ -199,7 +199,8 @@ def offer(session: SessionModel, claim: CounterModel | None = None,
 
     Uncontended: one Query and one transaction. After a lost race the pick is random among the
     equally loaded best, so concurrent assigners spread out; a full candidate makes the index be
-    read again, since every entry of a list read before the race is as stale.
+    read again, since every entry of a list read before the race is as stale. Assigners sharing a
+    process take turns per agent instead (``own_writes.turn``).
 
     ``made_room``: the agent whose write just let this dispatch run (a slot freed, back online).
     When the index shows nobody, it may lag behind an agent who entered the pool a moment ago (or
@@ -213,11 +214,16 @@ def offer(session: SessionModel, claim: CounterModel | None = None,
         found = candidates(exclude=full) or confirmed_available(made_room)
         if not found:
             return Attempt.AGENT_BUSY, None
-        agent = found[0]
+        agent = min(found, key=own_writes.busy_key) if own_writes.taking_turns() else found[0]
         if contended:
             best = current_load_key(found[0]).split("#", 1)[0]
             agent = random.choice([a for a in found if current_load_key(a).split("#", 1)[0] == best])
-        result = commit(session, agent, manual=False, additive=contended, claim=claim)
+        with own_writes.turn(agent.agent_id):
+            own_writes.overlay(agent)  # the previous turn's write
+            if not is_available(agent):
+                full.add(agent.agent_id)
+                continue
+            result = commit(session, agent, manual=False, additive=contended, claim=claim)
         if result is not Attempt.AGENT_BUSY:
             return result, agent if result is Attempt.DONE else None
         if not is_available(agent):
