@@ -31,7 +31,7 @@ from devstack.lambda_runtime import Handler, LambdaContext, function_name, resol
 from devstack.management import ManagementApi
 from devstack.moto_process import MotoProcess
 from devstack.schedules import Scheduler, discover_jobs
-from devstack.unsigned import send_unsigned_to
+from devstack.unsigned import post_unsigned, send_unsigned_to
 from devstack.websocket import IDLE_TIMEOUT_SECONDS, MAX_DURATION_SECONDS, WebSocketGateway
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,7 @@ class Stack:
         self.s3_endpoint = os.environ["AWS_ENDPOINT_URL_S3"]
         self.ses_endpoint = os.environ["AWS_ENDPOINT_URL_SESV2"]
         send_unsigned_to(self.dynamodb_endpoint)
+        post_unsigned()
         iam.enforce()
         self.app_module = self._import_app()
         self._prepare_tables()

@@ -7,6 +7,9 @@ for our backend, known by its ``GET /_kefu/sim`` answer: DynamoDB Local or any o
 signed requests. Without a signature moto files the request under its default account and
 ``us-east-1``, as it does for the fake credentials the stack sets (``environment.REGION``).
 ``KEFU_SIGN_LOCAL_REQUESTS=1`` keeps signing (to compare, or against a proxy that checks).
+
+Posts to the local gateway's ``@connections`` API go unsigned too (``post_unsigned``): it checks no
+signature either, and every push of the stack goes there.
 """
 
 from __future__ import annotations
@@ -58,4 +61,15 @@ def send_unsigned_to(endpoint: str) -> bool:
     client.unsigned_endpoints = {endpoint}  # type: ignore[attr-defined]
     Connection.client = property(client)  # type: ignore[method-assign]
     log.info("DynamoDB requests to %s go unsigned (the embedded backend checks no signature)", endpoint)
+    return True
+
+
+def post_unsigned() -> bool:
+    """From now on, ``@connections`` clients (the local gateway's: the stack's only management
+    API) sign nothing. Returns whether it applies."""
+    if environment.is_true("KEFU_SIGN_LOCAL_REQUESTS", False):
+        return False
+    from chalicelib.models.clients import register_handler
+
+    register_handler("choose-signer.apigatewaymanagementapi", _no_signer, "kefu-unsigned-posts")
     return True

@@ -195,6 +195,13 @@ def aws_client(service: str, **kwargs: Any) -> Any:
         return _shared_session().create_client(service, **kwargs)
 
 
+def register_handler(event_name: str, handler: Any, unique_id: str) -> None:
+    """A botocore event handler for every client made from now on from the process's session
+    (the ``@connections`` client; DynamoDB's, unless they have keys of their own)."""
+    with _lock:
+        _shared_session().register(event_name, handler, unique_id=unique_id)
+
+
 def with_client(connection: C) -> C:
     """``connection`` (a PynamoDB ``Connection``) once its botocore client exists."""
     if connection not in _ready:
