@@ -190,18 +190,6 @@ def test_sixty_customers_racing_for_one_agent_never_exceed_capacity(tables):
 
 
 @pytest.fixture
-def assigners_share_process(monkeypatch):
-    """The local stack's setting: this process's assigners take turns per agent."""
-    from chalicelib.config import get_config
-
-    monkeypatch.setenv("KEFU_ASSIGNERS_SHARE_PROCESS", "1")
-    get_config.cache_clear()
-    yield
-    monkeypatch.delenv("KEFU_ASSIGNERS_SHARE_PROCESS")
-    get_config.cache_clear()
-
-
-@pytest.fixture
 def transactions_sent():
     """How many TransactWriteItems this process sends (botocore's hook on the shared client)."""
     sent = [0]
@@ -230,7 +218,9 @@ def test_a_burst_spreads_over_the_agents_when_assigners_share_a_process(tables, 
     _assert_counts_match_assignments(agent_ids)
     for agent_id in agent_ids:
         assert AgentModel.get(agent_id, consistent_read=True).pool is None  # full: out of the index
-    assert transactions_sent[0] <= 48  # one each, and a few the simulated conflicts refused
+    # one each, and those the simulated conflicts refused (a fifth of the commits within 50 ms of
+    # the last on an item: 40 to 48 in a run); racing, about 100
+    assert transactions_sent[0] <= 60, transactions_sent[0]
 
 
 def test_concurrent_releases_of_one_customer_release_exactly_once(tables):
