@@ -27,6 +27,9 @@ class VisitorModel(KefuModel):
     msg_tat = NumberAttribute(null=True)  # when the budget is full again (GCRA: ``budgets``)
     msg_version = NumberAttribute(null=True)  # +1 with every write of the budget (its condition)
     msg_requests = ListAttribute(of=UnicodeAttribute, null=True)  # the last writers' request ids
+    # The budget of new conversations (``senders.spend_conversation``), under the same version and
+    # request ids: a ``start_session`` frame spends it in the write the frame costs anyway.
+    conv_tat = NumberAttribute(null=True)
     # ``identify``: the shop's own id for this customer; ``verified`` when it came with a valid
     # ``user_hash`` (then this is the one record of that user_id: the ``identity#`` claim points here).
     user_id = UnicodeAttribute(null=True)

@@ -1,8 +1,9 @@
 """The limits kefu applies, each one definition used by REST and WebSocket alike.
 
 Every limit is decided by one conditional write on its subject's ``LimitModel`` item (a budget,
-``services.budgets``, or a slow-down, ``services.slowdown``), or for a user's messages on the user's
-own item (``services.senders``, the same budget in the write every frame costs), so concurrent
+``services.budgets``, or a slow-down, ``services.slowdown``), or for a user's messages and a
+visitor's new conversations on the user's own item (``services.senders``, the same budget in the
+write every frame costs), so concurrent
 requests cannot pass more than it allows; a refusal is ``RateLimited`` with ``retry_after`` (429 + ``Retry-After``, or
 an error frame ``rate_limited``). The figures are in docs/design.md ("Limits").
 
@@ -53,11 +54,20 @@ def sign_up(source_ip: str | None) -> None:
         "sign-ups from this address", config.signups_per_address, config.address_window_seconds))
 
 
-def new_conversation(visitor_id: str, source_ip: str | None) -> None:
-    """A visitor asks for a new conversation: their own budget, then their address's."""
+def conversation_budget() -> budgets.Budget:
+    """A visitor's own budget of new conversations (kept on their item: ``senders``)."""
     config = get_config()
-    budgets.spend(f"session-visitor#{visitor_id}", budgets.Budget(
-        "new conversations", config.conversations_per_visitor, config.address_window_seconds))
+    return budgets.Budget("new conversations", config.conversations_per_visitor, config.address_window_seconds)
+
+
+def new_conversation(visitor_id: str, source_ip: str | None, visitor_spent: bool = False) -> None:
+    """A visitor asks for a new conversation: their own budget (unless the frame's write already
+    spent it: ``visitor_spent``), then their address's."""
+    from chalicelib.services import senders
+
+    config = get_config()
+    if not visitor_spent:
+        senders.spend_conversation(visitor_id, conversation_budget())
     if source_ip:
         budgets.spend(f"session-ip#{source_ip}", budgets.Budget(
             "new conversations from this address", config.conversations_per_address,

@@ -18,6 +18,11 @@ simultaneous writes each kept their own list, and one dropped it: then the frame
 never too little).
 The write answers with the whole item (``ALL_NEW``): its token generation and ``disabled`` say on
 every frame, without a read, whether the sender's token was revoked.
+
+A visitor's budget of new conversations lives on their item too (``conv_tat``), under the same
+version and request ids: the exact write of a ``start_session`` frame spends it as well, when this
+container knows it has room (``count_frame``'s ``conversation``); otherwise, and for a conversation
+opened over REST, ``spend_conversation`` spends it in a write of its own.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class _Known(msgspec.Struct, frozen=True):
     version: int
     tat: float | None
     requests: tuple[str, ...]
+    conv_tat: float | None = None  # a visitor's budget of new conversations
 
 
 # (user type, user id) -> the budget as last written or seen by this container.
@@ -57,6 +63,7 @@ class Sender(msgspec.Struct, frozen=True):
     """Whose frame it is: the user's item as the frame's write left it."""
 
     item: AgentModel | VisitorModel
+    conversation_spent: bool = False  # the frame's write also spent a new conversation's budget
 
     @property
     def user_id(self) -> str:
@@ -87,15 +94,19 @@ def _refusal(budget: Budget, tat: float, now: float) -> RateLimited:
 
 
 def _known_of(item: AgentModel | VisitorModel) -> _Known:
+    conv_tat = getattr(item, "conv_tat", None)
     return _Known(int(item.msg_version or 0), float(item.msg_tat) if item.msg_tat is not None else None,
-                  tuple(item.msg_requests or ()))
+                  tuple(item.msg_requests or ()), float(conv_tat) if conv_tat is not None else None)
 
 
-def count_frame(user_type: str, user_id: str, also: list | None = None) -> Sender | None:
+def count_frame(user_type: str, user_id: str, also: list | None = None,
+                conversation: Budget | None = None) -> Sender | None:
     """Take one frame (or REST message) of the user from their message budget
     (``message_budget``), applying ``also`` (more update actions on the user's item) in the same
     write. ``RateLimited`` when the budget is spent (nothing written); None when the user no longer
-    exists.
+    exists. ``conversation`` (a visitor's budget of new conversations): spent in the same write
+    when it is exact and this container knows the budget has room (``Sender.conversation_spent``);
+    otherwise left to ``spend_conversation``.
 
     The first write is exact: computed from the budget as this container knows it, on the
     condition that its version is unchanged. When another frame wrote in between (the answer
@@ -116,11 +127,16 @@ def count_frame(user_type: str, user_id: str, also: list | None = None) -> Sende
         if known is not None and seen.tat is not None and seen.tat > now + budget.slack:
             raise _refusal(budget, seen.tat, now)
         requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
+        spends_conversation = False
         if attempt == 0:
             tat = max(seen.tat or now, now) + budget.interval
             unchanged = model.msg_version == seen.version if seen.version else model.msg_version.does_not_exist()
             actions = [model.msg_tat.set(tat), model.msg_version.set(seen.version + 1), requests]
             condition = exists & unchanged
+            if conversation is not None and model is VisitorModel and _has_room(seen.conv_tat, conversation, now):
+                # exact too: every write of conv_tat moves the version this write is conditioned on
+                actions.append(VisitorModel.conv_tat.set(max(seen.conv_tat or now, now) + conversation.interval))
+                spends_conversation = True
         elif seen.tat is not None and seen.tat > now:  # busy: one more interval, within the window
             actions = [model.msg_tat.set(model.msg_tat + budget.interval), model.msg_version.add(1), requests]
             condition = exists & (model.msg_tat > now) & (model.msg_tat <= now + budget.slack) \
@@ -137,7 +153,49 @@ def count_frame(user_type: str, user_id: str, also: list | None = None) -> Sende
         known = _known_of(item)
         _known.put(key, known)
         if applied or request_id in known.requests:  # or a lost answer's own write
-            return Sender(item)
+            return Sender(item, conversation_spent=spends_conversation)
+    raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
+
+
+def _has_room(tat: float | None, budget: Budget, now: float) -> bool:
+    return tat is None or tat <= now + budget.slack
+
+
+def spend_conversation(visitor_id: str, budget: Budget) -> None:
+    """Take one new conversation from the visitor's budget (``conv_tat`` on their item), in a
+    write of its own: ``budgets``' two forms (a busy bucket takes one more interval while it stays
+    within the window, an idle one starts from now), each moving the version ``count_frame``'s
+    exact write is conditioned on, and recording its request id. ``RateLimited`` when it is spent.
+    A visitor who no longer exists has nothing to spend (their token is refused elsewhere)."""
+    key = ("visitor", visitor_id)
+    known = _known.get(key)
+    request_id = uuid.uuid4().hex
+    exists = VisitorModel.visitor_id.exists()
+    model = VisitorModel
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt > 2:
+            clock.sleep(backoff(attempt, base=0.005, cap=0.2))
+        now = clock.epoch()
+        seen = known or _Known(0, None, ())
+        if known is not None and not _has_room(seen.conv_tat, budget, now):
+            raise _refusal(budget, seen.conv_tat, now)
+        requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
+        if seen.conv_tat is not None and seen.conv_tat > now:  # busy
+            actions = [model.conv_tat.set(model.conv_tat + budget.interval)]
+            condition = (model.conv_tat > now) & (model.conv_tat <= now + budget.slack)
+        else:  # idle (or never used)
+            actions = [model.conv_tat.set(now + budget.interval)]
+            condition = model.conv_tat.does_not_exist() | (model.conv_tat <= now)
+        item = model(visitor_id)
+        applied = update_answering(item, [*actions, model.msg_version.add(1), requests],
+                                   exists & condition & ~model.msg_requests.contains(request_id))
+        if applied is None:
+            _known.forget(key)
+            return
+        known = _known_of(item)
+        _known.put(key, known)
+        if applied or request_id in known.requests:
+            return
     raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
 
 

@@ -17,6 +17,7 @@ from chalicelib.services import (
     identity,
     notify,
     operations,
+    ratelimit,
     receipts,
     senders,
     session_lists,
@@ -57,14 +58,17 @@ def on_disconnected(principal: Principal, connection_id: str) -> None:
     operations.socket_closed(principal, connection_id)
 
 
-def on_frame(principal: Principal, connection_id: str) -> senders.Sender | None:
+def on_frame(principal: Principal, connection_id: str, starts_conversation: bool = False) -> senders.Sender | None:
     """Any frame counts against its sender's rate limit, is a heartbeat (for agents, for their
     availability), and puts the socket back on its owner's set of open sockets (whatever judged it
     closed while it was silent, it is open, and pushes must reach it): one write on the sender's
-    own item, which answers with it (``senders``). None when the sender no longer exists."""
+    own item, which answers with it (``senders``). A visitor's ``start_session`` frame may spend
+    their budget of new conversations in it too (``starts_conversation``). None when the sender no
+    longer exists."""
     if principal.is_agent:
         return assignment.agent_frame(principal.user_id, connection_id)
-    return senders.count_frame("visitor", principal.user_id, also=[VisitorModel.socket_ids.add({connection_id})])
+    return senders.count_frame("visitor", principal.user_id, also=[VisitorModel.socket_ids.add({connection_id})],
+                               conversation=ratelimit.conversation_budget() if starts_conversation else None)
 
 
 def _sessions_frame(principal: Principal) -> dict[str, Any]:

@@ -167,16 +167,19 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         principal = connections.principal_for(connection_id)
         if principal is None:
             raise Forbidden("this connection is not registered: reconnect")
+        starts_conversation = invalid is None and data.get("action") == "start_session"
         try:
-            sender = actions.on_frame(principal, connection_id)  # the rate limit, a heartbeat: one write
+            # the rate limit, a heartbeat (and a visitor's budget of new conversations): one write
+            sender = actions.on_frame(principal, connection_id, starts_conversation)
         except RateLimited:
             operations.ensure_socket_current(principal, connection_id)  # revoked outranks over the limit
             raise
         operations.ensure_sender_current(principal, connection_id, sender)  # a revoked token: closed here
         if invalid is not None:
             raise invalid
-        if data.get("action") == "start_session":
-            ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id))
+        if starts_conversation:
+            ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id),
+                                       visitor_spent=sender is not None and sender.conversation_spent)
         reply = actions.dispatch(principal, connection_id, frame, sender)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
