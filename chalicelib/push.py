@@ -53,8 +53,18 @@ stats = PushStats()
 CONNECT_SECONDS = 30
 
 
-@functools.lru_cache(maxsize=4)
+_clients_lock = threading.Lock()
+
+
 def _client(endpoint: str) -> Any:
+    """The ``@connections`` client for ``endpoint``, made once: threads posting together for the
+    first time (the local stack's, in a burst) would each make one, and throw all but one away."""
+    with _clients_lock:
+        return _made_client(endpoint)
+
+
+@functools.lru_cache(maxsize=4)
+def _made_client(endpoint: str) -> Any:
     return aws_client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint,
