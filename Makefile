@@ -32,6 +32,7 @@ install: $(STAMP)
 $(CHECKOV): requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV) || python3 -m venv $(CHECKOV_VENV)
 	$(call install_into,$(CHECKOV_VENV),requirements-checkov.txt)
+	$(CHECKOV_VENV)/bin/python infra/checkov_tables.py
 	touch $(CHECKOV)
 
 checkov: $(CHECKOV)
