@@ -69,6 +69,13 @@ MIN_DELIVERIES = 200
 Frame = dict[str, Any]
 
 
+@pytest.fixture
+def assigners_race() -> Iterator[None]:
+    """The stack's own setting, not the race tests' (tests/concurrency/conftest.py): its assigners
+    take turns, as ``make run``'s do."""
+    yield
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The local stack, as tests/e2e starts it, for this module alone."""
