@@ -165,7 +165,9 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
     """Take one new conversation from the visitor's budget (``conv_tat`` on their item), in a
     write of its own: ``budgets``' two forms (a busy bucket takes one more interval while it stays
     within the window, an idle one starts from now), each moving the version ``count_frame``'s
-    exact write is conditioned on, and recording its request id. ``RateLimited`` when it is spent.
+    exact write is conditioned on, and recording its request id among the last ones it read (a
+    container that read nothing writes only to an item never written so: the refusal's answer
+    gives it the list, which a blind write would have cut). ``RateLimited`` when it is spent.
     A visitor who no longer exists has nothing to spend (their token is refused elsewhere)."""
     key = ("visitor", visitor_id)
     known = _known.get(key)
@@ -180,7 +182,10 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
         if known is not None and not _has_room(seen.conv_tat, budget, now):
             raise _refusal(budget, seen.conv_tat, now)
         requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
-        if seen.conv_tat is not None and seen.conv_tat > now:  # busy
+        if known is None:  # nothing seen: only an item never written so (else its answer fills ``known``)
+            actions = [model.conv_tat.set(now + budget.interval)]
+            condition = model.msg_version.does_not_exist()
+        elif seen.conv_tat is not None and seen.conv_tat > now:  # busy
             actions = [model.conv_tat.set(model.conv_tat + budget.interval)]
             condition = (model.conv_tat > now) & (model.conv_tat <= now + budget.slack)
         else:  # idle (or never used)

@@ -89,3 +89,17 @@ def test_a_conversation_whose_answer_was_lost_is_counted_once(visitor_id):
 
     assert lost.injected == {"UpdateItem": 1}
     assert _conversations_passed(visitor_id, 3) == 1
+
+
+def test_a_cold_container_keeps_the_request_ids_other_writes_recorded(visitor_id):
+    """A retry after a lost answer recognises its write by its request id among the last ones: a
+    conversation spent by a container that never read the visitor must not cut that list."""
+    for _ in range(3):
+        senders.count_frame("visitor", visitor_id)  # frames, no conversation
+    before = VisitorModel.get(visitor_id, consistent_read=True).msg_requests
+    forget_all()
+
+    senders.spend_conversation(visitor_id, BUDGET)
+
+    after = VisitorModel.get(visitor_id, consistent_read=True).msg_requests
+    assert len(before) == 3 and after[:3] == before and len(after) == 4
