@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 import msgspec
 
@@ -124,7 +125,7 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
             clock.sleep(backoff(attempt, base=0.005, cap=0.2))  # an idle bucket turning busy meanwhile
         now = clock.epoch()
         seen = known or _Known(0, None, ())
-        if known is not None and seen.tat is not None and seen.tat > now + budget.slack:
+        if known is not None and not _has_room(seen.tat, budget, now):
             raise _refusal(budget, seen.tat, now)
         requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
         spends_conversation = False
@@ -137,21 +138,15 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
                 # exact too: every write of conv_tat moves the version this write is conditioned on
                 actions.append(VisitorModel.conv_tat.set(max(seen.conv_tat or now, now) + conversation.interval))
                 spends_conversation = True
-        elif seen.tat is not None and seen.tat > now:  # busy: one more interval, within the window
-            actions = [model.msg_tat.set(model.msg_tat + budget.interval), model.msg_version.add(1), requests]
-            condition = exists & (model.msg_tat > now) & (model.msg_tat <= now + budget.slack) \
-                & ~model.msg_requests.contains(request_id)
-        else:  # idle (or never used): it starts from now
-            actions = [model.msg_tat.set(now + budget.interval), model.msg_version.add(1), requests]
-            condition = exists & (model.msg_tat.does_not_exist() | (model.msg_tat <= now)) \
-                & ~model.msg_requests.contains(request_id)
+        else:
+            take, holds = _take(model.msg_tat, seen.tat, budget, now)
+            actions = [take, model.msg_version.add(1), requests]
+            condition = exists & holds & ~model.msg_requests.contains(request_id)
         item = model(user_id)
-        applied = update_answering(item, [*actions, *(also or [])], condition)
-        if applied is None:
-            _known.forget(key)
+        written = _write(key, item, [*actions, *(also or [])], condition)
+        if written is None:
             return None
-        known = _known_of(item)
-        _known.put(key, known)
+        applied, known = written
         if applied or request_id in known.requests:  # or a lost answer's own write
             return Sender(item, conversation_spent=spends_conversation)
     raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
@@ -159,6 +154,28 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
 
 def _has_room(tat: float | None, budget: Budget, now: float) -> bool:
     return tat is None or tat <= now + budget.slack
+
+
+def _take(attribute: Any, tat: float | None, budget: Budget, now: float) -> tuple[Any, Any]:
+    """``budgets``' two writes of the bucket kept in ``attribute``, the one ``tat`` (as last seen)
+    calls for: the update action and its condition. A busy bucket takes one more interval while it
+    stays within the window; an idle one (or one never used) starts from now."""
+    if tat is not None and tat > now:
+        return attribute.set(attribute + budget.interval), (attribute > now) & (attribute <= now + budget.slack)
+    return attribute.set(now + budget.interval), attribute.does_not_exist() | (attribute <= now)
+
+
+def _write(key: tuple[str, str], item: AgentModel | VisitorModel, actions: list,
+           condition: Any) -> tuple[bool, _Known] | None:
+    """One conditional write of the user's item; whether it applied and the budget as it left it
+    (or as it stood when refused), remembered. None when the user no longer exists."""
+    applied = update_answering(item, actions, condition)
+    if applied is None:
+        _known.forget(key)
+        return None
+    known = _known_of(item)
+    _known.put(key, known)
+    return applied, known
 
 
 def spend_conversation(visitor_id: str, budget: Budget) -> None:
@@ -183,22 +200,14 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
             raise _refusal(budget, seen.conv_tat, now)
         requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
         if known is None:  # nothing seen: only an item never written so (else its answer fills ``known``)
-            actions = [model.conv_tat.set(now + budget.interval)]
-            condition = model.msg_version.does_not_exist()
-        elif seen.conv_tat is not None and seen.conv_tat > now:  # busy
-            actions = [model.conv_tat.set(model.conv_tat + budget.interval)]
-            condition = (model.conv_tat > now) & (model.conv_tat <= now + budget.slack)
-        else:  # idle (or never used)
-            actions = [model.conv_tat.set(now + budget.interval)]
-            condition = model.conv_tat.does_not_exist() | (model.conv_tat <= now)
-        item = model(visitor_id)
-        applied = update_answering(item, [*actions, model.msg_version.add(1), requests],
-                                   exists & condition & ~model.msg_requests.contains(request_id))
-        if applied is None:
-            _known.forget(key)
+            take, holds = model.conv_tat.set(now + budget.interval), model.msg_version.does_not_exist()
+        else:
+            take, holds = _take(model.conv_tat, seen.conv_tat, budget, now)
+        written = _write(key, model(visitor_id), [take, model.msg_version.add(1), requests],
+                         exists & holds & ~model.msg_requests.contains(request_id))
+        if written is None:
             return
-        known = _known_of(item)
-        _known.put(key, known)
+        applied, known = written
         if applied or request_id in known.requests:
             return
     raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)

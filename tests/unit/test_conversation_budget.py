@@ -18,16 +18,16 @@ BUDGET = budgets.Budget("new conversations", size=2, window=1000.0)  # one back 
 
 @pytest.fixture
 def visitor_id(tables, monkeypatch):
-    from chalicelib.config import get_config
+    from chalicelib.config import reload_config
 
     monkeypatch.setenv("KEFU_CONVERSATIONS_PER_VISITOR", "2")
     monkeypatch.setenv("KEFU_ADDRESS_WINDOW", "1000")
-    get_config.cache_clear()
+    reload_config()
     assert ratelimit.conversation_budget() == BUDGET
     yield visitors.new_visitor("Vera", None).visitor_id
     clock.reset()
     monkeypatch.undo()
-    get_config.cache_clear()
+    reload_config()
 
 
 def _frame(visitor_id: str) -> senders.Sender:
