@@ -12,8 +12,9 @@ Phases (the defaults; every figure can be changed, see ``--help``):
 3. quiescence: once no frame is due any more, every message sent is checked: stored exactly once
    (read back through the history API) and delivered exactly once to every socket of its recipient
    (and every other socket of its sender) that stayed open.
-4. assignments: the 20 agents go offline; 10 new agents with room for 20 each; 200 customers,
-   already connected, ask for an agent 40 at a time.
+4. assignments: once the stack lists no open connection (every ``$disconnect`` of phases 1-3
+   handled, so they do not compete with the assignments), the 20 agents go offline; 10 new agents
+   with room for 20 each; 200 customers, already connected, ask for an agent 40 at a time.
 
 Prints messages/s, end-to-end delivery p50/p95/p99 (send to the other party's socket), assignment
 latency p50/p99 (``start_session`` sent to ``session.assigned`` received), errors, ``lost`` and
@@ -543,6 +544,17 @@ class Load:
             self.report.assign_burst_cpu_seconds = self.cpu() - cpu_before
         self.report.assign_burst_customers = config.assign_customers
 
+    async def connections_settle(self, timeout: float = 60.0) -> None:
+        """Wait until the stack lists no open connection: every ``$disconnect`` of the sockets
+        closed so far has been handled, so the next phase does not share the stack with them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            page = await self.rest("GET", "/api/connections?limit=1", self._admin_token)
+            if not page["connections"]:
+                return
+            await asyncio.sleep(0.5)
+        self.report.note(f"connections still open {timeout:g} s after every socket closed")
+
     async def close_all(self) -> None:
         self.closing = True
         sockets = [s for p in self.people.values() for s in p.sockets if s.is_open]
@@ -593,6 +605,9 @@ async def run_load(rest_url: str, config: LoadConfig, admin_user: str, admin_pas
             await load.check()
             await load.close_all()  # presence follows: nobody of these phases is online any more
             load.closing = False
+            if "assign" in phases:
+                say("assignments: waiting for the stack to handle every $disconnect")
+                await load.connections_settle()
         if "assign" in phases:
             say(f"assignments: {config.assign_customers} customers, {config.assign_agents} agents, "
                 f"{config.assign_concurrency} at a time")
