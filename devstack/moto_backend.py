@@ -122,7 +122,11 @@ class DirectDynamoDB:
 
         request = self._request_class(environ)
         try:
-            status, headers, body = self._handler.dispatch(request, request.raw_url, dict(request.headers))
+            handler = self._handler()
+            if _set_up_data_plane(handler, request, environ):
+                status, headers, body = handler.call_action()
+            else:
+                status, headers, body = handler._dispatch(request, request.raw_url, dict(request.headers))
         except ClientError as e:  # as moto's Flask view answers one
             status, headers, body = 400, {}, e.response["Error"]["Message"]
         payload = body.encode() if isinstance(body, str) else bytes(body or b"")
@@ -132,6 +136,51 @@ class DirectDynamoDB:
             reply.append(("Content-Type", "text/html; charset=utf-8"))  # what Flask's Response adds
         start_response(f"{int(status)} {HTTPStatus(int(status)).phrase}", reply)
         return [payload]
+
+
+def _set_up_data_plane(handler: Any, request: Any, environ: dict[str, Any]) -> bool:
+    """What moto's ``setup_class`` sets for a data-plane request (GetItem, Query, ...: a JSON
+    body, no query string, no compression), without what only other protocols need: it parsed the
+    JSON body as a form and as a query string (``parse_qsl``), rebuilt the URL three ways, and
+    read the parameters through the operation's model (``_install_direct_requests`` reads them
+    as JSON anyway). False, and nothing set, for any other request: moto's setup takes it."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if (environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING")
+            or environ.get("HTTP_CONTENT_ENCODING") or target[len(DYNAMODB_TARGET):] not in moto_speedups.DATA_PLANE):
+        return False
+    raw = request.get_data()
+    if not raw or moto_speedups.has_binary_value(raw):
+        return False
+    try:
+        params = json.loads(raw)
+    except ValueError:
+        return False  # moto's parser answers a malformed body as it always did
+    if not isinstance(params, dict):
+        return False
+    from moto.core.responses import get_partition
+    from moto.iam.models import mark_account_as_visited
+
+    handler.is_werkzeug_request = True
+    handler.normalized_request = request
+    handler.raw_body = raw
+    handler.body = raw.decode("utf-8")
+    handler.form_data = {}
+    handler.querystring = handler.data = {}
+    handler.path = environ.get("PATH_INFO") or "/"
+    handler.raw_path = environ.get("RAW_URI") or handler.path
+    handler.uri = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}{handler.raw_path}"
+    handler.method = "POST"
+    handler.region = handler.get_region_from_url(request, handler.uri)  # host, user agent, then signature
+    handler.partition = get_partition(handler.region)
+    handler.uri_match = {}
+    handler.headers = request.headers
+    handler.response_headers = {"server": "amazon.com"}
+    handler.params = params
+    handler.access_key = handler.get_access_key()
+    handler.current_account = handler.get_current_account()
+    mark_account_as_visited(account_id=handler.current_account, access_key=handler.access_key,
+                            service=handler.service_name, region=handler.region)
+    return True
 
 
 class _Serialized:

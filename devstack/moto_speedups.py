@@ -35,6 +35,17 @@ to work DynamoDB does not do:
   three of those walks only check the expression against its names and the table's keys (too
   many actions, overlapping paths, a key attribute updated), so once an expression passed them
   with those names on that table's keys, they are not walked again for it.
+- every answer got a request id of 52 characters drawn one ``random.choice`` at a time (90 us, a
+  quarter of a GetItem), and its body was searched for an XML ``<RequestId>`` to fill in: the id
+  is drawn in one ``choices`` call from the same seeded generator, and only an XML body is searched.
+- an answer's items were turned into plain values twice (moto's ``dynamo_to_dict``, then the JSON
+  shortcut's walk), each asking every value what it is with a chain of ``isinstance`` and
+  ``hasattr``: both now go by the value's exact type first (plain dicts, lists, strings and
+  moto's ``DynamoType``), anything else the way they did.
+- a Query or Scan deep-copied every item it answered with before reading it into the answer. The
+  server answers one request at a time and builds the whole answer before the next starts, and
+  nothing on the way changes an answered item (a projection makes a new one), so the items are
+  read where they are stored.
 
 ``install()`` patches moto's classes once per process; it is called where the server starts.
 """
@@ -46,6 +57,7 @@ import copy
 import functools
 import json
 import re
+import string
 from typing import Any
 
 # Operations whose successful answer is a plain document of DynamoDB-typed values.
@@ -69,6 +81,9 @@ def install() -> None:
     _install_cached_condition_lexing()
     _install_cached_condition_trees()
     _install_cached_update_parsing()
+    _install_cheap_request_ids()
+    _install_typed_conversion()
+    _install_uncopied_answers()
     dynamodb_models._kefu_speedups = True
 
 
@@ -250,8 +265,18 @@ def _install_partition_index() -> None:
 
 
 # -- responses ------------------------------------------------------------------------------------
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _wire(value: Any) -> Any:
     """What moto's serializer makes of a data-plane value: bytes base64-encoded, None left out."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _PLAIN else _wire(v) for k, v in value.items() if v is not None}
+    if kind is list:
+        return [v if type(v) in _PLAIN else _wire(v) for v in value]
     if isinstance(value, dict):
         return {k: _wire(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
@@ -292,7 +317,90 @@ def _install_direct_responses() -> None:
     DynamoHandler.serialized = serialized
 
 
+def _install_cheap_request_ids() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal.moto_random import MotoRandom
+    from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+    moto_random_string = MotoRandom.get_random_string
+    letters, digits = string.ascii_letters, string.ascii_letters + string.digits
+
+    def get_random_string(self: Any, length: int = 20, include_digits: bool = True,
+                          lower_case: bool = False) -> str:
+        if not isinstance(length, int) or length < 0:
+            return moto_random_string(self, length, include_digits, lower_case)
+        drawn = "".join(self.choices(digits if include_digits else letters, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    moto_enrich = BaseResponse._enrich_response
+
+    def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if not isinstance(body, str) or "<RequestId>" in body:
+            return moto_enrich(headers, body)
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        gen_amzn_requestid_long(headers)
+        return headers, body
+
+    MotoRandom.get_random_string = get_random_string
+    BaseResponse._enrich_response = staticmethod(enrich_response)
+
+
+def _install_typed_conversion() -> None:
+    from moto.dynamodb import responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    moto_to_dict = responses.dynamo_to_dict
+    _ITEM_DICTS = (LimitedSizeDict,)  # an item's attributes: a dict moto's walk takes as one
+
+    def dynamo_to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _PLAIN or obj is None:
+            return obj
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            value = obj.value
+            return {obj.type: value if type(value) in _PLAIN else dynamo_to_dict(value)}
+        if kind is dict or kind in _ITEM_DICTS:
+            return {k: dynamo_to_dict(v) for k, v in obj.items()}
+        if kind is list:
+            return [dynamo_to_dict(v) for v in obj]
+        return moto_to_dict(obj)
+
+    responses.dynamo_to_dict = dynamo_to_dict
+
+
+class _AnswersUncopied:
+    """``copy`` as moto's table module sees it: the items a Query or Scan answers with (a list of
+    items, or one) are not copied; anything else (a backup's table) is, deeply."""
+
+    def __init__(self, item_class: type) -> None:
+        self._item = item_class
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        item = self._item
+        if type(value) is item:
+            return value
+        if type(value) is list and all(type(entry) is item for entry in value):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _install_uncopied_answers() -> None:
+    from moto.dynamodb.models import table
+    from moto.dynamodb.models.dynamo_type import Item
+
+    table.copy = _AnswersUncopied(Item)
+
+
 _BINARY_KEY = re.compile(rb'"BS?"\s*:')
+
+
+def has_binary_value(body: bytes) -> bool:
+    """Whether a JSON body may hold a binary attribute value (base64 text moto's parser decodes)."""
+    return _BINARY_KEY.search(body) is not None
 
 
 def _install_direct_requests() -> None:
@@ -302,7 +410,7 @@ def _install_direct_requests() -> None:
 
     def parse_parameters(self: Any, request: Any) -> None:
         body = request.data
-        if self._get_action() in DATA_PLANE and body and not _BINARY_KEY.search(body):
+        if self._get_action() in DATA_PLANE and body and not has_binary_value(body):
             try:
                 parsed = json.loads(body)
             except ValueError:
