@@ -46,6 +46,10 @@ to work DynamoDB does not do:
   server answers one request at a time and builds the whole answer before the next starts, and
   nothing on the way changes an answered item (a projection makes a new one), so the items are
   read where they are stored.
+- the update expression's validators walk its tree seven times, asking at every node whether it
+  is a node (an abstract class: a slow ``isinstance``) and whether this walk processes it (a tuple
+  rebuilt from a dict at every node): a third of an UpdateItem. Both answers depend only on the
+  node's class and the walk's, so they are kept per class; the walks are otherwise moto's.
 
 ``install()`` patches moto's classes once per process; it is called where the server starts.
 """
@@ -84,6 +88,7 @@ def install() -> None:
     _install_cheap_request_ids()
     _install_typed_conversion()
     _install_uncopied_answers()
+    _install_typed_traversal()
     dynamodb_models._kefu_speedups = True
 
 
@@ -393,6 +398,38 @@ def _install_uncopied_answers() -> None:
     from moto.dynamodb.models.dynamo_type import Item
 
     table.copy = _AnswersUncopied(Item)
+
+
+def _install_typed_traversal() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    is_node: dict[type, bool] = {}
+    processes: dict[tuple[type, type], bool] = {}  # (walk's class, node's class) -> processed by it
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        kind = type(node)
+        node_like = is_node.get(kind)
+        if node_like is None:
+            node_like = is_node[kind] = isinstance(node, Node)
+        if not node_like:
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        key = (type(self), kind)
+        processed = processes.get(key)
+        if processed is None:
+            processed = processes[key] = isinstance(node, self.nodes_to_be_processed())
+        if processed:
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively
 
 
 _BINARY_KEY = re.compile(rb'"BS?"\s*:')
