@@ -14,6 +14,7 @@ from chalicelib.config import get_config
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import AgentModel, AssignmentModel, SessionModel
 from chalicelib.models.base import fetch, get_or_none, rounds
+from chalicelib.models.batch import get_all
 from chalicelib.observability import logger
 from chalicelib.services import connections, notify
 from chalicelib.services.assignment import claims, dispatch, matching, offline, queue, release, slots
@@ -166,24 +167,29 @@ def _hand_back(customer_id: str, agent_id: str, requeued: set[str]) -> bool:
 def active_sessions_of(agent_id: str) -> list[SessionModel]:
     """The agent's current conversations (from their assignments, confirmed), newest first.
 
-    The ``by_agent`` index may not show an assignment made a moment ago, though the agent was
-    already told of it: when it lists fewer sessions than the agent's count (read consistently)
+    The customers come from the agent item (``customer_ids``, read consistently, written with the
+    count): the ``by_agent`` index of assignments lags without bound, and after a lag spike a
+    console reloaded seconds after an assignment did not list it. The index is read too, for
+    assignments older than ``customer_ids``; when it still lists fewer than the agent's count
     and the last assignment is recent, it is read again, within ``KEFU_INDEX_LAG``."""
     lag = get_config().index_lag_seconds
-    sessions = _confirmed_sessions_of(agent_id)
+    agent = get_or_none(AgentModel, agent_id)
+    sessions = _confirmed_sessions_of(agent_id, agent)
     for _ in range(matching.LOOK_AGAIN):
-        agent = get_or_none(AgentModel, agent_id)
         if agent is None or len(sessions) >= int(agent.active_count) or not slots.assigned_recently(agent, lag):
             break
         time.sleep(lag / matching.LOOK_AGAIN)
-        sessions = _confirmed_sessions_of(agent_id)
+        agent = get_or_none(AgentModel, agent_id)
+        sessions = _confirmed_sessions_of(agent_id, agent)
     return sorted(sessions, key=lambda s: s.created_at, reverse=True)
 
 
-def _confirmed_sessions_of(agent_id: str) -> list[SessionModel]:
-    sessions = []
-    for listed in AssignmentModel.by_agent.query(agent_id):
-        session = get_or_none(SessionModel, listed.session_id)
-        if session is not None and session.status == "active" and session.agent_id == agent_id:
-            sessions.append(session)
-    return sessions
+def _confirmed_sessions_of(agent_id: str, agent: AgentModel | None) -> list[SessionModel]:
+    """The sessions of the agent's assignments that are active with them as stored: the
+    assignments of ``customer_ids`` and of the index, then their sessions, each in one consistent
+    batch read."""
+    customer_ids = set(agent.customer_ids or ()) if agent is not None else set()
+    customer_ids |= {listed.customer_id for listed in AssignmentModel.by_agent.query(agent_id)}
+    held = [a.session_id for a in get_all(AssignmentModel, sorted(customer_ids)) if a.agent_id == agent_id]
+    return [session for session in get_all(SessionModel, held)
+            if session.status == "active" and session.agent_id == agent_id]
