@@ -138,15 +138,23 @@ class DirectDynamoDB:
         return [payload]
 
 
+_JSON_CONTENT_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1", "application/json")
+
+
 def _set_up_data_plane(handler: Any, request: Any, environ: dict[str, Any]) -> bool:
     """What moto's ``setup_class`` sets for a data-plane request (GetItem, Query, ...: a JSON
     body, no query string, no compression), without what only other protocols need: it parsed the
     JSON body as a form and as a query string (``parse_qsl``), rebuilt the URL three ways, and
     read the parameters through the operation's model (``_install_direct_requests`` reads them
-    as JSON anyway). False, and nothing set, for any other request: moto's setup takes it."""
+    as JSON anyway). False, and nothing set, for any other request: moto's setup takes it.
+
+    One deliberate difference: moto read a body holding ``Action=`` (a chat message quoting a
+    URL, say) as a query string naming another action, and answered 500; this answers it as
+    DynamoDB does."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if (environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING")
-            or environ.get("HTTP_CONTENT_ENCODING") or target[len(DYNAMODB_TARGET):] not in moto_speedups.DATA_PLANE):
+            or environ.get("HTTP_CONTENT_ENCODING") or target[len(DYNAMODB_TARGET):] not in moto_speedups.DATA_PLANE
+            or not environ.get("CONTENT_TYPE", "").startswith(_JSON_CONTENT_TYPES)):
         return False
     raw = request.get_data()
     if not raw or moto_speedups.has_binary_value(raw):
@@ -167,7 +175,8 @@ def _set_up_data_plane(handler: Any, request: Any, environ: dict[str, Any]) -> b
     handler.form_data = {}
     handler.querystring = handler.data = {}
     handler.path = environ.get("PATH_INFO") or "/"
-    handler.raw_path = environ.get("RAW_URI") or handler.path
+    raw_uri = environ.get("RAW_URI") or ""
+    handler.raw_path = raw_uri if raw_uri.startswith("/") else handler.path  # not a proxy-form target
     handler.uri = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}{handler.raw_path}"
     handler.method = "POST"
     handler.region = handler.get_region_from_url(request, handler.uri)  # host, user agent, then signature

@@ -37,7 +37,8 @@ to work DynamoDB does not do:
   with those names on that table's keys, they are not walked again for it.
 - every answer got a request id of 52 characters drawn one ``random.choice`` at a time (90 us, a
   quarter of a GetItem), and its body was searched for an XML ``<RequestId>`` to fill in: the id
-  is drawn in one ``choices`` call from the same seeded generator, and only an XML body is searched.
+  is drawn in one ``choices`` call from the same generator, and only an XML body is searched.
+  (After a ``/moto-api/seed`` the ids are still repeatable, but not moto's own sequence.)
 - an answer's items were turned into plain values twice (moto's ``dynamo_to_dict``, then the JSON
   shortcut's walk), each asking every value what it is with a chain of ``isinstance`` and
   ``hasattr``: both now go by the value's exact type first (plain dicts, lists, strings and

@@ -85,7 +85,8 @@ def _script(ddb: Any, table: str) -> list[Any]:
             answer.pop("ResponseMetadata")
             answers.append((operation, _unordered_sets(answer)))
         except ClientError as e:
-            answers.append((operation, e.response["Error"]["Code"],
+            answers.append((operation, e.response["Error"]["Code"], e.response["Error"].get("Message"),
+                            e.response["ResponseMetadata"]["HTTPStatusCode"],
                             _unordered_sets(e.response.get("CancellationReasons")),
                             _unordered_sets(e.response.get("Item"))))
 
@@ -103,6 +104,19 @@ def _script(ddb: Any, table: str) -> list[Any]:
     for item in ITEMS:
         ask("put_item", TableName=table, Item=item)
     ask("put_item", TableName=table, Item=ITEMS[0], ReturnValues="ALL_OLD")
+    # without binary values: these take the embedded server's own request set-up
+    plain = {"pk": {"S": "plain"}, "group": {"S": "g1"}, "n": {"N": "100"}, "tags": {"SS": ["a", "b"]},
+             "doc": {"M": {"a": {"L": [{"N": "1"}, {"M": {"b": {"NULL": True}}}]}}}, "text": {"S": "plain text"}}
+    ask("put_item", TableName=table, Item=plain, ConditionExpression="attribute_not_exists(pk)")
+    ask("put_item", TableName=table, Item=plain, ConditionExpression="attribute_not_exists(pk)",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    ask("update_item", TableName=table, Key={"pk": {"S": "plain"}}, ReturnValues="UPDATED_OLD",
+        UpdateExpression="SET #d.a[0] = :one, n = n + :one ADD tags :t REMOVE #txt",
+        ExpressionAttributeNames={"#d": "doc", "#txt": "text"},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":t": {"SS": ["c"]}})
+    ask("update_item", TableName=table, Key={"pk": {"S": "plain"}}, UpdateExpression="SET n = :v",
+        ExpressionAttributeValues={":v": {"S": "x"}, ":unused": {"S": "y"}})
+    ask("get_item", TableName=table, Key={"pk": {"S": "plain"}, "extra": {"S": "x"}})
     ask("get_item", TableName=table, Key={"pk": {"S": "p1"}})
     ask("get_item", TableName=table, Key={"pk": {"S": "p1"}}, ConsistentRead=True,
         ProjectionExpression="#d.inner, blob, tags", ExpressionAttributeNames={"#d": "doc"})
@@ -191,3 +205,20 @@ def test_a_data_plane_request_reaches_the_tables_of_its_own_region() -> None:
         assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
     finally:
         ireland.delete_table(TableName=table)
+
+
+def test_text_that_reads_like_a_query_string_is_stored_as_dynamodb_stores_it() -> None:
+    """Plain moto reads a JSON body holding ``Action=`` as a query string naming another action
+    and answers 500; DynamoDB (and the embedded server) store the text."""
+    configure_sim("off")
+    table = f"fidelity-{uuid.uuid4().hex[:8]}"
+    ddb = _client(MOTO_ENDPOINT)
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    try:
+        text = "see https://shop.example/?a=1&Action=DeleteTable&AWSAccessKeyId=x"
+        ddb.put_item(TableName=table, Item={"pk": {"S": "m"}, "text": {"S": text}})
+        assert ddb.get_item(TableName=table, Key={"pk": {"S": "m"}})["Item"]["text"] == {"S": text}
+    finally:
+        ddb.delete_table(TableName=table)

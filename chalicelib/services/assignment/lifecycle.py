@@ -173,23 +173,23 @@ def active_sessions_of(agent_id: str) -> list[SessionModel]:
     assignments older than ``customer_ids``; when it still lists fewer than the agent's count
     and the last assignment is recent, it is read again, within ``KEFU_INDEX_LAG``."""
     lag = get_config().index_lag_seconds
-    agent = get_or_none(AgentModel, agent_id)
-    sessions = _confirmed_sessions_of(agent_id, agent)
+    agent, sessions = _confirmed_sessions_of(agent_id)
     for _ in range(matching.LOOK_AGAIN):
         if agent is None or len(sessions) >= int(agent.active_count) or not slots.assigned_recently(agent, lag):
             break
         time.sleep(lag / matching.LOOK_AGAIN)
-        agent = get_or_none(AgentModel, agent_id)
-        sessions = _confirmed_sessions_of(agent_id, agent)
+        agent, sessions = _confirmed_sessions_of(agent_id)
     return sorted(sessions, key=lambda s: s.created_at, reverse=True)
 
 
-def _confirmed_sessions_of(agent_id: str, agent: AgentModel | None) -> list[SessionModel]:
-    """The sessions of the agent's assignments that are active with them as stored: the
-    assignments of ``customer_ids`` and of the index, then their sessions, each in one consistent
-    batch read."""
-    customer_ids = set(agent.customer_ids or ()) if agent is not None else set()
-    customer_ids |= {listed.customer_id for listed in AssignmentModel.by_agent.query(agent_id)}
+def _confirmed_sessions_of(agent_id: str) -> tuple[AgentModel | None, list[SessionModel]]:
+    """The agent as read, and the sessions of their assignments that are active with them as
+    stored: the index first, then the agent (so every assignment committed before that read is in
+    its ``customer_ids`` and its count), then the assignments and their sessions, each in one
+    consistent batch read."""
+    customer_ids = {listed.customer_id for listed in AssignmentModel.by_agent.query(agent_id)}
+    agent = get_or_none(AgentModel, agent_id)
+    customer_ids |= set(agent.customer_ids or ()) if agent is not None else set()
     held = [a.session_id for a in get_all(AssignmentModel, sorted(customer_ids)) if a.agent_id == agent_id]
-    return [session for session in get_all(SessionModel, held)
-            if session.status == "active" and session.agent_id == agent_id]
+    return agent, [session for session in get_all(SessionModel, held)
+                   if session.status == "active" and session.agent_id == agent_id]
