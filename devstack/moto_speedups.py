@@ -329,13 +329,13 @@ def _install_cheap_request_ids() -> None:
     from moto.utilities.aws_headers import gen_amzn_requestid_long
 
     moto_random_string = MotoRandom.get_random_string
-    letters, digits = string.ascii_letters, string.ascii_letters + string.digits
+    letters, alphanumeric = string.ascii_letters, string.ascii_letters + string.digits
 
     def get_random_string(self: Any, length: int = 20, include_digits: bool = True,
                           lower_case: bool = False) -> str:
         if not isinstance(length, int) or length < 0:
             return moto_random_string(self, length, include_digits, lower_case)
-        drawn = "".join(self.choices(digits if include_digits else letters, k=length))
+        drawn = "".join(self.choices(alphanumeric if include_digits else letters, k=length))
         return drawn.lower() if lower_case else drawn
 
     moto_enrich = BaseResponse._enrich_response
