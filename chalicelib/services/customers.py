@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.errors import Forbidden
 from chalicelib.models import ConnectionModel, SessionModel, VisitorModel
-from chalicelib.models.base import fetch, get_or_none
+from chalicelib.models.base import fetch
 from chalicelib.models.batch import get_all
 from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
@@ -75,15 +75,15 @@ def _may_see(principal: Principal, visitor_id: str, sessions: list[SessionModel]
 
 def profile(principal: Principal, visitor_id: str, current: str | None = None) -> dict[str, Any]:
     """The customer as the panel shows them; for admins and the agents who serve or served them.
-    ``current``: the conversation on screen, read consistently: the index may not list one that
-    began a moment ago, and its copy of one it lists may be seconds old."""
+    ``current``: the conversation on screen, which the index may not list yet if it began a moment
+    ago; every conversation shown is read consistently, as the index's copy may be seconds old."""
     visitor = fetch(VisitorModel, visitor_id, "customer")
-    sessions = list(SessionModel.by_visitor.query(visitor_id, scan_index_forward=False, limit=HISTORY))
-    if current:
-        session = get_or_none(SessionModel, current)
-        if session is not None and session.visitor_id == visitor_id:
-            others = [s for s in sessions if s.session_id != current]
-            sessions = sorted([session, *others], key=lambda s: s.created_at, reverse=True)
+    listed = [s.session_id for s in SessionModel.by_visitor.query(
+        visitor_id, scan_index_forward=False, limit=HISTORY, attributes_to_get=["session_id"])]
+    # The index says which conversations there are; their state is read from the table, so one
+    # ended a moment ago is not offered as active (and openable for writing) from a stale copy.
+    sessions = sorted((s for s in get_all(SessionModel, [*([current] if current else []), *listed])
+                       if s.visitor_id == visitor_id), key=lambda s: s.created_at, reverse=True)[:HISTORY]
     if not _may_see(principal, visitor_id, sessions):
         raise Forbidden("you do not serve this customer")
     context = _context(visitor, sessions)

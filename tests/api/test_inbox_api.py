@@ -139,6 +139,26 @@ def test_the_customer_panel_shows_the_conversation_on_screen_as_stored_not_the_l
     assert [s["session_id"] for s in panel["sessions"]] == [session_id]
 
 
+def test_the_customer_panel_shows_an_earlier_conversation_ended_a_moment_ago_as_ended(api, people, monkeypatch):
+    """The console opens a listed conversation read-only from the status the panel gives; the
+    index's copy of one ended a moment ago may still say active."""
+    from chalicelib.models import SessionModel
+
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    earlier = people.start_session(visitor).session.session_id
+    index_before = list(SessionModel.by_visitor.query(visitor.user_id))
+    assert api.post(f"/api/sessions/{earlier}/end", alice).status_code == 200
+    current = people.start_session(visitor).session.session_id
+    monkeypatch.setattr(SessionModel.by_visitor, "query", lambda *args, **kwargs: iter(index_before))
+
+    panel = api.get(f"/api/customers/{visitor.user_id}?session_id={current}", alice).json_body
+
+    statuses = {s["session_id"]: s["status"] for s in panel["sessions"]}
+    assert statuses == {current: "active", earlier: "ended"}
+    assert [s["session_id"] for s in panel["sessions"]] == [current, earlier]
+
+
 def test_an_agent_serving_a_customer_opens_their_earlier_conversation_with_someone_else(api, people):
     alice = people.agent("alice", online=True)
     visitor = people.visitor("Ann")
