@@ -33,8 +33,9 @@ def _owner_of(principal: Principal, scope: str) -> str:
 def list_for(principal: Principal) -> list[CannedResponseModel]:
     """The team's replies and the caller's own, by shortcut."""
     _require_agent(principal)
-    found = [*CannedResponseModel.query(TEAM, limit=MAX_PER_OWNER),
-             *CannedResponseModel.query(principal.user_id, limit=MAX_PER_OWNER)]
+    # Read consistently: the console lists again right after adding or deleting one.
+    found = [*CannedResponseModel.query(TEAM, limit=MAX_PER_OWNER, consistent_read=True),
+             *CannedResponseModel.query(principal.user_id, limit=MAX_PER_OWNER, consistent_read=True)]
     return sorted(found, key=lambda c: (c.shortcut, c.scope != "personal", c.canned_id))
 
 

@@ -3,8 +3,8 @@
 A customer's search keys (``models.customer_term``) are written when they sign up and replaced
 when their name or email changes (``index_customer``). A search Queries the one partition of the
 typed text's first two characters for the keys that begin with it, then each customer's newest
-conversations (``SessionModel.by_visitor``). The keys are written after the customer: a customer
-who signed up a moment ago may be found a moment later.
+conversations (``SessionModel.by_visitor``), read again from the table. The keys are written after
+the customer: a customer who signed up a moment ago may be found a moment later.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import unicodedata
 
 from chalicelib.models import CustomerTermModel, SessionModel, VisitorModel
 from chalicelib.models.base import conditional, get_or_none, retrying
+from chalicelib.models.batch import get_all
 from chalicelib.models.customer_term import prefix_of
 from chalicelib.observability import logger
 
@@ -82,8 +83,11 @@ def find_sessions(query: str) -> list[SessionModel]:
     if text.startswith("s_"):
         session = get_or_none(SessionModel, text)
         return [session] if session is not None else []
-    sessions: list[SessionModel] = []
+    listed: list[str] = []
     for customer in find_customers(text):
-        sessions += SessionModel.by_visitor.query(customer.visitor_id, scan_index_forward=False,
-                                                  limit=SESSIONS_PER_CUSTOMER)
-    return sorted(sessions, key=lambda s: s.created_at, reverse=True)
+        listed += [s.session_id for s in SessionModel.by_visitor.query(
+            customer.visitor_id, scan_index_forward=False, limit=SESSIONS_PER_CUSTOMER,
+            attributes_to_get=["session_id"])]
+    # Found through the index, shown as stored now: the index's copy of a conversation ended or
+    # transferred a moment ago still shows it active, or with its earlier agent.
+    return sorted(get_all(SessionModel, listed), key=lambda s: s.created_at, reverse=True)

@@ -1,6 +1,7 @@
 """The console's inbox beyond the live lists: closed conversations paged back through history,
 and search. Every read is a Query on a key (``by_agent``, ``by_status``, the customer search keys)
-or a GetItem; an agent sees their own conversations, an admin everyone's."""
+or a GetItem; an agent sees their own conversations, an admin everyone's. An agent's own and the
+search's finds are read again from the table (the index's copy may be seconds old)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.models import SessionModel
-from chalicelib.services import chat, customer_search, paging
+from chalicelib.services import chat, customer_search, paging, session_lists
 from chalicelib.services.paging import Page
 from chalicelib.services.tokens import Principal
 
@@ -26,10 +27,9 @@ def _before(cursor: str | None) -> str | None:
     return before
 
 
-def _newest(index: Any, key: str, before: str | None, limit: int, filter_condition: Any = None) -> list[SessionModel]:
+def _newest(index: Any, key: str, before: str | None, limit: int) -> list[SessionModel]:
     condition = SessionModel.created_at < before if before else None
-    return list(index.query(key, condition, scan_index_forward=False, filter_condition=filter_condition,
-                            limit=limit, page_size=max(limit, 25)))
+    return list(index.query(key, condition, scan_index_forward=False, limit=limit, page_size=max(limit, 25)))
 
 
 def closed(principal: Principal, scope: str = "mine", limit: int = 25, cursor: str | None = None) -> Page[SessionModel]:
@@ -45,8 +45,7 @@ def closed(principal: Principal, scope: str = "mine", limit: int = 25, cursor: s
     if scope == "all":
         found = [s for status in CLOSED for s in _newest(SessionModel.by_status, status, before, limit + 1)]
     else:
-        found = _newest(SessionModel.by_agent, principal.user_id, before, limit + 1,
-                        SessionModel.status.is_in(*CLOSED))
+        found = session_lists.agent_sessions(principal.user_id, limit + 1, CLOSED, before)
     found.sort(key=lambda s: (s.created_at, s.session_id), reverse=True)
     page = found[:limit]
     more = len(found) > limit

@@ -12,6 +12,7 @@ never arrive, and never does for a socket that was already gone).
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -58,14 +59,19 @@ def connection_view(connection: ConnectionModel, at: float | None = None) -> dic
 # --- listing ------------------------------------------------------------------------------------
 
 
-def _collect(query: Any, limit: int) -> tuple[list[ConnectionModel], dict[str, Any] | None, bool]:
-    """Up to ``limit`` items of ``query``; the key to resume after them, and whether it ran out."""
-    items = []
-    for item in query:
-        items.append(item)
-        if len(items) >= limit:
-            return items, query.last_evaluated_key, query.last_evaluated_key is None
-    return items, None, True
+def _collect(query: Any, limit: int, now: float) -> tuple[list[ConnectionModel], dict[str, Any] | None, bool]:
+    """Up to ``limit`` connections ``query`` lists that are still open as stored now (each page
+    read again consistently: the index's copy of one closed a moment ago is still there); the
+    key to resume after them, and whether the query ran out."""
+    items: list[ConnectionModel] = []
+    while len(items) < limit:
+        wanted = limit - len(items)
+        listed = [c.connection_id for c in itertools.islice(query, wanted)]
+        stored = {c.connection_id: c for c in get_all(ConnectionModel, listed)}
+        items += [stored[i] for i in listed if i in stored and stored[i].expires_at > int(now)]
+        if len(listed) < wanted:
+            return items, None, True
+    return items, query.last_evaluated_key, query.last_evaluated_key is None
 
 
 def list_connections(user_id: str | None = None, role: str | None = None,
@@ -90,7 +96,7 @@ def list_connections(user_id: str | None = None, role: str | None = None,
         start = paging.start_key(state, BY_TYPE_KEY, {"user_type": user_type}) if position == 0 else None
         query = ConnectionModel.by_type.query(user_type, filter_condition=condition,
                                               last_evaluated_key=start, page_size=limit)
-        items, resume, done = _collect(query, limit - len(collected))
+        items, resume, done = _collect(query, limit - len(collected), now)
         collected += items
         if len(collected) >= limit:
             if not done:

@@ -3,6 +3,7 @@ and confirmed where a reconnecting client would keep a stale row."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from chalicelib.models import SessionModel
@@ -22,12 +23,33 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
         return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, limit),
                                   principal.user_id, status, limit)
     if principal.is_admin and agent_id:
-        return _newest(SessionModel.by_agent, agent_id, status, limit)
+        return agent_sessions(agent_id, limit, (status,) if status else None)
     if principal.is_admin and status:
         return confirmed_by_status(status, limit)
     if status == "active":
         return assignment.active_sessions_of(principal.user_id)[:limit]
-    return _newest(SessionModel.by_agent, principal.user_id, status, limit)
+    return agent_sessions(principal.user_id, limit, (status,) if status else None)
+
+
+def agent_sessions(agent_id: str, limit: int, statuses: tuple[str, ...] | None = None,
+                   before: str | None = None) -> list[SessionModel]:
+    """Up to ``limit`` of the agent's sessions (in ``statuses``; begun before ``before``), newest
+    first, as stored now: the ``by_agent`` index says which, a consistent batch read per page of
+    it their state, so one ended a moment ago is listed as ended and one transferred away a moment
+    ago is left out (the index's copy may be seconds old)."""
+    condition = SessionModel.created_at < before if before else None
+    page_size = max(limit, 25)
+    listed = SessionModel.by_agent.query(agent_id, condition, scan_index_forward=False, page_size=page_size,
+                                         attributes_to_get=["session_id"])
+    found: list[SessionModel] = []
+    while len(found) < limit:
+        ids = [s.session_id for s in itertools.islice(listed, page_size)]
+        stored = {s.session_id: s for s in get_all(SessionModel, ids)}
+        found += [stored[i] for i in ids if i in stored and stored[i].agent_id == agent_id
+                  and (statuses is None or stored[i].status in statuses)]
+        if len(ids) < page_size:
+            break
+    return found[:limit]
 
 
 def unassigned_sessions(status: str, limit: int = 50) -> list[SessionModel]:

@@ -61,3 +61,20 @@ def test_visitors_have_no_saved_replies(api, people):
     visitor = people.visitor("Ann")
 
     assert api.get("/api/canned-responses", visitor).status_code in (401, 403)  # denied at the authorizer
+
+
+def test_a_reply_added_or_deleted_a_moment_ago_is_listed_as_it_is_now(api, people):
+    """The console lists again right after adding or deleting one; every eventually consistent
+    read here is answered from a copy a minute behind."""
+    from tests.conftest import simulated_aws
+
+    alice = people.agent("alice")
+    kept = _create(api, alice, shortcut="bye", text="Bye!").json_body
+    with simulated_aws(gsi_lag_ms=60_000, stale_read=1.0, lag_spike=0, tx_conflict=0, write_conflict=0,
+                       throttle=0, lost_response=0):
+        added = _create(api, alice, shortcut="refund", text="Your refund is on its way.").json_body
+        assert api.call("delete", f"/api/canned-responses/{kept['id']}", alice).status_code == 204
+
+        listed = api.get("/api/canned-responses", alice).json_body["canned_responses"]
+
+    assert [r["id"] for r in listed] == [added["id"]]

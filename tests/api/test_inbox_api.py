@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from chalicelib.services import chat, connections
+from tests.conftest import simulated_aws
 
+# Every index a minute behind the writes made while it is in force, and nothing else unkind.
+LAGGING = {"gsi_lag_ms": 60_000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+           "throttle": 0, "lost_response": 0}
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/126.0.0.0 Safari/537.36")
 
@@ -178,3 +182,42 @@ def test_an_agent_serving_a_customer_opens_their_earlier_conversation_with_someo
     assert api.get(f"/api/customers/{visitor.user_id}", stranger).status_code == 403
     assert api.post(f"/api/sessions/{earlier}/messages", bob,
                     body={"text": "x", "client_msg_id": "b-1"}).status_code == 403  # reading is not writing
+
+
+def test_a_conversation_ended_a_moment_ago_is_listed_as_ended_however_far_the_index_lags(api, people):
+    """Search, the Closed tab and the agent's session list show it as stored: the console opens a
+    listed conversation writable or read-only by the status it is given."""
+    alice = people.agent("alice", display_name="Alice", online=True)
+    dora = people.visitor("Dora")
+    session_id = people.start_session(dora).session.session_id
+    with simulated_aws(**LAGGING):
+        assert api.post(f"/api/sessions/{session_id}/end", alice).status_code == 200
+
+        found = api.get("/api/inbox/search?q=Dora", alice).json_body["sessions"]
+        closed = api.get("/api/inbox/closed", alice).json_body["sessions"]
+        listed = api.get("/api/sessions?status=ended", alice).json_body["sessions"]
+        active = api.get("/api/sessions", alice).json_body["sessions"]
+
+    assert [(s["session_id"], s["status"]) for s in found] == [(session_id, "ended")]
+    assert [(s["session_id"], s["status"]) for s in closed] == [(session_id, "ended")]
+    assert [s["session_id"] for s in listed] == [session_id]
+    assert [(s["session_id"], s["status"]) for s in active] == [(session_id, "ended")]
+
+
+def test_a_conversation_transferred_a_moment_ago_leaves_the_first_agents_lists_however_far_the_index_lags(
+        api, people):
+    alice = people.agent("alice", online=True)
+    admin = people.admin()
+    dora = people.visitor("Dora")
+    session_id = people.start_session(dora).session.session_id
+    bob = people.agent("bob", online=True)
+    with simulated_aws(**LAGGING):
+        moved = api.post(f"/api/sessions/{session_id}/transfer", alice, body={"agent_id": bob.user_id})
+        assert moved.status_code == 200, moved.body
+
+        alices = api.get("/api/sessions", alice).json_body["sessions"]
+        by_admin = api.get(f"/api/sessions?agent_id={alice.user_id}", admin).json_body["sessions"]
+        found = api.get("/api/inbox/search?q=Dora", bob).json_body["sessions"]
+
+    assert alices == [] and by_admin == []
+    assert [(s["session_id"], s["agent"]["id"]) for s in found] == [(session_id, bob.user_id)]

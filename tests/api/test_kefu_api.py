@@ -260,6 +260,23 @@ def test_queue_positions_close_up_when_a_waiting_customer_leaves(api, people):
     assert api.get(f"/api/sessions/{sessions[2]}", waiting[2]).json_body["position"] == 2
 
 
+def test_a_later_page_of_the_queue_counts_positions_without_those_who_left_however_far_the_index_lags(
+        api, people):
+    from tests.conftest import simulated_aws
+
+    agent = people.agent("alice")
+    waiting = [people.visitor(name) for name in ("Ann", "Ben", "Cy", "Di")]
+    sessions = [people.start_session(v).session.session_id for v in waiting]
+    first_page = api.get("/api/kefu/queue?limit=2", agent).json_body
+    with simulated_aws(gsi_lag_ms=60_000, lag_spike=0, stale_read=0, tx_conflict=0, write_conflict=0,
+                       throttle=0, lost_response=0):
+        assert api.post(f"/api/sessions/{sessions[0]}/end", waiting[0]).status_code == 200
+
+        second_page = api.get(f"/api/kefu/queue?limit=2&after={first_page['next']}", agent).json_body
+
+    assert [(q["session_id"], q["position"]) for q in second_page["queue"]] == [(sessions[2], 2), (sessions[3], 3)]
+
+
 def test_queue_is_empty_when_everyone_is_served(api, people):
     agent = people.agent("alice", online=True)
     people.start_session(people.visitor("Ann"))

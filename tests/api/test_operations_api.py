@@ -174,6 +174,22 @@ def test_connections_list_filters_by_user_and_role(api, people):
     assert {c["source_ip"] for c in listed} == {"198.51.100.7"}
 
 
+def test_a_connection_closed_a_moment_ago_is_not_listed_however_far_the_index_lags(api, people):
+    from tests.conftest import simulated_aws
+
+    admin = people.admin("root")
+    ann, bea = people.visitor("Ann"), people.visitor("Bea")
+    open_socket(ann, "c-ann")
+    open_socket(bea, "c-bea")
+    with simulated_aws(gsi_lag_ms=60_000, lag_spike=0, stale_read=0, tx_conflict=0, write_conflict=0,
+                       throttle=0, lost_response=0):
+        assert api.call("delete", "/api/connections/c-ann", admin).status_code in (200, 204)
+
+        pages = every_page(api, admin, "/api/connections?role=visitor", "connections", 1)
+
+    assert [c["connection_id"] for page in pages for c in page] == ["c-bea"]
+
+
 def test_expired_connection_records_are_not_listed(api, people):
     admin = people.admin("root")
     ann = people.visitor("Ann")

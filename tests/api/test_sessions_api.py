@@ -586,3 +586,17 @@ def test_a_transferred_session_cannot_be_transferred_back_by_its_former_agent(ap
 
     assert response.status_code == 403
     assert SessionModel.get(session_id).agent_id == bob.user_id
+
+
+def test_the_live_count_of_agents_online_follows_a_status_change_however_far_the_index_lags(api, people):
+    admin = people.admin()
+    alice = people.agent("alice", online=True)
+    people.agent("bob", online=True)
+    lagging = {"gsi_lag_ms": 60_000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+               "throttle": 0, "lost_response": 0}
+    with simulated_aws(**lagging):
+        assert api.put("/api/agents/me/status", alice, body={"status": "offline"}).status_code == 200
+
+        live = api.get("/api/sessions/statistics", admin).json_body["live"]
+
+    assert live["agents_online"] == 1

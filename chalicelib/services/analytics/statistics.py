@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import clock
 from chalicelib.models import AgentModel, SessionModel
-from chalicelib.models.agent import DIRECTORY
 from chalicelib.models.batch import get_all
 from chalicelib.services import assignment
 from chalicelib.services.analytics import data, metrics
@@ -20,7 +19,7 @@ def live() -> dict[str, int]:
     return {
         "queued": assignment.queue_length(),
         "active": SessionModel.by_status.count("active"),
-        "agents_online": sum(1 for a in AgentModel.in_directory.query(DIRECTORY) if a.status == "online"),
+        "agents_online": sum(1 for _ in assignment.online_agents()),
     }
 
 

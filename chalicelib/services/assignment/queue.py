@@ -300,9 +300,12 @@ def queue_view(limit: int | None = None, after: int | None = None) -> list[dict[
     """A page of the waiting customers (``limit``; all when None), oldest first, with how long
     each has waited; ``after`` is the last ``ticket`` of the previous page."""
     now = clock.epoch()
-    first = 1 if after is None else SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket <= after) + 1
+    page = _waiting_page(limit, after)
+    # A later page starts at its first customer's exact position (the index would still count
+    # those ahead who left a moment ago).
+    first = 1 if after is None or not page else position_of(page[0]) or 1
     view = []
-    for position, session in enumerate(_waiting_page(limit, after), start=first):
+    for position, session in enumerate(page, start=first):
         since = session.queued_at or session.created_at
         view.append({
             "session_id": session.session_id,
