@@ -8,10 +8,12 @@ behind one lock. Clients still race for real: their requests interleave in any o
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -34,6 +36,22 @@ JOURNAL_CONTROL_PATH = "/_kefu/journal/"
 Control = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 log = logging.getLogger(__name__)
+
+HEAP_SETTLE_SECONDS = 30.0
+
+
+def settle_heap() -> None:
+    """Collect what became garbage since the last call, then set every object still alive aside
+    from the collector's future passes (``gc.freeze``).
+
+    Every stored item is a few dozen Python objects that live as long as the item, and CPython's
+    full collection walks all of them whenever the long-lived heap has grown by a quarter: on a
+    data directory of some 100,000 messages, a pause of seconds for every request at once. Set
+    aside, they are never walked again; an item deleted later is still freed at once (items hold
+    no reference cycles, so reference counting frees them). Called every
+    ``HEAP_SETTLE_SECONDS``, each collection walks only what is younger than that."""
+    gc.collect()
+    gc.freeze()
 
 
 def install_item_level_rollback() -> None:
@@ -318,8 +336,11 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     sys.stdout.write(f"{address}\n")
     sys.stdout.flush()
+    settle_at = time.monotonic() + HEAP_SETTLE_SECONDS
     while not stop.wait(1.0):
-        pass
+        if time.monotonic() >= settle_at:
+            settle_heap()
+            settle_at = time.monotonic() + HEAP_SETTLE_SECONDS
     server.stop()
 
 
