@@ -66,6 +66,11 @@ class EmbeddedMoto:
         self._checkpoint_lock = threading.Lock()
         self.endpoint = ""
 
+    @property
+    def lock(self) -> threading.Lock:
+        """What every request holds while it applies."""
+        return self._server.lock
+
     def start(self) -> str:
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -38,9 +38,10 @@ Control = Callable[[str, dict[str, Any]], dict[str, Any]]
 log = logging.getLogger(__name__)
 
 HEAP_SETTLE_SECONDS = 30.0
+HEAP_RECLAIM_SECONDS = 3600.0
 
 
-def settle_heap() -> None:
+def settle_heap(lock: threading.Lock, reclaim: bool = False) -> None:
     """Collect what became garbage since the last call, then set every object still alive aside
     from the collector's future passes (``gc.freeze``).
 
@@ -49,9 +50,17 @@ def settle_heap() -> None:
     data directory of some 100,000 messages, a pause of seconds for every request at once. Set
     aside, they are never walked again; an item deleted later is still freed at once (items hold
     no reference cycles, so reference counting frees them). Called every
-    ``HEAP_SETTLE_SECONDS``, each collection walks only what is younger than that."""
-    gc.collect()
-    gc.freeze()
+    ``HEAP_SETTLE_SECONDS``, each collection walks only what is younger than that.
+
+    Under ``lock``: a request being answered holds reference cycles (werkzeug's request and its
+    body) that only the collector frees, and set aside they would never be. ``reclaim`` (once an
+    hour) walks everything once, for anything that escaped: cycles made in a server thread outside
+    the lock, or by the rare request that makes some."""
+    with lock:
+        if reclaim:
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 def install_item_level_rollback() -> None:
@@ -337,10 +346,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.write(f"{address}\n")
     sys.stdout.flush()
     settle_at = time.monotonic() + HEAP_SETTLE_SECONDS
+    reclaim_at = time.monotonic() + HEAP_RECLAIM_SECONDS
     while not stop.wait(1.0):
-        if time.monotonic() >= settle_at:
-            settle_heap()
-            settle_at = time.monotonic() + HEAP_SETTLE_SECONDS
+        now = time.monotonic()
+        if now >= settle_at:
+            settle_heap(server.lock, reclaim=now >= reclaim_at)
+            settle_at = now + HEAP_SETTLE_SECONDS
+            reclaim_at = now + HEAP_RECLAIM_SECONDS if now >= reclaim_at else reclaim_at
     server.stop()
 
 

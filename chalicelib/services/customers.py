@@ -83,7 +83,7 @@ def profile(principal: Principal, visitor_id: str, current: str | None = None) -
     # The index says which conversations there are; their state is read from the table, so one
     # ended a moment ago is not offered as active (and openable for writing) from a stale copy.
     sessions = sorted((s for s in get_all(SessionModel, [*([current] if current else []), *listed])
-                       if s.visitor_id == visitor_id), key=lambda s: s.created_at, reverse=True)[:HISTORY]
+                       if s.visitor_id == visitor_id), key=lambda s: s.created_at, reverse=True)
     if not _may_see(principal, visitor_id, sessions):
         raise Forbidden("you do not serve this customer")
     context = _context(visitor, sessions)

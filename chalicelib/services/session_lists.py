@@ -12,6 +12,7 @@ from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
 
 OWN_ACTIVE_LIMIT = 100
+BATCH_READ = 100  # keys per BatchGetItem
 
 
 def list_sessions(principal: Principal, status: str | None = None, agent_id: str | None = None,
@@ -38,9 +39,12 @@ def agent_sessions(agent_id: str, limit: int, statuses: tuple[str, ...] | None =
     it their state, so one ended a moment ago is listed as ended and one transferred away a moment
     ago is left out (the index's copy may be seconds old)."""
     condition = SessionModel.created_at < before if before else None
-    page_size = max(limit, 25)
+    # The index's copy may be in an earlier status; a session's status only moves on from active
+    # (to ended or abandoned) while the agent holds it, so "active" copies are read too.
+    wanted = SessionModel.status.is_in(*dict.fromkeys((*statuses, "active"))) if statuses else None
+    page_size = min(max(limit, 25), BATCH_READ)
     listed = SessionModel.by_agent.query(agent_id, condition, scan_index_forward=False, page_size=page_size,
-                                         attributes_to_get=["session_id"])
+                                         filter_condition=wanted, attributes_to_get=["session_id"])
     found: list[SessionModel] = []
     while len(found) < limit:
         ids = [s.session_id for s in itertools.islice(listed, page_size)]

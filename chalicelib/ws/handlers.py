@@ -92,12 +92,14 @@ def handle_connect(event: Any) -> Response | dict[str, Any]:
 
 
 def handle_disconnect(event: Any) -> dict[str, Any]:
-    record = connections.unregister(event.connection_id)
-    if record is not None:
-        from chalicelib.ws import actions
+    try:
+        record = connections.unregister(event.connection_id)
+        if record is not None:
+            from chalicelib.ws import actions
 
-        actions.on_disconnected(connections.principal_of(record), event.connection_id)
-    wsstats.record(disconnects=1)
+            actions.on_disconnected(connections.principal_of(record), event.connection_id)
+    finally:  # the socket is gone whether or not its handler got through
+        wsstats.record(disconnects=1)
     logger.info("disconnected", connection_id=event.connection_id)
     return {"statusCode": 200}
 

@@ -221,3 +221,22 @@ def test_a_conversation_transferred_a_moment_ago_leaves_the_first_agents_lists_h
 
     assert alices == [] and by_admin == []
     assert [(s["session_id"], s["agent"]["id"]) for s in found] == [(session_id, bob.user_id)]
+
+
+def test_the_customer_panel_lists_the_conversation_on_screen_beyond_the_newest_it_lists(api, people, monkeypatch):
+    from chalicelib.services import customers
+
+    monkeypatch.setattr(customers, "HISTORY", 2)
+    alice = people.agent("alice", online=True)
+    visitor = people.visitor("Ann")
+    ended = [_end(api, alice, people.start_session(visitor).session.session_id) for _ in range(3)]
+
+    panel = api.get(f"/api/customers/{visitor.user_id}?session_id={ended[0]}", alice)
+
+    assert panel.status_code == 200, panel.body
+    assert [s["session_id"] for s in panel.json_body["sessions"]] == [ended[2], ended[1], ended[0]]
+
+
+def _end(api, agent, session_id: str) -> str:
+    assert api.post(f"/api/sessions/{session_id}/end", agent).status_code == 200
+    return session_id

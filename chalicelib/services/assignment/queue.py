@@ -303,7 +303,8 @@ def queue_view(limit: int | None = None, after: int | None = None) -> list[dict[
     page = _waiting_page(limit, after)
     # A later page starts at its first customer's exact position (the index would still count
     # those ahead who left a moment ago).
-    first = 1 if after is None or not page else position_of(page[0]) or 1
+    first = 1 if after is None or not page else position_of(page[0]) or \
+        SessionModel.queue.count(QUEUE_POOL, SessionModel.queue_ticket <= after) + 1
     view = []
     for position, session in enumerate(page, start=first):
         since = session.queued_at or session.created_at
