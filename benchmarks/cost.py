@@ -45,7 +45,8 @@ PRICES_READ = ("2026-12-03, the public AWS pricing pages for DynamoDB on-demand 
                "reduction), Lambda, and API Gateway WebSocket APIs, as quoted by third-party copies "
                "(aws.amazon.com itself was not reachable from this machine)")
 ONLINE = (10, 10_000)
-SENDS = 20
+SENDS = 50  # within the product's rate limit of 60 frames in 10 s
+ROUNDS = 4
 CUSTOMERS_PER_AGENT = 10
 MESSAGES_PER_CUSTOMER_MINUTE = 1.0
 SAMPLE_ITEM_BYTES = 40  # {"connectionId": "<16 characters>="}: name and value
@@ -97,10 +98,13 @@ def main() -> None:
     counter = DynamoCounter()
     for _ in range(3):  # a warm container, as for every message but a cold start's
         talk.send()
-    time.sleep(10)  # a fresh rate-limit window
     before = posts.count
-    frame = measure(counter, talk.send, SENDS)
-    frames_out = (posts.count - before) / SENDS
+    rounds = []
+    for _ in range(ROUNDS):  # the simulator's faults (a retried write costs again) averaged over many
+        time.sleep(10)  # a fresh rate-limit window
+        rounds.append(measure(counter, talk.send, SENDS))
+    frame = {name: sum(r[name] for r in rounds) / ROUNDS for name in rounds[0]}
+    frames_out = (posts.count - before) / (SENDS * ROUNDS)
     one_post = post_ms()
     print(f"sim_mode: {sim_mode()}")
     print(f"prices_read: {PRICES_READ}")
