@@ -44,6 +44,13 @@ def get_all(model: Any, keys: Sequence[Any], consistent_read: bool = True) -> li
     return found
 
 
+def get_in_order(model: Any, keys: Sequence[Any]) -> list[Any]:
+    """``get_all`` of a hash-key-only ``model``, in the order of ``keys`` (those that exist): what
+    an index listed, as stored now."""
+    found = {getattr(item, model._hash_keyname): item for item in get_all(model, keys)}
+    return [found[key] for key in keys if key in found]
+
+
 def get_each(wanted: Sequence[tuple[Any, Any]]) -> dict[tuple[Any, Any], Any]:
     """Items of several tables in one ``BatchGetItem`` (read consistently): ``wanted`` holds
     (model, hash key) pairs of hash-key-only tables; the answer maps each pair found to its item.

@@ -14,7 +14,7 @@ from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, CounterModel
 from chalicelib.models.agent import DIRECTORY, load_key
 from chalicelib.models.base import CONDITION_FAILED, Transaction, conditional, get_or_none, rounds, stored_as
-from chalicelib.models.batch import get_all
+from chalicelib.models.batch import get_in_order
 from chalicelib.services import passwords, revocation, tokens
 from chalicelib.services.assignment import roster
 from chalicelib.services.tokens import Principal
@@ -115,8 +115,7 @@ def list_agents() -> list[AgentModel]:
     moment ago) or an agent deleted a moment ago. An agent created a moment ago may be missing
     until the index catches up: whoever created it has it from ``create_agent``."""
     listed = [a.agent_id for a in AgentModel.in_directory.query(DIRECTORY, attributes_to_get=["agent_id"])]
-    current = {a.agent_id: a for a in get_all(AgentModel, listed)}
-    return [current[agent_id] for agent_id in listed if agent_id in current]
+    return get_in_order(AgentModel, listed)
 
 
 def _write(agent: AgentModel, actions: list, condition: Any, stamp: str) -> AgentModel | None:

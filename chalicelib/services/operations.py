@@ -24,7 +24,7 @@ from chalicelib import clock, push
 from chalicelib.config import get_config
 from chalicelib.errors import BadRequest, NotFound, Unauthorized, ValidationFailed
 from chalicelib.models import AgentModel, ConnectionModel, VisitorModel
-from chalicelib.models.batch import get_all
+from chalicelib.models.batch import get_all, get_in_order
 from chalicelib.observability import logger
 from chalicelib.services import assignment, chat, connections, paging, revocation, senders
 from chalicelib.services.paging import Page
@@ -67,8 +67,7 @@ def _collect(query: Any, limit: int, now: float) -> tuple[list[ConnectionModel],
     while len(items) < limit:
         wanted = limit - len(items)
         listed = [c.connection_id for c in itertools.islice(query, wanted)]
-        stored = {c.connection_id: c for c in get_all(ConnectionModel, listed)}
-        items += [stored[i] for i in listed if i in stored and stored[i].expires_at > int(now)]
+        items += [c for c in get_in_order(ConnectionModel, listed) if c.expires_at > int(now)]
         if len(listed) < wanted:
             return items, None, True
     return items, query.last_evaluated_key, query.last_evaluated_key is None

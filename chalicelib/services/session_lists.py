@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from chalicelib.models import SessionModel
-from chalicelib.models.batch import get_all
+from chalicelib.models.batch import get_all, get_in_order
 from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
 
@@ -48,9 +48,8 @@ def agent_sessions(agent_id: str, limit: int, statuses: tuple[str, ...] | None =
     found: list[SessionModel] = []
     while len(found) < limit:
         ids = [s.session_id for s in itertools.islice(listed, page_size)]
-        stored = {s.session_id: s for s in get_all(SessionModel, ids)}
-        found += [stored[i] for i in ids if i in stored and stored[i].agent_id == agent_id
-                  and (statuses is None or stored[i].status in statuses)]
+        found += [s for s in get_in_order(SessionModel, ids)
+                  if s.agent_id == agent_id and (statuses is None or s.status in statuses)]
         if len(ids) < page_size:
             break
     return found[:limit]
@@ -66,8 +65,7 @@ def confirmed_by_status(status: str, limit: int = 50) -> list[SessionModel]:
     by one consistent batch read (the index may still list one that moved on a moment ago, or
     show an old agent seconds after a transfer)."""
     listed = [s.session_id for s in SessionModel.by_status.query(status, scan_index_forward=False, limit=limit)]
-    current = {s.session_id: s for s in get_all(SessionModel, listed)}
-    return [current[i] for i in listed if i in current and current[i].status == status]
+    return [s for s in get_in_order(SessionModel, listed) if s.status == status]
 
 
 def own_sessions(principal: Principal) -> list[SessionModel]:
