@@ -350,9 +350,11 @@ def main(argv: list[str] | None = None) -> None:
     while not stop.wait(1.0):
         now = time.monotonic()
         if now >= settle_at:
-            settle_heap(server.lock, reclaim=now >= reclaim_at)
+            reclaim = now >= reclaim_at
+            settle_heap(server.lock, reclaim=reclaim)
             settle_at = now + HEAP_SETTLE_SECONDS
-            reclaim_at = now + HEAP_RECLAIM_SECONDS if now >= reclaim_at else reclaim_at
+            if reclaim:
+                reclaim_at = now + HEAP_RECLAIM_SECONDS
     server.stop()
 
 
