@@ -106,7 +106,9 @@ def open_session_of(visitor_id: str) -> SessionModel | None:
 
 def start_session(principal: Principal, topic: str | None = None,
                   visitor_sockets: set[str] | None = None) -> SessionState:
-    """Open a conversation for a visitor, or return the one already open (one at a time).
+    """Open a conversation for a visitor, or return the one already open (one at a time): the
+    assignment alone (a visitor's ``start_session`` frame goes through
+    ``conversations.start_conversation``, which asks what the settings require first).
     ``visitor_sockets``: their open sockets as their frame's write just left them (read otherwise)."""
     if principal.typ != "visitor":
         raise Forbidden("only visitors start sessions")
@@ -117,11 +119,12 @@ def start_session_for(visitor_id: str, visitor_name: str | None, topic: str | No
                       visitor_sockets: set[str] | None = None) -> SessionState:
     outcome, is_new = assignment.open_session(visitor_id, visitor_name, topic, visitor_sockets)
     if not is_new:
-        return _state_of(outcome.session)  # a position told again is ordered among the announcements
+        return state_of(outcome.session)  # a position told again is ordered among the announcements
     return SessionState(outcome.session, outcome.position, announced=True)
 
 
-def _state_of(session: SessionModel) -> SessionState:
+def state_of(session: SessionModel) -> SessionState:
+    """A session's state as its frame tells it (a waiting one's position asked now)."""
     if session.status != "queued":
         return SessionState(session)
     position_seq = assignment.next_announcement()  # drawn before the position is read: see ``positions``
@@ -129,7 +132,7 @@ def _state_of(session: SessionModel) -> SessionState:
 
 
 def state_for(principal: Principal, session_id: str) -> SessionState:
-    return _state_of(readable_session(principal, session_id))
+    return state_of(readable_session(principal, session_id))
 
 
 def end_session(principal: Principal, session_id: str) -> SessionModel:

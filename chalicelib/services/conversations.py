@@ -116,6 +116,31 @@ def open_conversation(visitor_id: str, context: dict[str, Any] | None = None, to
     return outcome.session
 
 
+def start_conversation(principal: Principal, topic: str | None = None,
+                       visitor: VisitorModel | None = None) -> chat.SessionState:
+    """A visitor's ``start_session`` frame (older clients; the widget starts with its first
+    message): their open conversation, or a new one placed with an agent or in the queue, as a
+    conversation opened by a first message is: the pre-chat form's required fields first, the
+    visitor's identity copied onto it, the greeting first in it. Unlike a first message it waits
+    in the queue when nobody is online (the protocol's ``start_session`` contract). The frame's
+    handler has spent the budgets of new conversations already. Cheap, as a frame must be: the
+    settings as this container read them lately (``widget_settings.recent``) and the visitor as
+    the frame's write left them (``visitor``)."""
+    if principal.typ != "visitor":
+        raise Forbidden("only visitors start sessions")
+    sockets = set(visitor.socket_ids or ()) if visitor is not None else None  # else read when needed
+    visitor = visitor or visitors.get_visitor(principal.user_id)
+    settings = widget_settings.recent().document
+    outcome, is_new = assignment.open_session(
+        principal.user_id, visitor.name, topic, sockets, details=visitors.session_details(visitor),
+        admit=lambda: _check_prechat(settings.get("prechat") or {}, visitor))
+    if not is_new:
+        return chat.state_of(outcome.session)
+    if settings.get("greeting"):
+        _after(greet, outcome.session, settings["greeting"])
+    return chat.SessionState(outcome.session, outcome.position, announced=True)
+
+
 def _check_prechat(prechat: dict[str, str], visitor: VisitorModel) -> None:
     missing = [name for name in ("name", "email") if prechat.get(name) == "required" and not getattr(visitor, name)]
     if missing:

@@ -21,6 +21,7 @@ from chalicelib.errors import PreconditionFailed
 from chalicelib.models import SettingsModel
 from chalicelib.models.base import conditional, get_or_none, rounds, stored_as
 from chalicelib.models.settings import WIDGET_SETTINGS
+from chalicelib.services.container import Recent
 
 DEFAULTS: dict[str, Any] = {
     "color": "#2f6fed",
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "business_hours": None,
 }
 WRITE_ROUNDS = 3
+RECENT_SECONDS = 10.0
 
 
 class WidgetSettings(msgspec.Struct, frozen=True):
@@ -46,6 +48,10 @@ class WidgetSettings(msgspec.Struct, frozen=True):
         return f'"r{self.revision}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"'
 
 
+# the settings as this container last read or wrote them (``recent``)
+_recent: Recent[str, WidgetSettings] = Recent(max_age=RECENT_SECONDS)
+
+
 def revision_of(etag: str) -> int | None:
     """The revision an ETag of ``WidgetSettings.etag`` names (None for anything else)."""
     match = re.fullmatch(r'(?:W/)?"r(\d+)-[0-9a-f]+"', etag.strip())
@@ -56,8 +62,20 @@ def current() -> WidgetSettings:
     """The settings in force (the defaults until an admin saved some)."""
     stored = get_or_none(SettingsModel, WIDGET_SETTINGS)
     if stored is None:
-        return WidgetSettings(dict(DEFAULTS), 0, None)
-    return WidgetSettings({**DEFAULTS, **json.loads(stored.document)}, int(stored.revision or 0), stored.updated_at)
+        settings = WidgetSettings(dict(DEFAULTS), 0, None)
+    else:
+        settings = WidgetSettings({**DEFAULTS, **json.loads(stored.document)}, int(stored.revision or 0),
+                                  stored.updated_at)
+    _recent.put(WIDGET_SETTINGS, settings)
+    return settings
+
+
+def recent() -> WidgetSettings:
+    """The settings as this container read them at most ``RECENT_SECONDS`` ago, for what a frame
+    checks (a ``start_session``'s pre-chat form and business hours): a read per frame would be a
+    seventh of a conversation's start. An admin's change is in force everywhere within that time
+    (at once in the container that saved it)."""
+    return _recent.get(WIDGET_SETTINGS) or current()
 
 
 def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None) -> WidgetSettings:
@@ -82,7 +100,9 @@ def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None
             return stored_as(SettingsModel, WIDGET_SETTINGS, {"updated_at": at, "document": text}) is not None
 
         if conditional(lambda i=item, c=condition: i.save(condition=c), already_done=written_by_this_call):
-            return WidgetSettings({**DEFAULTS, **document}, before.revision + 1, now)
+            saved = WidgetSettings({**DEFAULTS, **document}, before.revision + 1, now)
+            _recent.put(WIDGET_SETTINGS, saved)
+            return saved
         if expected is not None:
             break
     raise PreconditionFailed("the settings changed meanwhile; read them again")

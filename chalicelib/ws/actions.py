@@ -84,8 +84,8 @@ def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
         case frames.Ping():
             return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
         case frames.StartSession():
-            state = chat.start_session(principal, frame.topic,
-                                       visitor_sockets=sender.sockets if sender is not None else None)
+            state = conversations.start_conversation(principal, frame.topic,
+                                                     visitor=sender.item if sender is not None else None)
             return None if state.announced else state.frame()
         case frames.SendMessage():
             return _send(principal, connection_id, frame, sender)

@@ -111,8 +111,9 @@ def error_frame(error: KefuError, action: str | None = None,
         frame["action"] = action
     if client_msg_id:
         frame["client_msg_id"] = client_msg_id
-    if "retry_after" in error.details:  # what REST says in Retry-After
-        frame["retry_after"] = error.details["retry_after"]
+    for name in ("retry_after", "fields"):  # as REST says them (Retry-After; the error body)
+        if name in error.details:
+            frame[name] = error.details[name]
     return frame
 
 

@@ -95,6 +95,43 @@ def test_opening_the_widget_and_asking_availability_create_no_session(stack: Sta
     assert api(stack, "GET", "/api/kefu/queue", admin).json()["queue"] == []
 
 
+def test_a_start_session_frame_asks_what_the_settings_require_and_opens_with_the_greeting(
+        stack: Stack, connect, admin):
+    """Older clients start with ``start_session``: the pre-chat form binds them as it binds the
+    first message (it once opened a conversation for a visitor the settings refused), the visitor's
+    email is on the conversation and the greeting is its first line."""
+    greeting = "Hello! Tell us what you are looking for."
+    assert api(stack, "PUT", "/api/widget/settings", admin, json={
+        "prechat": {"name": "optional", "email": "required"}, "greeting": greeting}).status_code == 200
+    agent, agent_socket = online_agent(stack, connect, "Alice")
+    visitor = sign_up_visitor(stack, "Vera")
+    socket = connect(visitor)
+
+    socket.send("start_session", topic="shoes")
+    refused = socket.expect_error("prechat_required", action="start_session")
+    nothing_opened = api(stack, "GET", "/api/sessions", visitor.token).json()["sessions"]
+    socket.request("update_visitor", "visitor", email="vera@example.com")
+    socket.send("start_session", topic="shoes")
+    assigned = socket.expect("session.assigned")
+    wait_for(lambda: _has_line(socket, greeting))
+    socket.send("start_session", topic="shoes")  # the open one, whatever the form asks
+    again = socket.expect("session.assigned")
+
+    assert refused["fields"] == ["email"] and nothing_opened == []
+    session_id = assigned["session_id"]
+    assert again["session_id"] == session_id and assigned["agent"]["id"] == agent.id
+    seen_by_agent = api(stack, "GET", f"/api/sessions/{session_id}", agent.token).json()
+    assert seen_by_agent["identity"]["email"] == "vera@example.com"
+    history = api(stack, "GET", f"/api/sessions/{session_id}/messages", visitor.token).json()["messages"]
+    assert history[-1]["text"] == greeting  # newest first: the greeting reads first
+    wait_for(lambda: _has_line(agent_socket, greeting))
+
+
+def _has_line(socket, text: str) -> bool:
+    socket.sync()
+    return any(line.get("text") == text for line in socket.system_lines)
+
+
 def test_an_offline_message_is_answered_later_seen_on_return_and_mailed(stack: Stack, connect):
     address = f"ann-{uuid.uuid4().hex[:8]}@example.com"
     visitor = sign_up_visitor(stack, "Ann")

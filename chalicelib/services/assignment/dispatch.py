@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import clock
@@ -36,7 +37,8 @@ OPEN_ATTEMPTS = 4
 
 def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
                  visitor_sockets: set[str] | None = None, *, offline: bool = False,
-                 details: dict[str, Any] | None = None) -> tuple[AssignOutcome, bool]:
+                 details: dict[str, Any] | None = None,
+                 admit: Callable[[], None] | None = None) -> tuple[AssignOutcome, bool]:
     """The visitor's open session, or a new one placed with an agent or in the queue; and
     whether it is new (its participants were then told). ``visitor_sockets``: the visitor's open
     sockets as the caller just saw them on their item (read here otherwise); the session records
@@ -48,6 +50,8 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
     writes second, of this and a slot opening, sees the other's write. ``offline`` (nobody can
     answer now): created waiting for an agent, outside the queue, holding nobody (``offline``).
     ``details``: more attributes of the new session (the visitor's identity, the page context).
+    ``admit``: the caller's checks of a new conversation, run once it is known that none is open
+    (they raise to refuse it; an open one is returned whatever they would say).
     """
     for _ in rounds(OPEN_ATTEMPTS):
         # the claim and the queue counter in one consistent batch read (both are counters)
@@ -59,6 +63,9 @@ def open_session(visitor_id: str, visitor_name: str | None, topic: str | None,
                                  queue.position_of(existing)), False
         if ref is not None:
             claims.release_claim(visitor_id, ref)  # it points at a closed session: only that claim goes
+        if admit is not None:
+            admit()
+            admit = None
         now = clock.iso()
         session = SessionModel(
             f"s_{uuid.uuid4().hex}", visitor_id=visitor_id, visitor_name=visitor_name, status="queued",
