@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib import clock
@@ -116,16 +117,24 @@ def open_conversation(visitor_id: str, context: dict[str, Any] | None = None, to
     return outcome.session
 
 
-def start_conversation(principal: Principal, topic: str | None = None,
-                       visitor: VisitorModel | None = None) -> chat.SessionState:
+def form_may_refuse() -> bool:
+    """Whether the settings (as this container read them lately) require a pre-chat field: a
+    ``start_session`` may then be refused, so its budgets are spent only once it is admitted."""
+    prechat = widget_settings.recent().document.get("prechat") or {}
+    return "required" in prechat.values()
+
+
+def start_conversation(principal: Principal, topic: str | None = None, visitor: VisitorModel | None = None,
+                       spend_budgets: Callable[[], None] | None = None) -> chat.SessionState:
     """A visitor's ``start_session`` frame (older clients; the widget starts with its first
     message): their open conversation, or a new one placed with an agent or in the queue, as a
     conversation opened by a first message is: the pre-chat form's required fields first, the
     visitor's identity copied onto it, the greeting first in it. Unlike a first message it waits
-    in the queue when nobody is online (the protocol's ``start_session`` contract). The frame's
-    handler has spent the budgets of new conversations already. Cheap, as a frame must be: the
-    settings as this container read them lately (``widget_settings.recent``) and the visitor as
-    the frame's write left them (``visitor``)."""
+    in the queue when nobody is online (the protocol's ``start_session`` contract). The budgets of
+    new conversations: spent by the frame's handler already, or (``spend_budgets``, when the form
+    may refuse) once the form admits the new conversation, so a refused start spends nothing.
+    Cheap, as a frame must be: the settings as this container read them lately
+    (``widget_settings.recent``) and the visitor as the frame's write left them (``visitor``)."""
     if principal.typ != "visitor":
         raise Forbidden("only visitors start sessions")
     sockets = set(visitor.socket_ids or ()) if visitor is not None else None  # else read when needed
@@ -133,12 +142,18 @@ def start_conversation(principal: Principal, topic: str | None = None,
     settings = widget_settings.recent().document
     outcome, is_new = assignment.open_session(
         principal.user_id, visitor.name, topic, sockets, details=visitors.session_details(visitor),
-        admit=lambda: _check_prechat(settings.get("prechat") or {}, visitor))
+        admit=lambda: _admit(settings.get("prechat") or {}, visitor, spend_budgets))
     if not is_new:
         return chat.state_of(outcome.session)
     if settings.get("greeting"):
         _after(greet, outcome.session, settings["greeting"])
     return chat.SessionState(outcome.session, outcome.position, announced=True)
+
+
+def _admit(prechat: dict[str, str], visitor: VisitorModel, spend_budgets: Callable[[], None] | None) -> None:
+    _check_prechat(prechat, visitor)
+    if spend_budgets is not None:
+        spend_budgets()
 
 
 def _check_prechat(prechat: dict[str, str], visitor: VisitorModel) -> None:

@@ -66,16 +66,23 @@ def current() -> WidgetSettings:
     else:
         settings = WidgetSettings({**DEFAULTS, **json.loads(stored.document)}, int(stored.revision or 0),
                                   stored.updated_at)
-    _recent.put(WIDGET_SETTINGS, settings)
+    _keep(settings)
     return settings
 
 
 def recent() -> WidgetSettings:
     """The settings as this container read them at most ``RECENT_SECONDS`` ago, for what a frame
-    checks (a ``start_session``'s pre-chat form and business hours): a read per frame would be a
-    seventh of a conversation's start. An admin's change is in force everywhere within that time
-    (at once in the container that saved it)."""
+    checks (a ``start_session``'s pre-chat form and greeting): a read per frame would be a seventh
+    of a conversation's start. A change binds every container within that time."""
     return _recent.get(WIDGET_SETTINGS) or current()
+
+
+def _keep(settings: WidgetSettings) -> None:
+    """Remember ``settings`` unless a newer revision is remembered (a read that started before a
+    save may end after it)."""
+    known = _recent.get(WIDGET_SETTINGS)
+    if known is None or settings.revision >= known.revision:
+        _recent.put(WIDGET_SETTINGS, settings)
 
 
 def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None) -> WidgetSettings:
@@ -101,7 +108,7 @@ def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None
 
         if conditional(lambda i=item, c=condition: i.save(condition=c), already_done=written_by_this_call):
             saved = WidgetSettings({**DEFAULTS, **document}, before.revision + 1, now)
-            _recent.put(WIDGET_SETTINGS, saved)
+            _keep(saved)
             return saved
         if expected is not None:
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -77,15 +78,18 @@ def _sessions_frame(principal: Principal) -> dict[str, Any]:
 
 
 def dispatch(principal: Principal, connection_id: str, frame: frames.Frame,
-             sender: senders.Sender | None = None) -> dict[str, Any] | None:
+             sender: senders.Sender | None = None,
+             spend_budgets: Callable[[], None] | None = None) -> dict[str, Any] | None:
     """Run one validated frame; returns the reply for the sender (None when there is none).
-    ``sender``: the sender's item as the frame's write left it (``on_frame``)."""
+    ``sender``: the sender's item as the frame's write left it (``on_frame``). ``spend_budgets``:
+    a ``start_session``'s budgets of new conversations, when the handler left them to the start."""
     match frame:
         case frames.Ping():
             return {"type": "pong", "connection_id": connection_id, "server_time": clock.iso()}
         case frames.StartSession():
             state = conversations.start_conversation(principal, frame.topic,
-                                                     visitor=sender.item if sender is not None else None)
+                                                     visitor=sender.item if sender is not None else None,
+                                                     spend_budgets=spend_budgets)
             return None if state.announced else state.frame()
         case frames.SendMessage():
             return _send(principal, connection_id, frame, sender)

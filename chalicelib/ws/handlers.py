@@ -24,7 +24,16 @@ from chalicelib.errors import (
 )
 from chalicelib.jsontext import strict_json
 from chalicelib.observability import logger
-from chalicelib.services import connections, operations, performance, ratelimit, revocation, tokens, wsstats
+from chalicelib.services import (
+    connections,
+    conversations,
+    operations,
+    performance,
+    ratelimit,
+    revocation,
+    tokens,
+    wsstats,
+)
 
 # The tables each WebSocket function's role allows (read by ``infra.generate.function_needs``
 # through ``app``; the local stack denies the others, as IAM would).
@@ -171,19 +180,23 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         if principal is None:
             raise Forbidden("this connection is not registered: reconnect")
         starts_conversation = invalid is None and data.get("action") == "start_session"
+        # A start the pre-chat form may refuse spends its budgets only once admitted.
+        spends_now = starts_conversation and not conversations.form_may_refuse()
         try:
             # the rate limit, a heartbeat (and a visitor's budget of new conversations): one write
-            sender = actions.on_frame(principal, connection_id, starts_conversation)
+            sender = actions.on_frame(principal, connection_id, spends_now)
         except RateLimited:
             operations.ensure_socket_current(principal, connection_id)  # revoked outranks over the limit
             raise
         operations.ensure_sender_current(principal, connection_id, sender)  # a revoked token: closed here
         if invalid is not None:
             raise invalid
-        if starts_conversation:
+        if spends_now:
             ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id),
                                        visitor_spent=sender is not None and sender.conversation_spent)
-        reply = actions.dispatch(principal, connection_id, frame, sender)
+        spend_later = None if spends_now or not starts_conversation else (
+            lambda: ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id)))
+        reply = actions.dispatch(principal, connection_id, frame, sender, spend_later)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None

@@ -46,6 +46,8 @@ class ErrorFrame(ServerFrame):
     message: str
     action: str | None = Field(default=None, description="the refused frame's action, when it had one")
     client_msg_id: str | None = None
+    retry_after: int | None = Field(default=None, description="rate_limited: seconds until one fits again")
+    fields: list[str] | None = Field(default=None, description="prechat_required: the fields to give first")
 
 
 class MessageAck(ServerFrame):

@@ -264,8 +264,8 @@ def test_every_route_but_the_public_few_needs_a_token():
 
 def test_what_a_frame_reads_of_the_settings_is_at_most_ten_seconds_old(api, people, time_passes):
     """``start_session`` frames read the settings as their container last read them (a read per
-    frame would cost a seventh of a conversation's start): a save in this container is seen at
-    once, one by another container within ``RECENT_SECONDS``."""
+    frame would cost a seventh of a conversation's start): another container's save is seen within
+    ``RECENT_SECONDS``."""
     from chalicelib.models import SettingsModel
     from chalicelib.models.settings import WIDGET_SETTINGS
     from chalicelib.services import widget_settings
@@ -276,9 +276,9 @@ def test_what_a_frame_reads_of_the_settings_is_at_most_ten_seconds_old(api, peop
     stored = SettingsModel.get(WIDGET_SETTINGS, consistent_read=True)
     stored.document, stored.revision = '{"greeting": "Hello"}', stored.revision + 1
     stored.save()  # as another container saves it
-    time_passes(widget_settings.RECENT_SECONDS - 1)
+    time_passes(widget_settings.RECENT_SECONDS - 5)
     before_the_bound = widget_settings.recent().document["greeting"]
-    time_passes(1.5)
+    time_passes(6)
     after_the_bound = widget_settings.recent().document["greeting"]
 
     assert (saved_here, before_the_bound, after_the_bound) == ("Hi", "Hi", "Hello")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from chalicelib.config import reload_config
 from devstack import Stack
 from tests.conftest import sent_mail
 from tests.e2e.conftest import wait_for
@@ -95,11 +96,23 @@ def test_opening_the_widget_and_asking_availability_create_no_session(stack: Sta
     assert api(stack, "GET", "/api/kefu/queue", admin).json()["queue"] == []
 
 
+@pytest.fixture
+def one_new_conversation_each(monkeypatch: pytest.MonkeyPatch):
+    """A budget of one new conversation per visitor (the stack runs in this process, on its config)."""
+    monkeypatch.setenv("KEFU_CONVERSATIONS_PER_VISITOR", "1")
+    reload_config()
+    yield
+    monkeypatch.undo()
+    reload_config()
+
+
 def test_a_start_session_frame_asks_what_the_settings_require_and_opens_with_the_greeting(
-        stack: Stack, connect, admin):
+        stack: Stack, connect, admin, one_new_conversation_each):
     """Older clients start with ``start_session``: the pre-chat form binds them as it binds the
-    first message (it once opened a conversation for a visitor the settings refused), the visitor's
-    email is on the conversation and the greeting is its first line."""
+    first message (it once opened a conversation for a visitor the settings refused), a refused
+    start spends none of the visitor's budget of new conversations, the visitor's email is on the
+    conversation and the greeting is its first line. (The stack runs REST and the socket's
+    handlers in one process: the save is seen at once; on AWS within ``RECENT_SECONDS``.)"""
     greeting = "Hello! Tell us what you are looking for."
     assert api(stack, "PUT", "/api/widget/settings", admin, json={
         "prechat": {"name": "optional", "email": "required"}, "greeting": greeting}).status_code == 200
@@ -107,8 +120,10 @@ def test_a_start_session_frame_asks_what_the_settings_require_and_opens_with_the
     visitor = sign_up_visitor(stack, "Vera")
     socket = connect(visitor)
 
-    socket.send("start_session", topic="shoes")
-    refused = socket.expect_error("prechat_required", action="start_session")
+    refusals = []
+    for _ in range(3):
+        socket.send("start_session", topic="shoes")
+        refusals.append(socket.expect("error", action="start_session"))
     nothing_opened = api(stack, "GET", "/api/sessions", visitor.token).json()["sessions"]
     socket.request("update_visitor", "visitor", email="vera@example.com")
     socket.send("start_session", topic="shoes")
@@ -117,7 +132,8 @@ def test_a_start_session_frame_asks_what_the_settings_require_and_opens_with_the
     socket.send("start_session", topic="shoes")  # the open one, whatever the form asks
     again = socket.expect("session.assigned")
 
-    assert refused["fields"] == ["email"] and nothing_opened == []
+    assert [(r["code"], r.get("fields")) for r in refusals] == [("prechat_required", ["email"])] * 3
+    assert nothing_opened == []
     session_id = assigned["session_id"]
     assert again["session_id"] == session_id and assigned["agent"]["id"] == agent.id
     seen_by_agent = api(stack, "GET", f"/api/sessions/{session_id}", agent.token).json()
