@@ -95,6 +95,8 @@ def copy_to_open_session(visitor: VisitorModel) -> None:
 
 
 def session_details(visitor: VisitorModel) -> dict[str, Any]:
-    """The copy of the visitor a new conversation starts with."""
+    """The copy of the visitor a new conversation starts with. An unverified visitor's session
+    stores no ``visitor_verified`` (read as false): every message rewrites the session item in
+    each of its indexes, and the attribute alone took some of them over a write unit."""
     return {"visitor_email": visitor.email, "visitor_user_id": visitor.user_id,
-            "visitor_verified": bool(visitor.verified)}
+            "visitor_verified": True if visitor.verified else None}
