@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.models import SessionModel
 from chalicelib.models.batch import get_all, get_in_order
+from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
 
@@ -21,7 +22,10 @@ def list_sessions(principal: Principal, status: str | None = None, agent_id: str
     Reads pages of ``limit`` items with the status filtered by DynamoDB, never a whole history;
     an agent's active sessions come from their current assignments."""
     if principal.typ == "visitor":
-        return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, limit),
+        # A session that reached ``status`` a moment ago may still show an open status in the
+        # index: the open ones (a visitor holds one at most) are listed too, judged as stored.
+        also, read = (OPEN_STATUSES, limit + 1) if status else ((), limit)
+        return _with_open_session(_newest(SessionModel.by_visitor, principal.user_id, status, read, also),
                                   principal.user_id, status, limit)
     if principal.is_admin and agent_id:
         return agent_sessions(agent_id, limit, (status,) if status else None)
@@ -92,7 +96,11 @@ def _with_open_session(listed: list[SessionModel], visitor_id: str, status: str 
     return [current, *others][:limit]
 
 
-def _newest(index: Any, key: str, status: str | None, limit: int) -> list[SessionModel]:
-    condition = SessionModel.status == status if status else None
+def _newest(index: Any, key: str, status: str | None, limit: int,
+            also: tuple[str, ...] = ()) -> list[SessionModel]:
+    """The newest ``limit`` of the index's copies under ``key`` (with ``status``, or one of
+    ``also``)."""
+    statuses = sorted({status, *also}) if status else []
+    condition = SessionModel.status.is_in(*statuses) if statuses else None
     return list(index.query(key, scan_index_forward=False, filter_condition=condition, limit=limit,
                             page_size=max(limit, 25)))

@@ -600,3 +600,19 @@ def test_the_live_count_of_agents_online_follows_a_status_change_however_far_the
         live = api.get("/api/sessions/statistics", admin).json_body["live"]
 
     assert live["agents_online"] == 1
+
+
+def test_a_visitors_list_by_status_shows_a_session_that_just_reached_it_however_far_the_index_lags(
+        api, people, chat):
+    """The visitor's ``?status=`` listing asked DynamoDB to filter the index's copies by status, so
+    a conversation ended a moment ago (its copy still ``active``) was missing from ``ended``."""
+    agent, visitor, session_id = chat
+    lagging = {"gsi_lag_ms": 60_000, "lag_spike": 0, "stale_read": 0, "tx_conflict": 0, "write_conflict": 0,
+               "throttle": 0, "lost_response": 0}
+    with simulated_aws(**lagging):  # every index a minute behind the writes from here on
+        assert api.post(f"/api/sessions/{session_id}/end", visitor).status_code == 200
+        ended = api.get("/api/sessions?status=ended", visitor).json_body["sessions"]
+        active = api.get("/api/sessions?status=active", visitor).json_body["sessions"]
+
+    assert [(s["session_id"], s["status"]) for s in ended] == [(session_id, "ended")]
+    assert active == []
