@@ -519,11 +519,18 @@ def test_an_admin_renames_promotes_resets_a_password_and_deletes_an_agent_after_
     edited = agents.find_by_username(doomed)
     assert edited is not None and (edited.display_name, edited.role) == ("Kimberly", "admin")
 
-    page.once("dialog", lambda dialog: dialog.accept("a brand new password"))
-    page.once("dialog", lambda dialog: dialog.accept())  # "password changed"
+    def answer(dialog: Any) -> None:
+        """The prompt for the new password, then the alert that it is set. (Two ``once`` listeners
+        both heard the prompt, and when the bare accept landed first the prompt answered "" and
+        the console sent nothing: a clean run waited 10 s for the PATCH.)"""
+        dialog.accept("a brand new password" if dialog.type == "prompt" else None)
+
+    page.on("dialog", answer)
     with page.expect_response(lambda r: r.request.method == "PATCH") as patched:
         row.get_by_test_id("agent-reset-password").click()
     assert patched.value.status == 200
+    expect(page.get_by_test_id("agent-reset-password").first).to_be_enabled()  # the alert answered
+    page.remove_listener("dialog", answer)
     assert api(stack, "POST", "/api/auth/login", json={"username": doomed, "password": "a brand new password"}).ok
 
     page.once("dialog", lambda dialog: dialog.dismiss())
