@@ -7,13 +7,12 @@ import itertools
 from typing import Any
 
 from chalicelib.models import SessionModel
-from chalicelib.models.batch import get_all, get_in_order
+from chalicelib.models.batch import BATCH_GET_LIMIT, get_all, get_in_order
 from chalicelib.models.session import OPEN_STATUSES
 from chalicelib.services import assignment
 from chalicelib.services.tokens import Principal
 
 OWN_ACTIVE_LIMIT = 100
-BATCH_READ = 100  # keys per BatchGetItem
 
 
 def list_sessions(principal: Principal, status: str | None = None, agent_id: str | None = None,
@@ -46,7 +45,7 @@ def agent_sessions(agent_id: str, limit: int, statuses: tuple[str, ...] | None =
     # The index's copy may be in an earlier status; a session's status only moves on from active
     # (to ended or abandoned) while the agent holds it, so "active" copies are read too.
     wanted = SessionModel.status.is_in(*dict.fromkeys((*statuses, "active"))) if statuses else None
-    page_size = min(max(limit, 25), BATCH_READ)
+    page_size = min(max(limit, 25), BATCH_GET_LIMIT)
     listed = SessionModel.by_agent.query(agent_id, condition, scan_index_forward=False, page_size=page_size,
                                          filter_condition=wanted, attributes_to_get=["session_id"])
     found: list[SessionModel] = []

@@ -191,12 +191,15 @@ def _route_frame(event: Any) -> tuple[str, int, dict[str, Any] | None]:
         operations.ensure_sender_current(principal, connection_id, sender)  # a revoked token: closed here
         if invalid is not None:
             raise invalid
-        if spends_now:
+
+        def spend_budgets(visitor_spent: bool = False) -> None:
             ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id),
-                                       visitor_spent=sender is not None and sender.conversation_spent)
-        spend_later = None if spends_now or not starts_conversation else (
-            lambda: ratelimit.new_conversation(principal.user_id, connections.source_ip_of(connection_id)))
-        reply = actions.dispatch(principal, connection_id, frame, sender, spend_later)
+                                       visitor_spent=visitor_spent)
+
+        if spends_now:
+            spend_budgets(visitor_spent=sender is not None and sender.conversation_spent)
+        reply = actions.dispatch(principal, connection_id, frame, sender,
+                                 spend_budgets if starts_conversation and not spends_now else None)
     except KefuError as e:
         action = data.get("action") if isinstance(data.get("action"), str) else None
         client_msg_id = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
