@@ -147,6 +147,22 @@ def moto_endpoint() -> str:
 
 
 @pytest.fixture
+def settings(monkeypatch):
+    """``settings(KEFU_LOGIN_FREE_PER_ACCOUNT=3, ...)``: change KEFU_* settings for one test (the
+    app, and a stack running in this process, read the same config); the originals come back
+    afterwards."""
+
+    def apply(**values: str | int | float) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        reload_config()
+
+    yield apply
+    monkeypatch.undo()
+    reload_config()
+
+
+@pytest.fixture
 def time_passes():
     """``time_passes(seconds)``: every later clock reading is that much later (the clock seam);
     real time again after the test."""

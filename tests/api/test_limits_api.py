@@ -13,17 +13,9 @@ from tests.api.conftest import PASSWORD
 
 
 @pytest.fixture
-def settings(monkeypatch):
-    """Tighten limits for one test: ``settings(KEFU_LOGIN_FREE_PER_ACCOUNT=3)``."""
-
-    def apply(**values: str | int | float) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        reload_config()
-
-    yield apply
-    monkeypatch.undo()
-    reload_config()
+def settings(settings):
+    """tests/conftest.py's ``settings``; these tests also move the clock, which comes back here."""
+    yield settings
     clock.reset()
 
 

@@ -6,12 +6,9 @@ logins check exactly as many passwords as the limit allows."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from chalicelib.config import reload_config
 from chalicelib.services import agents
 from devstack import Stack
 from tests.e2e.addresses import rest_from, socket_options
@@ -19,20 +16,6 @@ from tests.e2e.conftest import Connect as WsConnect
 from tests.e2e.protocol_helpers import Peer
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """The stack runs in this process and reads the same config: set limits for one test."""
-
-    def apply(**values: str | int) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        reload_config()
-
-    yield apply
-    monkeypatch.undo()
-    reload_config()
 
 
 def _agent() -> str:

@@ -4,31 +4,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from chalicelib.config import reload_config
 from chalicelib.models import ConnectionModel, VisitorModel
 from devstack import Stack
 from tests.e2e.protocol_helpers import Connect, Conversation, api, open_conversation, sign_up_visitor
-
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """The stack runs in this process and reads the same config: tighten it for one test."""
-
-    def apply(**values: str | int) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        reload_config()
-
-    yield apply
-    monkeypatch.undo()
-    reload_config()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from chalicelib.config import reload_config
 from devstack import Stack
 from tests.conftest import sent_mail
 from tests.e2e.conftest import wait_for
@@ -96,23 +95,14 @@ def test_opening_the_widget_and_asking_availability_create_no_session(stack: Sta
     assert api(stack, "GET", "/api/kefu/queue", admin).json()["queue"] == []
 
 
-@pytest.fixture
-def one_new_conversation_each(monkeypatch: pytest.MonkeyPatch):
-    """A budget of one new conversation per visitor (the stack runs in this process, on its config)."""
-    monkeypatch.setenv("KEFU_CONVERSATIONS_PER_VISITOR", "1")
-    reload_config()
-    yield
-    monkeypatch.undo()
-    reload_config()
-
-
 def test_a_start_session_frame_asks_what_the_settings_require_and_opens_with_the_greeting(
-        stack: Stack, connect, admin, one_new_conversation_each):
+        stack: Stack, connect, admin, settings):
     """Older clients start with ``start_session``: the pre-chat form binds them as it binds the
     first message (it once opened a conversation for a visitor the settings refused), a refused
     start spends none of the visitor's budget of new conversations, the visitor's email is on the
     conversation and the greeting is its first line. (The stack runs REST and the socket's
     handlers in one process: the save is seen at once; on AWS within ``RECENT_SECONDS``.)"""
+    settings(KEFU_CONVERSATIONS_PER_VISITOR=1)
     greeting = "Hello! Tell us what you are looking for."
     assert api(stack, "PUT", "/api/widget/settings", admin, json={
         "prechat": {"name": "optional", "email": "required"}, "greeting": greeting}).status_code == 200

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chalicelib.config import get_config, reload_config
+from chalicelib.config import get_config
 from chalicelib.errors import NotFound
 from chalicelib.models import AgentModel, SessionModel
 from chalicelib.services import agents, assignment, chat, connections, tokens, visitors
@@ -14,20 +14,6 @@ from chalicelib.services.tokens import Principal
 from tests import faults
 from tests.concurrency.invariants import settle
 from tests.conftest import simulated_aws
-
-
-@pytest.fixture
-def settings(monkeypatch):
-    """Change KEFU_* settings for one test; the originals come back afterwards."""
-
-    def apply(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reload_config()
-
-    yield apply
-    monkeypatch.undo()
-    reload_config()
 
 
 def _agent(name: str, capacity: int | None = None, status: str | None = "online") -> str:
