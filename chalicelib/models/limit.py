@@ -12,7 +12,9 @@ can never pass more than the limit allows:
 Every write records its request id in one of ``REQUEST_SLOTS`` attributes (``request_0``...,
 picked by a hash of the id) and is conditioned on that slot not holding it yet: a retry after a
 lost answer meets its own write, is refused by the condition and recognises itself, even when
-other requests wrote meanwhile (unless one of them took the same slot: 1 in 16). ``expires_at``
+other requests wrote meanwhile. When one of them took the same slot (1 in 16 per write that landed
+in between) the retry cannot tell whether its write applied; ``written_over`` says so, and the
+caller counts the event as its own (``services.budgets``). ``expires_at``
 (TTL) drops idle items; an item past it is read as absent (TTL deletes late).
 """
 
@@ -76,3 +78,10 @@ def not_recorded(request_id: str) -> Any:
 def has_recorded(item: LimitModel | None, request_id: str) -> bool:
     """Whether ``item`` as stored holds ``request_id``'s write."""
     return item is not None and getattr(item, slot_for(request_id)) == request_id
+
+
+def written_over(item: LimitModel | None, request_id: str) -> bool:
+    """Whether another request's write holds ``request_id``'s slot: whether ``request_id`` wrote
+    before it cannot be known from the item."""
+    recorded = None if item is None else getattr(item, slot_for(request_id))
+    return recorded is not None and recorded != request_id

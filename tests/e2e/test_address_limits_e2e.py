@@ -53,7 +53,7 @@ def test_racing_sign_ups_from_one_address_pass_exactly_its_budget(stack: Stack, 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(lambda _: _sign_up(stack, "127.0.0.11").status_code, range(20)))
 
-    assert statuses.count(201) == 5 and statuses.count(429) == 15
+    assert statuses.count(201) == 5 and statuses.count(429) == 15, statuses
 
 
 def test_failed_logins_from_a_shared_address_never_lock_out_those_who_signed_in_from_it(

@@ -210,7 +210,7 @@ def test_clearing_forgets_every_strike(fresh):
 
 
 def _ids_in_distinct_slots(count: int) -> list[str]:
-    """Request ids that record themselves in different slots (a shared slot is the 1-in-8 case)."""
+    """Request ids that record themselves in different slots (a shared slot is the 1-in-16 case)."""
     ids: dict[str, str] = {}
     for n in range(100):
         ids.setdefault(slot_for(f"r{n}"), f"r{n}")
@@ -234,6 +234,24 @@ def test_a_lost_answer_retried_after_other_events_landed_is_counted_once(fresh):
 
     assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
     assert _passed(_spend, 5) == 1  # 1 + 1 + 2 spent, not 5
+
+
+def test_a_lost_answer_whose_slot_another_event_took_meanwhile_passes_and_the_budget_holds(fresh):
+    mine = "r0"
+    other = next(f"r{n}" for n in range(1, 100) if slot_for(f"r{n}") == slot_for(mine))
+
+    def my_retry(params: dict) -> bool:
+        return _busy_write(params) and mine in json.dumps(params) and bool(lost.injected)
+
+    _passed(_spend, 3)
+    with faults.lose_response("UpdateItem", when=_busy_write) as lost, \
+            faults.before("UpdateItem", lambda: budgets.spend("k", BUDGET, other), when=my_retry) as landed:
+        # Applied (the fourth event), answer lost; the fifth lands in the same slot; the retry
+        # cannot tell its own write from none, and its event was counted: it passes.
+        budgets.spend("k", BUDGET, mine)
+
+    assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
+    assert _passed(_spend, 5) == 0  # 3 + mine + the other: the budget, no more
 
 
 # -- the message budget, on the sender's own item ------------------------------------------------
