@@ -137,6 +137,8 @@ def test_a_greeting_from_the_settings_opens_the_conversation(
     # conversation (her line is written with the assignment), then the message is stored.
     expect(page.locator("[data-testid=kefu-message] .kefu-text, [data-testid=kefu-system] .kefu-text")).to_have_text(
         [greeting, "Alice joined the chat", "Do you have gift cards?"])
+    # The widget shows a message as it is sent; it is stored once acknowledged (its id shows).
+    expect(page.locator("[data-testid=kefu-message][data-id]")).to_have_count(2)
     stored = api(stack, "GET", f"/api/sessions/{session_of(page)}/messages", alice.token).json()["messages"]
     assert [(m.get("kind"), m["text"]) for m in reversed(stored) if "system" not in m] == [
         ("greeting", greeting), (None, "Do you have gift cards?")]
