@@ -24,7 +24,7 @@ import msgspec
 from chalicelib import clock
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.base import Transaction, conditional, get_or_none, retrying, rounds
+from chalicelib.models.base import Transaction, get_or_none, retrying, rounds
 from chalicelib.models.limit import not_recorded, records
 
 ROUNDS = 12
@@ -106,10 +106,13 @@ def take(key: str, pace: Pace, request_id: str | None = None) -> None:
 
 def give_back(key: str, request_id: str) -> None:
     """Uncount an attempt that succeeded (once, however often a lost answer makes this retry). A
-    wait it started keeps running."""
+    wait it started keeps running. A one-item transaction for its token, as ``_count``: the slot
+    alone could be taken by another attempt before the retry, and the attempt given back twice."""
     returned = f"{request_id}:back"
-    conditional(lambda: LimitModel(key).update(actions=[LimitModel.strikes.add(-1), records(returned)],
-                                               condition=(LimitModel.strikes > 0) & not_recorded(returned)))
+    tx = Transaction()
+    tx.update("give back", LimitModel(key), actions=[LimitModel.strikes.add(-1), records(returned)],
+              condition=(LimitModel.strikes > 0) & not_recorded(returned))
+    tx.commit()
 
 
 def clear(key: str) -> None:

@@ -196,10 +196,29 @@ def test_a_given_back_attempt_no_longer_counts(fresh):
 
 def test_an_attempt_whose_answer_was_lost_is_counted_once(fresh):
     _take()
-    with faults.lose_response("UpdateItem"):
+    with faults.lose_response("TransactWriteItems") as lost:
         _take()
 
+    assert lost.injected == {"TransactWriteItems": 1}
     assert _passed(_take, 3) == 1
+
+
+def test_a_give_back_whose_answer_was_lost_counts_once_though_another_attempt_took_its_slot(fresh):
+    mine = "r0"
+    other = next(f"r{n}" for n in range(1, 500) if slot_for(f"r{n}") == slot_for(f"{mine}:back"))
+    _take()
+    slowdown.take("s", PACE, request_id=mine)  # 2 of the 3 free attempts
+
+    def giving_back(params: dict) -> bool:
+        return ":back" in json.dumps(params)
+
+    with faults.lose_response("TransactWriteItems", when=giving_back) as lost, \
+            faults.before("TransactWriteItems", lambda: slowdown.take("s", PACE, request_id=other),
+                          when=lambda params: giving_back(params) and bool(lost.injected)) as landed:
+        slowdown.give_back("s", mine)  # applied, answer lost; another attempt writes the same slot
+
+    assert lost.injected == {"TransactWriteItems": 1} and landed.injected == {"TransactWriteItems": 1}
+    assert _passed(_take, 3) == 1  # 2 - 1 + 1 = 2 counted: one free attempt left, not two
 
 
 def test_clearing_forgets_every_strike(fresh):
