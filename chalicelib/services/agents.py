@@ -149,6 +149,9 @@ def update_profile(agent_id: str, display_name: str | None = None, role: str | N
     if role is not None and role not in ROLES:
         raise ValidationFailed(f"role must be one of {ROLES}")
     password_hash = passwords.hash_password(password) if password is not None else None
+    # A round whose write was ambiguous may have revoked, and the next round then reads the new
+    # role already stored (its stamp may be overwritten by a presence write): still a revocation.
+    may_have_revoked = False
     for _ in rounds(PROFILE_ROUNDS):
         agent = get_agent(agent_id)
         stamp = clock.iso()
@@ -165,9 +168,10 @@ def update_profile(agent_id: str, display_name: str | None = None, role: str | N
         revoke = password is not None or (role is not None and role != agent.role)
         if revoke:
             actions, condition = _with_revocation(agent, actions, condition)
+        may_have_revoked = may_have_revoked or revoke
         written = _write(agent, actions, condition, stamp)
         if written is not None:
-            return ProfileChange(written, revokes_tokens=revoke)
+            return ProfileChange(written, revokes_tokens=may_have_revoked)
     raise Conflict("the agent is changing right now; try again")
 
 

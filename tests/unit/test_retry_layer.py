@@ -256,6 +256,22 @@ def test_a_password_change_whose_answer_was_lost_revokes_once_and_is_answered_as
     assert agents.authenticate("alice", "new-password-1")["agent"]["display_name"] == "Alice B"
 
 
+def test_a_role_change_whose_answer_was_lost_and_stamp_written_over_still_says_it_revoked(tables):
+    agent_id = _agent("alice")
+
+    def presence_write() -> None:  # a socket opening or closing also stamps the agent
+        AgentModel(agent_id).update(actions=[AgentModel.updated_at.set(clock.iso())])
+
+    with faults.lose_response("UpdateItem", times=1, when=_on_table("agents", "token_gen")) as lost, \
+            faults.before("UpdateItem", presence_write, when=lambda params: bool(lost.injected)
+                          and _on_table("agents", "token_gen")(params)) as landed:
+        change = agents.update_profile(agent_id, role="admin")
+
+    assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
+    assert change.revokes_tokens  # so the route closes the old role's sockets
+    assert change.agent.role == "admin" and int(_agent_item(agent_id).token_gen) == 1
+
+
 def test_disabling_an_agent_whose_answer_was_lost_revokes_once(tables):
     agent_id = _agent("alice")
 
