@@ -13,9 +13,12 @@ values (``update_answering``), and the frame is decided again from them by ``bud
 writes (busy, idle), which simultaneous frames pass without conflicting. A budget this container
 saw spent refuses the frame without a write (``msg_tat`` only grows: what it saw is at most what is
 stored). Each write records its request id among the last few (``msg_requests``): a retry after a
-lost answer that meets its own write counts once, even when other frames landed meanwhile (unless
-simultaneous writes each kept their own list, and one dropped it: then the frame is counted twice,
-never too little).
+lost answer that meets its own write counts once, even when other frames landed meanwhile. Only a
+write conditioned on the version it read replaces the list (with the last few ids it knows, all of
+them); any other appends its id, so it never drops one it did not see (before, a write computed from
+an older answer could drop a lost answer's id, and that frame was refused or counted twice). Appends
+stop at ``REQUESTS_BOUND`` ids; a write that finds that many replaces the list under the version
+condition.
 The write answers with the whole item (``ALL_NEW``): its token generation and ``disabled`` say on
 every frame, without a read, whether the sender's token was revoked.
 
@@ -32,6 +35,7 @@ import uuid
 from typing import Any
 
 import msgspec
+from pynamodb.expressions.condition import size
 
 from chalicelib import clock
 from chalicelib.config import get_config
@@ -45,6 +49,7 @@ from chalicelib.services.tokens import Principal
 MAX_ATTEMPTS = 12
 MEMORY_SECONDS = 600.0
 REQUESTS_KEPT = 8  # request ids of the last writes, so a lost answer's retry recognises its own
+REQUESTS_BOUND = 16  # appended ids (writes not conditioned on the version) stop here
 
 
 class _Known(msgspec.Struct, frozen=True):
@@ -127,21 +132,21 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
         seen = known or _Known(0, None, ())
         if known is not None and not _has_room(seen.tat, budget, now):
             raise _refusal(budget, seen.tat, now)
-        requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
         spends_conversation = False
-        if attempt == 0:
+        if attempt == 0 or len(seen.requests) >= REQUESTS_BOUND:
             tat = max(seen.tat or now, now) + budget.interval
-            unchanged = model.msg_version == seen.version if seen.version else model.msg_version.does_not_exist()
-            actions = [model.msg_tat.set(tat), model.msg_version.set(seen.version + 1), requests]
-            condition = exists & unchanged
+            actions = [model.msg_tat.set(tat), model.msg_version.set(seen.version + 1),
+                       _replaced_requests(model, seen, request_id)]
+            condition = exists & _unchanged(model, seen)
             if conversation is not None and model is VisitorModel and _has_room(seen.conv_tat, conversation, now):
                 # exact too: every write of conv_tat moves the version this write is conditioned on
                 actions.append(VisitorModel.conv_tat.set(max(seen.conv_tat or now, now) + conversation.interval))
                 spends_conversation = True
         else:
             take, holds = _take(model.msg_tat, seen.tat, budget, now)
-            actions = [take, model.msg_version.add(1), requests]
-            condition = exists & holds & ~model.msg_requests.contains(request_id)
+            appended, room = _appended_request(model, request_id)
+            actions = [take, model.msg_version.add(1), appended]
+            condition = exists & holds & room & ~model.msg_requests.contains(request_id)
         item = model(user_id)
         written = _write(key, item, [*actions, *(also or [])], condition)
         if written is None:
@@ -150,6 +155,25 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
         if applied or request_id in known.requests:  # or a lost answer's own write
             return Sender(item, conversation_spent=spends_conversation)
     raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
+
+
+def _unchanged(model: type[AgentModel] | type[VisitorModel], seen: _Known) -> Any:
+    """The budget's version is still the one ``seen`` holds."""
+    return model.msg_version == seen.version if seen.version else model.msg_version.does_not_exist()
+
+
+def _replaced_requests(model: type[AgentModel] | type[VisitorModel], seen: _Known, request_id: str) -> Any:
+    """The last request ids ``seen`` holds and ``request_id``: for a write conditioned on ``seen``'s
+    version only (then ``seen`` holds every id stored)."""
+    return model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
+
+
+def _appended_request(model: type[AgentModel] | type[VisitorModel], request_id: str) -> tuple[Any, Any]:
+    """``request_id`` appended to the stored ids, and the condition that they are fewer than
+    ``REQUESTS_BOUND``: for a write that may not have seen them all."""
+    stored = model.msg_requests
+    return (stored.set((stored | []).append([request_id])),
+            stored.does_not_exist() | (size(stored) < REQUESTS_BOUND))
 
 
 def _has_room(tat: float | None, budget: Budget, now: float) -> bool:
@@ -182,9 +206,9 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
     """Take one new conversation from the visitor's budget (``conv_tat`` on their item), in a
     write of its own: ``budgets``' two forms (a busy bucket takes one more interval while it stays
     within the window, an idle one starts from now), each moving the version ``count_frame``'s
-    exact write is conditioned on, and recording its request id among the last ones it read (a
-    container that read nothing writes only to an item never written so: the refusal's answer
-    gives it the list, which a blind write would have cut). ``RateLimited`` when it is spent.
+    exact write is conditioned on, and appending its request id to the stored ones (a container
+    that read nothing writes only to an item never written so; one that read a full list replaces
+    it under the version it read). ``RateLimited`` when it is spent.
     A visitor who no longer exists has nothing to spend (their token is refused elsewhere)."""
     key = ("visitor", visitor_id)
     known = _known.get(key)
@@ -198,11 +222,16 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
         seen = known or _Known(0, None, ())
         if known is not None and not _has_room(seen.conv_tat, budget, now):
             raise _refusal(budget, seen.conv_tat, now)
-        requests = model.msg_requests.set([*seen.requests[-(REQUESTS_KEPT - 1):], request_id])
         if known is None:  # nothing seen: only an item never written so (else its answer fills ``known``)
             take, holds = model.conv_tat.set(now + budget.interval), model.msg_version.does_not_exist()
+            requests = _replaced_requests(model, seen, request_id)
         else:
             take, holds = _take(model.conv_tat, seen.conv_tat, budget, now)
+            if len(seen.requests) >= REQUESTS_BOUND:
+                requests, room = _replaced_requests(model, seen, request_id), _unchanged(model, seen)
+            else:
+                requests, room = _appended_request(model, request_id)
+            holds = holds & room
         written = _write(key, model(visitor_id), [take, model.msg_version.add(1), requests],
                          exists & holds & ~model.msg_requests.contains(request_id))
         if written is None:

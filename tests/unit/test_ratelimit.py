@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -306,3 +307,73 @@ def test_simultaneous_frames_of_one_user_pass_exactly_the_budget_none_refused_fo
 
     assert outcomes.count("passed") == 11
     assert not [r for r in refusals if "simultaneous" in r]  # refused for the budget, not for racing
+
+
+class _PerThreadMemory:
+    """``senders``' per-container memory, one per thread: each thread acts as a container of its own."""
+
+    def __init__(self, real: Any) -> None:
+        self._local = threading.local()
+        self._kind = type(real)
+        self._max_age = real.max_age
+
+    def _mine(self) -> Any:
+        if not hasattr(self._local, "memory"):
+            self._local.memory = self._kind(self._max_age)
+        return self._local.memory
+
+    def get(self, key: Any, max_age: float | None = None) -> Any:
+        return self._mine().get(key, max_age)
+
+    def put(self, key: Any, value: Any) -> None:
+        self._mine().put(key, value)
+
+    def forget(self, key: Any) -> None:
+        self._mine().forget(key)
+
+
+def test_a_frame_whose_answer_was_lost_counts_once_when_another_containers_frame_landed_before_its_retry(
+        message_budget, monkeypatch: pytest.MonkeyPatch):
+    """Container B reads the budget, container A's frame is written (its answer lost), B's frame is
+    written from what B read, then A retries: A must still find its own write recorded."""
+    from chalicelib.services import senders, visitors
+
+    monkeypatch.setattr(senders, "_known", _PerThreadMemory(senders._known))
+    visitor_id = visitors.sign_up("Ann", None)["visitor_id"]
+    senders.count_frame("visitor", visitor_id)  # A knows the budget: one taken
+    main = threading.current_thread()
+    b_read, a_applied, b_written = threading.Event(), threading.Event(), threading.Event()
+    b_attempts: list[dict] = []
+
+    def b_second_write(params: dict) -> bool:  # B's first write (exact, on a budget it never saw) failed
+        if threading.current_thread() is main:
+            return False
+        b_attempts.append(params)
+        return len(b_attempts) == 2
+
+    def b_waits_for_a() -> None:
+        b_read.set()
+        a_applied.wait(10)
+
+    def a_waits_for_b() -> None:
+        a_applied.set()
+        b_written.wait(10)
+
+    def container_b() -> None:
+        senders.count_frame("visitor", visitor_id)
+        b_written.set()
+
+    with faults.before("UpdateItem", b_waits_for_a, when=b_second_write) as b_paused, \
+            faults.lose_response("UpdateItem", when=lambda _: threading.current_thread() is main) as lost, \
+            faults.before("UpdateItem", a_waits_for_b,
+                          when=lambda _: threading.current_thread() is main and bool(lost.injected)) as a_paused:
+        b = threading.Thread(target=container_b)
+        b.start()
+        assert b_read.wait(10)
+        senders.count_frame("visitor", visitor_id)  # applied, answer lost; B lands; A retries
+        b.join(10)
+
+    assert b_paused.injected == lost.injected == a_paused.injected == {"UpdateItem": 1}
+    assert b_written.is_set()
+    frame = lambda: senders.count_frame("visitor", visitor_id)  # noqa: E731
+    assert _passed(frame, 12) == 9  # 12 - the first, A's and B's: A's frame counted once
