@@ -141,6 +141,37 @@ def test_a_colleague_sees_the_admins_replies_under_the_admins_name_and_a_transfe
     assert admin_tab.errors == [] and eve_tab.errors == [] and customer_tab.errors == []
 
 
+def test_the_all_tab_shows_a_conversation_a_colleague_takes_while_it_is_open_and_drops_it_once_ended(
+        stack: Stack, fresh: None, open_tab: Any):
+    from playwright.sync_api import expect
+
+    eve = _console(open_tab, stack, agent_with_login("Eve")).page
+    admin_tab = open_tab("about:blank")
+    admin = admin_tab.page
+    admin.clock.install()  # its timers run as time goes, and jump ahead when the test says
+    admin.goto(stack.console_url)
+    log_in(admin, _admin_with_login("Ada"), PASSWORD)  # away: the customer goes to Eve
+    admin.get_by_test_id("inbox-tab-all").click()
+    held = admin.get_by_test_id("all-active-item")
+    expect(held).to_have_count(0)
+
+    customer = _customer_starts(open_tab, stack, "Gus", "Where is my order?")
+    settle()  # the listing reads an index: what it shows once caught up
+    with admin.expect_response(lambda r: "/api/sessions?status=active" in r.url):
+        admin.clock.fast_forward(11_000)
+    expect(held).to_have_count(1)
+    expect(held).to_contain_text("Gus")
+    expect(held).to_contain_text("Eve")
+
+    eve.get_by_test_id("session-item").click()
+    eve.get_by_test_id("end-session").click()
+    expect(customer.page.get_by_test_id("kefu-status")).to_have_text("The agent ended the chat")
+    settle()
+    with admin.expect_response(lambda r: "/api/sessions?status=active" in r.url):
+        admin.clock.fast_forward(11_000)
+    expect(held).to_have_count(0)
+
+
 def test_an_ended_conversation_is_under_closed_after_a_reload_and_found_by_the_customers_name(
         stack: Stack, fresh: None, open_tab: Any):
     from playwright.sync_api import expect

@@ -9,6 +9,7 @@ import { emit, isNewest, on, state } from "../state.js";
 
 const QUEUE_POLL_MS = 3000;
 const OFFLINE_POLL_MS = 30000; // the listing reads an index: every half minute, and on session frames
+const EVERYONES_POLL_MS = 10000; // the All tab, while it is shown
 const CLOSED_PAGE = 25;
 
 const inbox = {
@@ -24,6 +25,7 @@ const inbox = {
   everyonesActive: [], // admins, the All tab: conversations other agents hold now, openable read-only
   results: null, // search results, while a search is shown
   timer: null,
+  everyonesTimer: null,
   hooks: {},
 };
 
@@ -80,6 +82,8 @@ function selectTab(name) {
     button.setAttribute("aria-selected", String(button.dataset.tab === name));
   }
   if (name === "closed" || name === "all") loadClosed(true);
+  clearTimeout(inbox.everyonesTimer);
+  if (name === "all") inbox.everyonesTimer = setTimeout(refreshEveryones, EVERYONES_POLL_MS);
   render();
 }
 
@@ -235,6 +239,20 @@ async function loadClosed(first) {
   held.items = first ? page.sessions : [...held.items, ...page.sessions];
   held.next = page.next;
   render();
+}
+
+// Nothing is pushed to an admin about conversations other agents hold: while the All tab is shown
+// they are read again every few seconds (the listing reads an index, which may be seconds behind).
+async function refreshEveryones() {
+  try {
+    const { sessions } = await request("GET", "/api/sessions?status=active&limit=100");
+    if (inbox.tab !== "all") return;
+    inbox.everyonesActive = sessions;
+    render();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return inbox.hooks.onExpired?.();
+  }
+  if (inbox.tab === "all") inbox.everyonesTimer = setTimeout(refreshEveryones, EVERYONES_POLL_MS);
 }
 
 async function runSearch(text) {
