@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from typing import Any
 
 import msgspec
@@ -19,7 +20,7 @@ import msgspec
 from chalicelib import clock
 from chalicelib.errors import PreconditionFailed
 from chalicelib.models import SettingsModel
-from chalicelib.models.base import conditional, get_or_none, rounds, stored_as
+from chalicelib.models.base import conditional, get_or_none, rounds
 from chalicelib.models.settings import WIDGET_SETTINGS
 from chalicelib.services.container import Recent
 
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "business_hours": None,
 }
 WRITE_ROUNDS = 3
+WRITES_KEPT = 10  # ids of the last writes kept on the item (see models.settings)
 RECENT_SECONDS = 10.0
 
 
@@ -60,7 +62,10 @@ def revision_of(etag: str) -> int | None:
 
 def current() -> WidgetSettings:
     """The settings in force (the defaults until an admin saved some)."""
-    stored = get_or_none(SettingsModel, WIDGET_SETTINGS)
+    return _settings_of(get_or_none(SettingsModel, WIDGET_SETTINGS))
+
+
+def _settings_of(stored: SettingsModel | None) -> WidgetSettings:
     if stored is None:
         settings = WidgetSettings(dict(DEFAULTS), 0, None)
     else:
@@ -93,18 +98,23 @@ def replace(document: dict[str, Any], admin_id: str, if_match: str | None = None
     expected = None if if_match is None or if_match.strip() == "*" else revision_of(if_match)
     if if_match is not None and if_match.strip() != "*" and expected is None:
         raise PreconditionFailed("If-Match must be an ETag of the settings")
+    write_id = uuid.uuid4().hex[:16]
+
+    def written_by_this_call() -> bool:
+        stored = get_or_none(SettingsModel, WIDGET_SETTINGS)
+        return stored is not None and write_id in (stored.writes or ())
+
     for _ in rounds(WRITE_ROUNDS):
-        before = current()
+        stored = get_or_none(SettingsModel, WIDGET_SETTINGS)
+        before = _settings_of(stored)
         if expected is not None and expected != before.revision:
             raise PreconditionFailed("the settings changed since you read them; read them again")
         now = clock.iso()
+        writes = [*((stored.writes or []) if stored is not None else [])[-(WRITES_KEPT - 1):], write_id]
         item = SettingsModel(WIDGET_SETTINGS, document=text, revision=before.revision + 1, updated_at=now,
-                             updated_by=admin_id)
+                             updated_by=admin_id, writes=writes)
         condition = (SettingsModel.revision == before.revision) if before.revision \
             else SettingsModel.name.does_not_exist()
-
-        def written_by_this_call(at: str = now) -> bool:
-            return stored_as(SettingsModel, WIDGET_SETTINGS, {"updated_at": at, "document": text}) is not None
 
         if conditional(lambda i=item, c=condition: i.save(condition=c), already_done=written_by_this_call):
             saved = WidgetSettings({**DEFAULTS, **document}, before.revision + 1, now)

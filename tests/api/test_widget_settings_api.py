@@ -5,6 +5,7 @@ widget must not start a conversation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,9 @@ import pytest
 
 from chalicelib.config import reload_config
 from chalicelib.models import AgentModel, CounterModel, SessionModel
+from chalicelib.services import widget_settings
 from chalicelib.services.assignment.roster import ROSTER
+from tests import faults
 from tests.conftest import simulated_aws
 
 SHOP = "https://shop.example"
@@ -75,6 +78,28 @@ def test_an_admin_changes_the_settings_and_every_reader_sees_them_with_a_new_eta
     assert {k: read.json_body[k] for k in document} == document
     assert read.json_body["updated_at"] is not None
     assert read.headers["ETag"] != before
+
+
+def test_a_save_whose_answer_was_lost_is_answered_as_saved_and_a_later_save_of_another_admin_stands(api, people):
+    admin = people.admin()
+
+    def mine(params: dict) -> bool:
+        return "mine" in json.dumps(params)
+
+    def another_admin_saves() -> None:
+        widget_settings.replace({"greeting": "theirs"}, "another-admin")
+
+    def my_retry(params: dict) -> bool:
+        return mine(params) and bool(lost.injected)
+
+    with faults.lose_response("PutItem", when=mine) as lost, \
+            faults.before("PutItem", another_admin_saves, when=my_retry) as landed:
+        saved = api.put("/api/widget/settings", admin, body={"greeting": "mine"})  # applied, answer lost
+
+    assert lost.injected == landed.injected == {"PutItem": 1}
+    assert saved.status_code == 200, saved.json_body
+    read = api.get("/api/widget/settings").json_body
+    assert read["greeting"] == "theirs"  # saved after this one, not written over by its retry
 
 
 @pytest.mark.parametrize("document, field", [
