@@ -171,6 +171,15 @@ def test_the_all_tab_shows_a_conversation_a_colleague_takes_while_it_is_open_and
         admin.clock.fast_forward(11_000)
     expect(held).to_have_count(0)
 
+    polls: list[str] = []
+    admin.on("request", lambda r: polls.append(r.url) if "/api/sessions?status=active" in r.url else None)
+    admin.get_by_test_id("inbox-tab-all").click()  # again: still one loop
+    admin.get_by_test_id("inbox-tab-mine").click()  # elsewhere: none
+    admin.clock.fast_forward(31_000)
+    with admin.expect_response(lambda r: "/api/kefu/queue" in r.url):  # the queue's own poll went on
+        admin.clock.fast_forward(3_000)
+    assert len(polls) == 1  # the All tab's own read when clicked, no refresh after it
+
 
 def test_an_ended_conversation_is_under_closed_after_a_reload_and_found_by_the_customers_name(
         stack: Stack, fresh: None, open_tab: Any):

@@ -26,6 +26,7 @@ const inbox = {
   results: null, // search results, while a search is shown
   timer: null,
   everyonesTimer: null,
+  everyonesRun: 0, // the current refresh loop of the All tab: an older one stops
   hooks: {},
 };
 
@@ -82,8 +83,7 @@ function selectTab(name) {
     button.setAttribute("aria-selected", String(button.dataset.tab === name));
   }
   if (name === "closed" || name === "all") loadClosed(true);
-  clearTimeout(inbox.everyonesTimer);
-  if (name === "all") inbox.everyonesTimer = setTimeout(refreshEveryones, EVERYONES_POLL_MS);
+  scheduleEveryones(++inbox.everyonesRun);
   render();
 }
 
@@ -242,17 +242,28 @@ async function loadClosed(first) {
 }
 
 // Nothing is pushed to an admin about conversations other agents hold: while the All tab is shown
-// they are read again every few seconds (the listing reads an index, which may be seconds behind).
-async function refreshEveryones() {
-  try {
-    const { sessions } = await request("GET", "/api/sessions?status=active&limit=100");
-    if (inbox.tab !== "all") return;
-    inbox.everyonesActive = sessions;
-    render();
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return inbox.hooks.onExpired?.();
+// (on a visible page) they are read again every few seconds (the listing reads an index, which may
+// be seconds behind). Choosing a tab starts a new loop; an older one stops at its next turn.
+function scheduleEveryones(run) {
+  clearTimeout(inbox.everyonesTimer);
+  if (run === inbox.everyonesRun && inbox.tab === "all") {
+    inbox.everyonesTimer = setTimeout(() => refreshEveryones(run), EVERYONES_POLL_MS);
   }
-  if (inbox.tab === "all") inbox.everyonesTimer = setTimeout(refreshEveryones, EVERYONES_POLL_MS);
+}
+
+async function refreshEveryones(run) {
+  if (run !== inbox.everyonesRun || inbox.tab !== "all") return;
+  if (!document.hidden && !inbox.root.closest("[hidden]")) {
+    try {
+      const { sessions } = await request("GET", "/api/sessions?status=active&limit=100");
+      if (run !== inbox.everyonesRun || inbox.tab !== "all") return;
+      inbox.everyonesActive = sessions;
+      render();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return inbox.hooks.onExpired?.();
+    }
+  }
+  scheduleEveryones(run);
 }
 
 async function runSearch(text) {
