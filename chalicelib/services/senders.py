@@ -123,7 +123,7 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
     model = owner_model(user_type)
     key = (user_type, user_id)
     known = _known.get(key)
-    request_id = uuid.uuid4().hex
+    request_id = _request_id()
     exists = model._hash_key_attribute().exists()
     for attempt in range(MAX_ATTEMPTS):
         if attempt > 2:
@@ -155,6 +155,12 @@ def count_frame(user_type: str, user_id: str, also: list | None = None,
         if applied or request_id in known.requests:  # or a lost answer's own write
             return Sender(item, conversation_spent=spends_conversation)
     raise RateLimited(f"too many simultaneous {budget.what}; retry in 1 s", retry_after=1)
+
+
+def _request_id() -> str:
+    """16 hex digits: unique among a user's last few writes, and 16 of them on the item take what 8
+    full uuids did (an agent's item stays under one write unit of 1 KB)."""
+    return uuid.uuid4().hex[:16]
 
 
 def _unchanged(model: type[AgentModel] | type[VisitorModel], seen: _Known) -> Any:
@@ -212,7 +218,7 @@ def spend_conversation(visitor_id: str, budget: Budget) -> None:
     A visitor who no longer exists has nothing to spend (their token is refused elsewhere)."""
     key = ("visitor", visitor_id)
     known = _known.get(key)
-    request_id = uuid.uuid4().hex
+    request_id = _request_id()
     exists = VisitorModel.visitor_id.exists()
     model = VisitorModel
     for attempt in range(MAX_ATTEMPTS):
