@@ -15,10 +15,10 @@ busy bucket it keeps spending from costs it one write too (an address many visit
 
 Each write records its request id (``models.limit``): a retry after a lost answer that meets its
 own write counts once. When another request's write took the same slot meanwhile, whether the lost
-write applied cannot be known; the event passes as if it had (it is a write to the same bucket
-whose answer DynamoDB lost). At worst an event the fault kept from being counted passes, one per
-such fault, which no client can cause; the other way, a customer would be refused for an event
-their own write had already counted (20 racing sign-ups with one answer lost: 4 of 5 passed).
+write applied cannot be known; the event passes as if it had. At worst (an ambiguous error that did
+not apply, and a write to the same slot within that moment) an event passes uncounted; the other
+way, a customer would be refused for an event their own write had already counted (20 racing
+sign-ups with one answer lost: 4 of 5 passed).
 """
 
 from __future__ import annotations
@@ -58,13 +58,13 @@ class Budget(msgspec.Struct, frozen=True):
         return self.window - self.interval
 
 
-def _stored_by(key: str, request_id: str):
-    """``already_done`` for a write that named ``request_id``: its slot holds it, or holds another
-    request's (see the module docstring)."""
+def _stored_by(key: str, request_id: str, since: float):
+    """``already_done`` for a write that named ``request_id``, begun at ``since``: its slot holds
+    it, or another request's written since (see the module docstring)."""
 
     def already_done() -> bool:
         item = get_or_none(LimitModel, key)
-        return has_recorded(item, request_id) or written_over(item, request_id)
+        return has_recorded(item, request_id) or written_over(item, request_id, since)
 
     return already_done
 
@@ -73,9 +73,9 @@ def _start_idle(key: str, budget: Budget, now: float, request_id: str) -> bool:
     """The bucket is idle (or new, or expired): it starts from now."""
     tat = now + budget.interval
     applied = conditional(lambda: LimitModel(key).update(
-        actions=[LimitModel.tat.set(tat), records(request_id), LimitModel.expires_at.set(math.ceil(tat) + 1)],
+        actions=[LimitModel.tat.set(tat), records(request_id, now), LimitModel.expires_at.set(math.ceil(tat) + 1)],
         condition=(LimitModel.tat.does_not_exist() | (LimitModel.tat <= now)) & not_recorded(request_id)),
-        already_done=_stored_by(key, request_id))
+        already_done=_stored_by(key, request_id, now))
     if applied:
         _last_tat.put(key, tat)
     return applied
@@ -86,10 +86,10 @@ def _add_busy(key: str, budget: Budget, now: float, request_id: str) -> bool:
     item = LimitModel(key)
     applied = conditional(lambda: item.update(
         actions=[LimitModel.tat.set(LimitModel.tat + budget.interval),
-                 records(request_id),
+                 records(request_id, now),
                  LimitModel.expires_at.set(math.ceil(now + budget.window) + 1)],  # tat stays below
         condition=(LimitModel.tat > now) & (LimitModel.tat <= now + budget.slack) & not_recorded(request_id)),
-        already_done=_stored_by(key, request_id))
+        already_done=_stored_by(key, request_id, now))
     if applied:
         _last_tat.put(key, item.tat if item.tat is not None else now + budget.interval)
     return applied

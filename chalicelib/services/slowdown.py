@@ -60,7 +60,7 @@ def _count(key: str, pace: Pace, item: LimitModel | None, now: float, request_id
     no_wait_pending = LimitModel.next_at.does_not_exist() | (LimitModel.next_at <= now)
 
     def common(wait: float = 0.0) -> list:  # forgotten ``forget`` seconds after the wait it starts
-        return [records(request_id), LimitModel.expires_at.set(math.ceil(now + wait + pace.forget))]
+        return [records(request_id, now), LimitModel.expires_at.set(math.ceil(now + wait + pace.forget))]
 
     if item is None:  # the first attempt (or the first since the strikes were forgotten)
         actions = [LimitModel.strikes.set(1)]
@@ -110,7 +110,7 @@ def give_back(key: str, request_id: str) -> None:
     alone could be taken by another attempt before the retry, and the attempt given back twice."""
     returned = f"{request_id}:back"
     tx = Transaction()
-    tx.update("give back", LimitModel(key), actions=[LimitModel.strikes.add(-1), records(returned)],
+    tx.update("give back", LimitModel(key), actions=[LimitModel.strikes.add(-1), records(returned, clock.epoch())],
               condition=(LimitModel.strikes > 0) & not_recorded(returned))
     tx.commit()
 

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import clock
 from chalicelib.errors import RateLimited
 from chalicelib.models import LimitModel
-from chalicelib.models.limit import slot_for
+from chalicelib.models.limit import marker, slot_for
 from chalicelib.services import budgets, slowdown
 from chalicelib.services.container import forget_all
 from tests import faults
@@ -211,7 +211,7 @@ def test_a_give_back_whose_answer_was_lost_counts_once_though_another_attempt_to
     slowdown.take("s", PACE, request_id=mine)  # 2 of the 3 free attempts
 
     def giving_back(params: dict) -> bool:
-        return ":back" in json.dumps(params)
+        return marker(f"{mine}:back") in json.dumps(params)
 
     with faults.lose_response("TransactWriteItems", when=giving_back) as lost, \
             faults.before("TransactWriteItems", lambda: slowdown.take("s", PACE, request_id=other),
@@ -245,7 +245,7 @@ def test_a_lost_answer_retried_after_other_events_landed_is_counted_once(fresh):
             budgets.spend("k", BUDGET, request_id)
 
     def my_retry(params: dict) -> bool:
-        return _busy_write(params) and mine in json.dumps(params) and bool(lost.injected)
+        return _busy_write(params) and marker(mine) in json.dumps(params) and bool(lost.injected)
 
     _spend()
     with faults.lose_response("UpdateItem", when=_busy_write) as lost, \
@@ -261,7 +261,7 @@ def test_a_lost_answer_whose_slot_another_event_took_meanwhile_passes_and_the_bu
     other = next(f"r{n}" for n in range(1, 100) if slot_for(f"r{n}") == slot_for(mine))
 
     def my_retry(params: dict) -> bool:
-        return _busy_write(params) and mine in json.dumps(params) and bool(lost.injected)
+        return _busy_write(params) and marker(mine) in json.dumps(params) and bool(lost.injected)
 
     _passed(_spend, 3)
     with faults.lose_response("UpdateItem", when=_busy_write) as lost, \
@@ -272,6 +272,21 @@ def test_a_lost_answer_whose_slot_another_event_took_meanwhile_passes_and_the_bu
 
     assert lost.injected == {"UpdateItem": 1} and landed.injected == {"UpdateItem": 1}
     assert _passed(_spend, 5) == 0  # 3 + mine + the other: the budget, no more
+
+
+def test_an_ambiguous_error_that_applied_nothing_on_a_full_budget_is_refused_whatever_its_slot_held(fresh):
+    mine = "r0"
+    earlier = next(f"r{n}" for n in range(1, 100) if slot_for(f"r{n}") == slot_for(mine))
+    budgets.spend("k", BUDGET, earlier)
+    assert _passed(_spend, 4) == 4  # full, and mine's slot holds an earlier request's write
+    clock.advance(5)
+
+    with faults.refuse("UpdateItem", code="InternalServerError", status=500,
+                       when=lambda params: marker(mine) in json.dumps(params)) as failed:
+        with pytest.raises(RateLimited):
+            budgets.spend("k", BUDGET, mine)  # a 500 that applied nothing, then its retry is refused
+
+    assert failed.injected == {"UpdateItem": 1}
 
 
 # -- the message budget, on the sender's own item ------------------------------------------------
