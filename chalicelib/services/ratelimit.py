@@ -24,9 +24,10 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import get_config
-from chalicelib.errors import RateLimited
+from chalicelib.errors import RateLimited, Unavailable
 from chalicelib.models import LimitModel
 from chalicelib.models.base import retrying
+from chalicelib.observability import logger
 from chalicelib.services import budgets, devices, slowdown
 from chalicelib.services.tokens import Principal
 
@@ -122,7 +123,10 @@ class LoginAttempt(msgspec.Struct):
         if self.trusted_key:
             slowdown.clear(self.trusted_key)
         for key in self.counted:
-            slowdown.give_back(key, self.request_id)
+            try:
+                slowdown.give_back(key, self.request_id)
+            except Unavailable:  # still refused after its retries: the attempt stays counted
+                logger.warning("login attempt not given back", key=key)
         if self.source_ip:
             marker = LimitModel(_known_key(self.username, self.source_ip),
                                 expires_at=math.ceil(clock.epoch() + KNOWN_ADDRESS_DAYS * 86400))

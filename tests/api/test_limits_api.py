@@ -79,6 +79,21 @@ def test_a_right_password_does_not_count_as_a_failure(api, settings):
     assert statuses == [200, 200, 200, 200, 401]
 
 
+def test_a_right_password_is_let_in_though_its_attempt_cannot_be_given_back(api, settings):
+    from tests import faults
+
+    username = _new_agent("hana")
+
+    def giving_back(params: dict) -> bool:  # strikes - 1, as racing logins' transactions cancel it
+        return '"-1"' in json.dumps(params)
+
+    with faults.cancel("TransactionConflict", times=100, when=giving_back) as cancelled:
+        answered = _login(api, username, PASSWORD)
+
+    assert cancelled.injected["TransactWriteItems"] >= 2  # the give-backs, each retried until it gave up
+    assert answered.status_code == 200, answered.body  # not a 503: the attempt merely stays counted
+
+
 def test_a_login_answers_a_device_token_that_exempts_that_browser_from_others_failures(api, settings):
     settings(KEFU_LOGIN_FREE_PER_ACCOUNT=2, KEFU_LOGIN_FREE_PER_DEVICE=2, KEFU_LOGIN_FIRST_WAIT=600)
     username = _new_agent("erin")
