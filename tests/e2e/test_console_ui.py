@@ -181,6 +181,40 @@ def test_the_all_tab_shows_a_conversation_a_colleague_takes_while_it_is_open_and
     assert len(polls) == 1  # the All tab's own read when clicked, no refresh after it
 
 
+def test_a_reconnect_whose_listing_is_behind_keeps_a_live_conversation_open(
+        stack: Stack, fresh: None, open_tab: Any):
+    from playwright.sync_api import expect
+
+    before = set(stack.gateway.connection_ids())
+    tab = _console(open_tab, stack, agent_with_login("Rae"))
+    page = tab.page
+    agent_sockets = set(stack.gateway.connection_ids()) - before
+    customer = _customer_starts(open_tab, stack, "Sol", "Hello?")
+    item = page.get_by_test_id("session-item")
+    expect(item).to_have_attribute("data-status", "active")
+
+    # What a reconnect lists is behind (an index seconds behind, or read before a frame arrived).
+    stale: list[str] = []
+
+    def behind(route: Any) -> None:
+        stale.append(route.request.url)
+        route.fulfill(status=200, content_type="application/json", body='{"sessions": []}')
+
+    page.route("**/api/sessions?status=active*", behind)
+    for connection_id in agent_sockets:
+        stack.gateway.abort(connection_id)
+    with page.expect_response(lambda r: "/api/sessions/" in r.url and r.url.endswith(
+            item.get_attribute("data-session-id"))):  # the conversation itself, asked
+        expect(page.locator("#live.on")).to_be_visible()
+    assert stale
+
+    expect(item).to_have_attribute("data-status", "active")
+    item.click()
+    _reply(page, "Still here")
+    expect(customer.page.locator("[data-testid=kefu-message][data-sender=agent] .kefu-text")).to_have_text(
+        ["Still here"])
+
+
 def test_an_ended_conversation_is_under_closed_after_a_reload_and_found_by_the_customers_name(
         stack: Stack, fresh: None, open_tab: Any):
     from playwright.sync_api import expect

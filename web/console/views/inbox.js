@@ -131,12 +131,26 @@ export async function reload() {
     if (!inbox.mine.has(session.session_id)) inbox.mine.set(session.session_id, { session, unread: new Set(), seen: true });
     else inbox.mine.get(session.session_id).session = session;
   }
-  for (const [id, entry] of inbox.mine) {
-    if (entry.session.status === "active" && !mine.some((s) => s.session_id === id)) entry.session.status = "ended";
-  }
+  // One the listing misses may have ended or moved meanwhile, or be newer than the listing (it was
+  // read before a frame gave it to me, or from an index seconds behind): ask the conversation.
+  const missing = [...inbox.mine].filter(([id, entry]) => entry.session.status === "active"
+    && !mine.some((s) => s.session_id === id)).map(([id]) => id);
   render();
-  await Promise.all(mine.map(countUnread));
+  await Promise.all([...mine.map(countUnread), ...missing.map(recheck)]);
   emit("reconnected");
+}
+
+async function recheck(sessionId) {
+  let session;
+  try {
+    session = await request("GET", `/api/sessions/${encodeURIComponent(sessionId)}`);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) drop(sessionId); // no longer mine to read
+    return;
+  }
+  if (!isNewest(session)) return;
+  if (session.status === "active" && session.agent?.id !== state.me.agent_id) drop(sessionId);
+  else upsert(session);
 }
 
 async function countUnread(session) {
